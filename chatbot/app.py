@@ -1,0 +1,293 @@
+"""Wires configuration, personas, client, store, renderer and loop for one run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from chatbot.chat import ChatSession
+from chatbot.client import ChatClient
+from chatbot.config import Config, default_dotenv_files, load_environment, resolve_config
+from chatbot.errors import ApiError, ChatbotError, ConfigError
+from chatbot.journal import Journal
+from chatbot.messages import ReplyStatus
+from chatbot.paths import AppPaths
+from chatbot.personas import PersonaBook, format_persona_list, load_personas
+from chatbot.render import ReplyRenderer, make_renderer
+from chatbot.render.sanitize import sanitize
+from chatbot.secrets import Redactor
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from chatbot.persistence import StoreJournal
+    from chatbot.store import Store, StoredConversation
+
+__all__ = ["App"]
+
+
+class App:
+    """One invocation of ``chatbot``: builds the pieces and runs a mode."""
+
+    def __init__(
+        self,
+        *,
+        environ: Mapping[str, str],
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+    ) -> None:
+        self.environ = environ
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.paths = AppPaths.from_env(environ)
+        self.redact = Redactor([environ.get("OPENAI_API_KEY", "")])
+        self._client: ChatClient | None = None
+        self._store: Store | None = None
+        self._store_journal: StoreJournal | None = None
+
+    # -- edges -----------------------------------------------------------
+
+    def report(self, error: ChatbotError) -> None:
+        """Print ``error`` as one line on stderr, key redacted."""
+        text = sanitize(self.redact(str(error))).replace("\n", " ")
+        print(f"chatbot: {text}", file=self.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._store is not None:
+            self._store.close()
+
+    # -- the store -------------------------------------------------------
+
+    def _store_path(self, flag: str | None, env: Mapping[str, str]) -> Path:
+        raw = flag or env.get("CHATBOT_DB")
+        return Path(raw).expanduser() if raw else self.paths.store
+
+    def _open_store(self, path: Path) -> Store:
+        from chatbot.store import Store
+
+        self._store = Store.open(path)
+        return self._store
+
+    def run_store_command(self, args: argparse.Namespace) -> int:
+        """``chatbot sessions``, ``chatbot export ID``, ``chatbot import FILE``."""
+        store = self._open_store(self._store_path(args.db, self.environ))
+        if args.command == "sessions":
+            from chatbot.session_commands import session_rows
+
+            infos = store.list_conversations(limit=args.limit, search=args.search)
+            if not infos:
+                print("no conversations found", file=self.stderr)
+                return 0
+            for row in session_rows(infos):
+                print(
+                    "  ".join(
+                        (
+                            row[0].rjust(4),
+                            row[1].ljust(11),
+                            row[2].ljust(18),
+                            row[3].rjust(3),
+                            sanitize(row[4]),
+                        )
+                    ),
+                    file=self.stdout,
+                )
+            return 0
+        if args.command == "export":
+            from chatbot.session_commands import render_export, write_private
+
+            text = render_export(store.load_conversation(args.id), args.format)
+            if args.output:
+                write_private(Path(args.output).expanduser(), text)
+                print(f"exported #{args.id} to {args.output}", file=self.stderr)
+            else:
+                self.stdout.write(text)
+            return 0
+        from chatbot.export import from_json
+
+        path = Path(args.file).expanduser()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc.__class__.__name__}") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path} is not JSON (line {exc.lineno}: {exc.msg})") from None
+        new_id = store.import_conversation(from_json(data, source=str(path)))
+        print(
+            f"imported as #{new_id} (continue it with: chatbot --session {new_id})",
+            file=self.stdout,
+        )
+        return 0
+
+    # -- chatting --------------------------------------------------------
+
+    def run(self, args: argparse.Namespace) -> int:
+        from chatbot.cli import parse_flags
+
+        extra = [Path(p).expanduser() for p in args.personas]
+        if args.list_personas:
+            book = self._personas(extra)
+            for name, description in format_persona_list(book):
+                print(f"{name:<20} {description}", file=self.stdout)
+            return 0
+        env, warnings = load_environment(
+            environ=self.environ, dotenv_files=default_dotenv_files(self.paths.config_dir)
+        )
+        self.redact = Redactor([env.get("OPENAI_API_KEY", "")])
+        config = resolve_config(flags=parse_flags(args), env=env, warnings=warnings)
+        for warning in config.warnings:
+            print(warning, file=self.stderr)
+        book = self._personas(extra)
+        persona = book.get(config.persona_name or "default")
+
+        journal: Journal | None = None
+        store_journal: StoreJournal | None = None
+        resumed: StoredConversation | None = None
+        if not config.no_store:
+            from chatbot.persistence import StoreJournal
+
+            store = self._open_store(
+                self._store_path(None, env) if config.store_path is None else config.store_path
+            )
+            journal = store_journal = self._store_journal = StoreJournal(store)
+            resumed = self._resume_target(store, args)
+
+        client = self._client = ChatClient(
+            api_key=config.api_key.reveal(),
+            base_url=config.endpoint,
+            timeout=config.timeout,
+            max_retries=config.max_retries,
+            include_usage=config.include_usage,
+            redact=self.redact,
+        )
+        session = ChatSession(config=config, persona=persona, client=client, journal=journal)
+        if resumed is not None and store_journal is not None:
+            self._adopt(session, resumed, book, store_journal, model_flag=args.model)
+
+        question = self._question(args)
+        if question is not None:
+            return self._one_shot(session, question, config=config)
+        return self._interactive(session, book, config=config, resumed=resumed)
+
+    def _resume_target(self, store: Store, args: argparse.Namespace) -> StoredConversation | None:
+        if args.session is not None:
+            return store.load_conversation(args.session)
+        if args.resume:
+            latest = store.latest_conversation_id()
+            if latest is None:
+                raise ConfigError("there is no conversation to continue yet")
+            return store.load_conversation(latest)
+        return None
+
+    def _adopt(
+        self,
+        session: ChatSession,
+        stored: StoredConversation,
+        book: PersonaBook,
+        journal: StoreJournal,
+        *,
+        model_flag: str | None,
+    ) -> None:
+        from chatbot.persistence import conversation_from_store, persona_for_stored
+
+        session.adopt(conversation_from_store(stored), persona=persona_for_stored(stored, book))
+        if stored.info.model and not model_flag:
+            session.config = session.config.with_model(stored.info.model)
+        journal.continue_conversation(stored.info.id)
+
+    def _personas(self, extra: list[Path]) -> PersonaBook:
+        return load_personas(user_file=self.paths.user_personas, extra_files=extra)
+
+    def _question(self, args: argparse.Namespace) -> str | None:
+        """The one-shot question from arguments and/or piped stdin, or None for a chat."""
+        asked = " ".join(args.question)
+        piped = ""
+        if not self.stdin.isatty():
+            buffer = getattr(self.stdin, "buffer", None)
+            raw = buffer.read() if buffer is not None else self.stdin.read().encode()
+            piped = raw.decode("utf-8", errors="replace")
+        if not asked and not piped and self.stdin.isatty():
+            return None
+        question = "\n\n".join(part for part in (piped.strip("\n"), asked) if part.strip())
+        if not question.strip():
+            raise ConfigError("nothing to ask: the question is empty")
+        return question
+
+    def _one_shot(self, session: ChatSession, question: str, *, config: Config) -> int:
+        console = self._console(self.stdout)
+        renderer = self._renderer(console, config=config)
+        try:
+            result = session.send(question, renderer=renderer)
+        except ApiError as exc:
+            self.report(exc)
+            return 1
+        status = result.reply.status
+        if status is ReplyStatus.INTERRUPTED:
+            return 130
+        if status is ReplyStatus.LENGTH:
+            print("chatbot: the reply was cut by the max_tokens limit", file=self.stderr)
+        return 0
+
+    def _interactive(
+        self,
+        session: ChatSession,
+        book: PersonaBook,
+        *,
+        config: Config,
+        resumed: StoredConversation | None,
+    ) -> int:
+        from chatbot.commands import builtin_commands
+        from chatbot.prompt import SlashCompleter, build_prompt_session
+        from chatbot.repl import Repl, toolbar_text
+
+        console = self._console(self.stdout)
+        commands = builtin_commands(personas=book)
+        prompt = build_prompt_session(
+            history_path=self.paths.input_history,
+            completer=SlashCompleter(commands=commands.names, arguments=commands.argument_choices),
+            toolbar=lambda: toolbar_text(session),
+        )
+
+        def confirm(question: str) -> bool:
+            try:
+                answer = prompt.prompt(question, multiline=False, completer=None)
+            except (KeyboardInterrupt, EOFError):
+                return False
+            return answer.strip().lower() in {"y", "yes"}
+
+        if self._store is not None and self._store_journal is not None:
+            from chatbot.session_commands import add_store_commands
+
+            add_store_commands(
+                commands, store=self._store, journal=self._store_journal, confirm=confirm
+            )
+        repl = Repl(
+            session=session,
+            prompt=prompt,
+            console=console,
+            personas=book,
+            commands=commands,
+            renderer_factory=lambda: self._renderer(console, config=config),
+        )
+        if resumed is not None:
+            from chatbot.session_commands import show_recent
+
+            show_recent(repl.context, resumed)
+        session.client.warm_up()
+        return repl.run()
+
+    def _console(self, file: TextIO) -> Console:
+        from rich.console import Console
+
+        return Console(file=file, highlight=False, soft_wrap=False)
+
+    def _renderer(self, console: Console, *, config: Config) -> ReplyRenderer:
+        markdown = console.is_terminal if config.markdown is None else config.markdown
+        return make_renderer(console=console, markdown=markdown, file=self.stdout)

@@ -1,0 +1,254 @@
+"""One conversation with one server: the turn loop shared by the REPL and one-shot mode.
+
+It owns the conversation state, applies the persona, fits the history to the
+token budget, streams the reply into a renderer and records every message in
+the journal as soon as it exists. It never prints: callers show notices from
+the :class:`TurnResult` and the one-line text of any :class:`ChatbotError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from chatbot.client import (
+    ChatClient,
+    ChatRequest,
+    Finished,
+    ReasoningDelta,
+    TextDelta,
+    UsageReport,
+)
+from chatbot.config import Config, ModelParams
+from chatbot.context import Budget, Conversation, FittedRequest, fit_to_budget
+from chatbot.errors import ApiError
+from chatbot.journal import Journal, NullJournal
+from chatbot.messages import Message, ReplyStatus, Role
+from chatbot.personas import Persona
+from chatbot.render import ReplyRenderer
+from chatbot.tokens import TokenCounter
+
+__all__ = ["ChatSession", "SessionUsage", "TurnResult"]
+
+_FINISH_STATUS = {
+    "length": ReplyStatus.LENGTH,
+    "content_filter": ReplyStatus.FILTERED,
+}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TurnResult:
+    """What happened in one exchange, for the caller to show."""
+
+    reply: Message
+    #: Turns left out of this request to fit the budget.
+    dropped_turns: int
+    #: True the first time turns are dropped in this conversation: tell the user.
+    first_drop: bool
+    usage: UsageReport | None
+
+
+@dataclass(kw_only=True)
+class SessionUsage:
+    """Token counts for the toolbar and /usage."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    #: Prompt tokens of the last request, and whether the server reported them.
+    last_prompt_tokens: int = 0
+    last_prompt_exact: bool = False
+    requests: int = 0
+    #: (model, prompt, completion) per request, for cost by model.
+    by_model: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, *, model: str, prompt: int, completion: int) -> None:
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
+        totals = self.by_model.setdefault(model, [0, 0])
+        totals[0] += prompt
+        totals[1] += completion
+
+
+class ChatSession:
+    """A conversation bound to a server, a persona and a journal."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        persona: Persona,
+        client: ChatClient,
+        counter: TokenCounter | None = None,
+        journal: Journal | None = None,
+    ) -> None:
+        self.config = config
+        self.client = client
+        self.counter = counter or TokenCounter()
+        self.journal: Journal = journal or NullJournal()
+        self.persona = persona
+        self.conversation = Conversation(system_prompt=persona.system)
+        self.usage = SessionUsage()
+        self.dropped_turns = 0
+        self._told_about_drop = False
+        self.journal.start_conversation(
+            persona=persona, system_prompt=persona.system, model=self.params.model
+        )
+
+    # -- settings --------------------------------------------------------
+
+    @property
+    def params(self) -> ModelParams:
+        return self.config.params_for(self.persona)
+
+    @property
+    def budget(self) -> Budget:
+        params = self.params
+        return Budget.for_window(params.context_window, max_tokens=params.max_tokens)
+
+    def switch_persona(self, persona: Persona) -> None:
+        """New system prompt and parameters; the history is kept."""
+        self.persona = persona
+        self.conversation.system_prompt = persona.system
+        self._settings_changed()
+
+    def set_model(self, model: str) -> None:
+        self.config = self.config.with_model(model)
+        self._settings_changed()
+
+    def _settings_changed(self) -> None:
+        self.journal.settings_changed(
+            persona=self.persona,
+            system_prompt=self.conversation.system_prompt,
+            model=self.params.model,
+        )
+
+    def clear(self) -> None:
+        """Start a new conversation with the same persona and model."""
+        self.conversation = Conversation(system_prompt=self.persona.system)
+        self.dropped_turns = 0
+        self._told_about_drop = False
+        self.journal.start_conversation(
+            persona=self.persona, system_prompt=self.persona.system, model=self.params.model
+        )
+
+    def adopt(self, conversation: Conversation, *, persona: Persona) -> None:
+        """Continue a conversation loaded from the store."""
+        self.persona = persona
+        self.conversation = conversation
+        self.dropped_turns = 0
+        self._told_about_drop = False
+
+    # -- turns -----------------------------------------------------------
+
+    def fit(self, history: Sequence[Message] | None = None) -> FittedRequest:
+        """The request the next send would make, trimmed to the budget."""
+        conversation = self.conversation
+        return fit_to_budget(
+            system=conversation.system_message(),
+            pinned=conversation.summaries,
+            history=conversation.live_history if history is None else history,
+            counter=self.counter,
+            budget=self.budget,
+        )
+
+    def send(self, text: str, *, renderer: ReplyRenderer) -> TurnResult:
+        """Ask ``text`` and stream the answer into ``renderer``.
+
+        Raises MessageTooLarge (nothing sent or recorded) or an ApiError (the
+        question is kept, so /retry can ask it again).
+        """
+        question = Message(role=Role.USER, content=text)
+        # Fit before recording, so a message too large leaves no trace but the
+        # input history, where the user can recall it.
+        fitted = self.fit([*self.conversation.live_history, question])
+        self.conversation.append(question)
+        self.journal.record(question, persona=self.persona, params=self.params)
+        return self._answer(fitted, renderer=renderer)
+
+    def retry(self, *, renderer: ReplyRenderer) -> TurnResult:
+        """Regenerate the reply to the newest question."""
+        removed = self.conversation.pop_replies_after_last_user()
+        if self.conversation.last_user_index() is None:
+            raise ApiError("nothing to retry yet")
+        self.journal.forget(removed)
+        return self._answer(self.fit(), renderer=renderer)
+
+    def undo(self) -> list[Message]:
+        """Drop the newest question and its replies."""
+        removed = self.conversation.pop_last_exchange()
+        self.journal.forget(removed)
+        return removed
+
+    def _answer(self, fitted: FittedRequest, *, renderer: ReplyRenderer) -> TurnResult:
+        params = self.params
+        first_drop = fitted.dropped_turns > 0 and not self._told_about_drop
+        if first_drop:
+            self._told_about_drop = True
+        self.dropped_turns = fitted.dropped_turns
+        request = ChatRequest(
+            model=params.model,
+            messages=[m.to_api() for m in fitted.messages],
+            temperature=params.temperature,
+            top_p=params.top_p,
+            max_tokens=params.max_tokens,
+            stop=params.stop,
+        )
+        reply = Message(role=Role.ASSISTANT, content="")
+        parts: list[str] = []
+        usage: UsageReport | None = None
+        finish: str | None = None
+        try:
+            for event in self.client.stream(request):
+                if isinstance(event, TextDelta):
+                    parts.append(event.text)
+                    renderer.feed(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    continue
+                elif isinstance(event, UsageReport):
+                    usage = event
+                elif isinstance(event, Finished):
+                    finish = event.reason
+        except KeyboardInterrupt:
+            reply.status = ReplyStatus.INTERRUPTED
+        except ApiError:
+            if parts:
+                reply.content = "".join(parts)
+                reply.status = ReplyStatus.FAILED
+                self._keep(reply, usage)
+            raise
+        finally:
+            renderer.finish()
+        reply.content = "".join(parts)
+        if reply.status is ReplyStatus.COMPLETE:
+            reply.status = _FINISH_STATUS.get(finish or "", ReplyStatus.COMPLETE)
+        if reply.content or reply.status is not ReplyStatus.INTERRUPTED:
+            self._keep(reply, usage)
+        self._account(fitted, usage, params=params)
+        return TurnResult(
+            reply=reply, dropped_turns=fitted.dropped_turns, first_drop=first_drop, usage=usage
+        )
+
+    def _keep(self, reply: Message, usage: UsageReport | None) -> None:
+        self.conversation.append(reply)
+        self.journal.record(
+            reply,
+            persona=self.persona,
+            params=self.params,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+        )
+
+    def _account(
+        self, fitted: FittedRequest, usage: UsageReport | None, *, params: ModelParams
+    ) -> None:
+        self.usage.requests += 1
+        if usage is not None and usage.prompt_tokens > 0:
+            self.counter.calibrate(fitted.messages, reported_prompt_tokens=usage.prompt_tokens)
+            self.usage.last_prompt_tokens = usage.prompt_tokens
+            self.usage.last_prompt_exact = True
+            self.usage.add(
+                model=params.model, prompt=usage.prompt_tokens, completion=usage.completion_tokens
+            )
+        else:
+            self.usage.last_prompt_tokens = fitted.estimated_tokens
+            self.usage.last_prompt_exact = False

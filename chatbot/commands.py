@@ -1,0 +1,244 @@
+"""Slash commands: a small registry of named handlers.
+
+Each handler gets the :class:`CommandContext` (everything a command may touch,
+passed in) and the text after the command name. Other modules add their own
+commands with :meth:`CommandRegistry.add`, so the store, compaction and the
+local server slot in without touching the REPL loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from chatbot.chat import ChatSession, TurnResult
+from chatbot.clipboard import ClipboardUnavailable, copy_to_clipboard
+from chatbot.codeblocks import code_blocks
+from chatbot.errors import ChatbotError
+from chatbot.models import price_for
+from chatbot.notices import Notices
+from chatbot.personas import PersonaBook
+from chatbot.render import ReplyRenderer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = [
+    "Command",
+    "CommandContext",
+    "CommandRegistry",
+    "Exit",
+    "builtin_commands",
+]
+
+TurnRunner = Callable[[Callable[[ReplyRenderer], TurnResult]], None]
+
+
+class Exit(Exception):
+    """Raised by a command to leave the REPL."""
+
+
+@dataclass(kw_only=True)
+class CommandContext:
+    session: ChatSession
+    personas: PersonaBook
+    notices: Notices
+    console: Console
+    #: Runs a turn with the REPL's renderer and notices (for /retry).
+    run_turn: TurnRunner
+    copy: Callable[[str], None] = copy_to_clipboard
+
+
+Handler = Callable[[CommandContext, str], None]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Command:
+    name: str
+    usage: str
+    help: str
+    handler: Handler
+    #: Completions for the argument (persona names, ...).
+    arguments: Callable[[], list[str]] | None = None
+
+
+@dataclass
+class CommandRegistry:
+    commands: dict[str, Command] = field(default_factory=dict)
+
+    def add(
+        self,
+        name: str,
+        *,
+        usage: str,
+        help: str,
+        arguments: Callable[[], list[str]] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.commands[name] = Command(
+                name=name, usage=usage, help=help, handler=handler, arguments=arguments
+            )
+            return handler
+
+        return register
+
+    def __iter__(self) -> Iterator[Command]:
+        return iter(self.commands.values())
+
+    def names(self) -> list[str]:
+        return ["/" + name for name in self.commands]
+
+    def argument_choices(self, name: str) -> list[str]:
+        """Completions for the argument of ``/name``."""
+        command = self.commands.get(name)
+        return command.arguments() if command and command.arguments else []
+
+    def dispatch(self, context: CommandContext, line: str) -> None:
+        """Run the command on ``line`` (which starts with '/'); raises Exit to leave."""
+        name, _, argument = line[1:].partition(" ")
+        command = self.commands.get(name.strip().lower())
+        if command is None:
+            raise ChatbotError(f"unknown command /{name.strip()} (type /help for the list)")
+        command.handler(context, argument.strip())
+
+
+def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
+    """The commands every chat has."""
+    registry = CommandRegistry()
+
+    @registry.add("help", usage="/help", help="show commands and keys")
+    def _help(ctx: CommandContext, _: str) -> None:
+        from rich.table import Table
+
+        table = Table(show_header=False, box=None, pad_edge=False)
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        for command in registry:
+            table.add_row(command.usage, command.help)
+        ctx.console.print(table)
+        ctx.notices.hint(
+            "Keys: Enter sends; Alt-Enter (or Esc then Enter, or Ctrl-J) adds a new line; "
+            "pasted text stays one message; Up recalls earlier input; Ctrl-C clears the line "
+            "or stops a reply; Ctrl-D or /exit quits."
+        )
+
+    @registry.add(
+        "persona",
+        usage="/persona [NAME]",
+        help="switch persona (keeps the history), or list them",
+        arguments=personas.names,
+    )
+    def _persona(ctx: CommandContext, argument: str) -> None:
+        if not argument:
+            current = ctx.session.persona.name
+            for persona in ctx.personas:
+                marker = "*" if persona.name == current else " "
+                ctx.notices.plain(f"{marker} {persona.name:<20} {persona.description}")
+            return
+        persona = ctx.personas.get(argument)
+        ctx.session.switch_persona(persona)
+        params = ctx.session.params
+        ctx.notices.info(f"persona: {persona.name} (model {params.model})")
+        if persona.greeting:
+            ctx.notices.hint(persona.greeting)
+
+    @registry.add("system", usage="/system TEXT", help="use TEXT as an ad-hoc system prompt")
+    def _system(ctx: CommandContext, argument: str) -> None:
+        if not argument:
+            ctx.notices.plain(ctx.session.conversation.system_prompt)
+            return
+        ctx.session.switch_persona(ctx.personas.ad_hoc(argument))
+        ctx.notices.info("system prompt set (persona: custom)")
+
+    @registry.add("model", usage="/model [NAME]", help="switch model, or show it and the server's")
+    def _model(ctx: CommandContext, argument: str) -> None:
+        if argument:
+            ctx.session.set_model(argument)
+            ctx.notices.info(f"model: {argument}")
+            return
+        ctx.notices.plain(f"model: {ctx.session.params.model}")
+        available = ctx.session.client.list_models()
+        if available:
+            ctx.notices.hint("available: " + ", ".join(available[:40]))
+
+    @registry.add("clear", usage="/clear", help="start a new conversation")
+    def _clear(ctx: CommandContext, _: str) -> None:
+        ctx.session.clear()
+        ctx.notices.info("new conversation")
+
+    @registry.add("retry", usage="/retry", help="regenerate the last reply")
+    def _retry(ctx: CommandContext, _: str) -> None:
+        ctx.run_turn(lambda renderer: ctx.session.retry(renderer=renderer))
+
+    @registry.add("undo", usage="/undo", help="drop the last question and its reply")
+    def _undo(ctx: CommandContext, _: str) -> None:
+        removed = ctx.session.undo()
+        if not removed:
+            ctx.notices.hint("nothing to undo")
+        else:
+            ctx.notices.info(f"removed the last exchange ({len(removed)} messages)")
+
+    @registry.add("usage", usage="/usage", help="tokens and cost of this conversation")
+    def _usage(ctx: CommandContext, _: str) -> None:
+        for line in usage_lines(ctx.session):
+            ctx.notices.plain(line)
+
+    @registry.add("copy", usage="/copy [N]", help="copy the last reply, or its code block N")
+    def _copy(ctx: CommandContext, argument: str) -> None:
+        reply = ctx.session.conversation.last_reply()
+        if reply is None or not reply.content:
+            ctx.notices.hint("no reply to copy yet")
+            return
+        text = reply.content
+        what = "the last reply"
+        if argument:
+            blocks = code_blocks(reply.content)
+            if not argument.isdigit() or not 1 <= int(argument) <= len(blocks):
+                count = len(blocks)
+                raise ChatbotError(
+                    f"/copy takes a code block number from 1 to {count}"
+                    if count
+                    else "the last reply has no code blocks"
+                )
+            text = blocks[int(argument) - 1]
+            what = f"code block {argument}"
+        try:
+            ctx.copy(text)
+        except ClipboardUnavailable as exc:
+            raise ChatbotError(f"cannot copy: {exc}") from None
+        ctx.notices.info(f"copied {what} ({len(text):,} characters)")
+
+    @registry.add("exit", usage="/exit", help="leave (also: exit, quit, Ctrl-D)")
+    def _exit(ctx: CommandContext, _: str) -> None:
+        raise Exit
+
+    registry.commands["quit"] = Command(
+        name="quit", usage="/quit", help="leave", handler=registry.commands["exit"].handler
+    )
+    return registry
+
+
+def usage_lines(session: ChatSession) -> list[str]:
+    """Human-readable token and cost lines for this conversation."""
+    usage = session.usage
+    params = session.params
+    window = params.context_window
+    fill = usage.last_prompt_tokens
+    mark = "" if usage.last_prompt_exact else "~"
+    lines = [
+        f"context: {mark}{fill:,} of {window:,} tokens in the last request"
+        + (f" ({session.dropped_turns} oldest turns left out)" if session.dropped_turns else ""),
+        f"this session: {usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion "
+        f"tokens over {usage.requests} requests",
+    ]
+    cost = 0.0
+    priced = False
+    for model, (prompt, completion) in usage.by_model.items():
+        price = price_for(model)
+        if price is not None:
+            priced = True
+            cost += price.cost(prompt_tokens=prompt, completion_tokens=completion)
+    if priced:
+        lines.append(f"cost: ${cost:.4f}")
+    return lines

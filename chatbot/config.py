@@ -1,0 +1,309 @@
+"""Configuration, resolved in one obvious order.
+
+Flags > environment > ``.env`` (current folder, then the user config folder)
+> persona > built-in defaults. The persona layer is applied per request, so
+``/persona`` can change model and temperature mid-conversation while a flag
+the user typed still wins.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import TypeVar
+
+from chatbot.errors import ConfigError
+from chatbot.models import context_window_for
+from chatbot.personas import Persona
+from chatbot.secrets import Secret
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "SETUP_HELP",
+    "Config",
+    "ModelParams",
+    "ParamOverrides",
+    "load_environment",
+    "resolve_config",
+]
+
+DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_TIMEOUT = 60.0
+
+SETUP_HELP = (
+    "No API key or server configured. Either set OPENAI_API_KEY (in your shell or a .env "
+    "file), or point at a local OpenAI-compatible server, e.g. "
+    "OPENAI_BASE_URL=http://localhost:11434/v1 for Ollama (see README: Configuration)."
+)
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ParamOverrides:
+    """Request parameters one configuration layer sets; None means "not set here"."""
+
+    model: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    context_window: int | None = None
+
+    def over(self, lower: ParamOverrides) -> ParamOverrides:
+        """This layer on top of ``lower``."""
+        merged = {
+            f.name: getattr(self, f.name)
+            if getattr(self, f.name) is not None
+            else getattr(lower, f.name)
+            for f in fields(self)
+        }
+        return ParamOverrides(**merged)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelParams:
+    """Everything a chat request needs besides the messages."""
+
+    model: str
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    stop: tuple[str, ...] | None
+    context_window: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Resolved configuration for one run of the chatbot."""
+
+    api_key: Secret
+    base_url: str | None
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = 2
+    #: Ask for a usage chunk (``stream_options``); some servers reject it.
+    include_usage: bool = True
+    persona_name: str | None = None
+    #: Flag and environment layers, already merged (flags win).
+    overrides: ParamOverrides = field(default_factory=ParamOverrides)
+    #: Context windows the user set per model in config; longest prefix wins.
+    context_windows: Mapping[str, int] = field(default_factory=dict)
+    store_path: Path | None = None
+    no_store: bool = False
+    cache: bool = False
+    markdown: bool | None = None  # None: decide by whether stdout is a terminal
+    warnings: tuple[str, ...] = ()
+
+    def params_for(self, persona: Persona) -> ModelParams:
+        """Effective request parameters with ``persona`` as the layer under the flags."""
+        persona_layer = ParamOverrides(
+            model=persona.model,
+            temperature=persona.temperature,
+            top_p=persona.top_p,
+            max_tokens=persona.max_tokens,
+            context_window=persona.context_window,
+        )
+        merged = self.overrides.over(persona_layer)
+        model = merged.model or DEFAULT_MODEL
+        window = merged.context_window or context_window_for(model, overrides=self.context_windows)
+        return ModelParams(
+            model=model,
+            temperature=merged.temperature,
+            top_p=merged.top_p,
+            max_tokens=merged.max_tokens,
+            stop=persona.stop,
+            context_window=window,
+        )
+
+    def with_model(self, model: str) -> Config:
+        """The same configuration with ``model`` chosen by the user (``/model``)."""
+        return replace(self, overrides=replace(self.overrides, model=model))
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL for messages: the server the user is talking to."""
+        return self.base_url or "https://api.openai.com/v1"
+
+
+def load_environment(
+    *,
+    environ: Mapping[str, str],
+    dotenv_files: Sequence[Path],
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The process environment over the ``.env`` files (earlier files win).
+
+    Nothing is written to ``os.environ``: the merged mapping is passed along
+    explicitly, so tests and the REPL see exactly the same configuration.
+    """
+    merged: dict[str, str] = {}
+    warnings: list[str] = []
+    for path in reversed(dotenv_files):
+        if not path.is_file():
+            continue
+        try:
+            mode = path.stat().st_mode
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc.__class__.__name__}") from None
+        if mode & (stat.S_IRGRP | stat.S_IROTH):
+            warnings.append(f"warning: {path} is readable by other users; run: chmod 600 {path}")
+        merged.update(_parse_dotenv(text))
+    merged.update(environ)
+    return merged, tuple(warnings)
+
+
+def _parse_dotenv(text: str) -> dict[str, str]:
+    # python-dotenv's parser handles quoting, export prefixes and comments.
+    import io
+
+    from dotenv import dotenv_values
+
+    values = dotenv_values(stream=io.StringIO(text))
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _number(
+    raw: str | None,
+    *,
+    name: str,
+    convert: Callable[[str], _T],
+    check: Callable[[_T], bool],
+    hint: str,
+) -> _T | None:
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = convert(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be {hint}, got {raw!r}") from None
+    if not check(value):
+        raise ConfigError(f"{name} must be {hint}, got {raw!r}")
+    return value
+
+
+def _temperature(raw: str | None, name: str) -> float | None:
+    return _number(
+        raw,
+        name=name,
+        convert=float,
+        check=lambda v: math.isfinite(v) and 0.0 <= v <= 2.0,
+        hint="a number from 0 to 2",
+    )
+
+
+def _top_p(raw: str | None, name: str) -> float | None:
+    return _number(
+        raw,
+        name=name,
+        convert=float,
+        check=lambda v: math.isfinite(v) and 0.0 <= v <= 1.0,
+        hint="a number from 0 to 1",
+    )
+
+
+def _positive_int(raw: str | None, name: str) -> int | None:
+    return _number(
+        raw, name=name, convert=int, check=lambda v: v > 0, hint="a positive whole number"
+    )
+
+
+def _positive_float(raw: str | None, name: str) -> float | None:
+    return _number(
+        raw,
+        name=name,
+        convert=float,
+        check=lambda v: math.isfinite(v) and v > 0,
+        hint="a positive number of seconds",
+    )
+
+
+def _flag(raw: str | None) -> bool | None:
+    if raw is None or raw.strip() == "":
+        return None
+    return raw.strip().lower() not in {"0", "false", "no", "off"}
+
+
+def resolve_config(
+    *,
+    flags: Mapping[str, object],
+    env: Mapping[str, str],
+    warnings: Sequence[str] = (),
+) -> Config:
+    """Build the configuration from parsed flags and the merged environment.
+
+    ``flags`` holds only options the user actually gave (None/absent = unset),
+    with values already validated by the argument parser.
+    """
+
+    def flag(name: str) -> object | None:
+        return flags.get(name)
+
+    env_layer = ParamOverrides(
+        model=env.get("CHATBOT_MODEL") or env.get("OPENAI_MODEL") or None,
+        temperature=_temperature(env.get("CHATBOT_TEMPERATURE"), "CHATBOT_TEMPERATURE"),
+        top_p=_top_p(env.get("CHATBOT_TOP_P"), "CHATBOT_TOP_P"),
+        max_tokens=_positive_int(env.get("CHATBOT_MAX_TOKENS"), "CHATBOT_MAX_TOKENS"),
+        context_window=_positive_int(env.get("CHATBOT_CONTEXT_WINDOW"), "CHATBOT_CONTEXT_WINDOW"),
+    )
+    flag_layer = ParamOverrides(
+        model=_opt(flag("model"), str),
+        temperature=_opt(flag("temperature"), float),
+        top_p=_opt(flag("top_p"), float),
+        max_tokens=_opt(flag("max_tokens"), int),
+        context_window=_opt(flag("context_window"), int),
+    )
+
+    api_key = _opt(flag("api_key"), str) or env.get("OPENAI_API_KEY") or ""
+    base_url = _opt(flag("base_url"), str) or env.get("OPENAI_BASE_URL") or None
+    if not api_key and not base_url:
+        raise ConfigError(SETUP_HELP)
+    if base_url is not None:
+        base_url = base_url.strip().rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"base URL must start with http:// or https://, got {base_url!r}")
+
+    timeout = _opt(flag("timeout"), float) or _positive_float(
+        env.get("CHATBOT_TIMEOUT"), "CHATBOT_TIMEOUT"
+    )
+    retries = _number(
+        env.get("CHATBOT_MAX_RETRIES"),
+        name="CHATBOT_MAX_RETRIES",
+        convert=int,
+        check=lambda v: 0 <= v <= 10,
+        hint="a whole number from 0 to 10",
+    )
+    store = _opt(flag("db"), str) or env.get("CHATBOT_DB") or None
+    include_usage = _flag(env.get("CHATBOT_STREAM_USAGE"))
+    return Config(
+        api_key=Secret(api_key or "not-needed"),
+        base_url=base_url,
+        timeout=timeout or DEFAULT_TIMEOUT,
+        max_retries=2 if retries is None else retries,
+        include_usage=True if include_usage is None else include_usage,
+        persona_name=_opt(flag("persona"), str) or env.get("CHATBOT_PERSONA") or None,
+        overrides=flag_layer.over(env_layer),
+        store_path=Path(store).expanduser() if store else None,
+        no_store=bool(flag("no_store")),
+        cache=bool(flag("cache")) or bool(_flag(env.get("CHATBOT_CACHE"))),
+        markdown=_opt(flag("markdown"), bool),
+        warnings=tuple(warnings),
+    )
+
+
+def _opt(value: object | None, kind: type[_T]) -> _T | None:
+    """A flag's value, checked to be of the type the argument parser produced."""
+    if value is None:
+        return None
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return kind(value)  # type: ignore[call-arg]
+    if not isinstance(value, kind):
+        raise ConfigError(f"internal: expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def default_dotenv_files(config_dir: Path) -> list[Path]:
+    """``.env`` in the current folder first, then in the user config folder."""
+    return [Path(os.getcwd()) / ".env", config_dir / ".env"]

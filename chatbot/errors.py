@@ -1,0 +1,110 @@
+"""Domain exceptions, turned into one friendly line at the CLI edge.
+
+Every error a user can cause or a server can produce is one of these. Their
+``str()`` is the line shown to the user, so it must never contain a secret.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiError",
+    "AuthenticationFailed",
+    "ChatbotError",
+    "ConfigError",
+    "ContextLengthExceeded",
+    "MessageTooLarge",
+    "ModelNotFound",
+    "PersonaError",
+    "RateLimited",
+    "ReplyTimedOut",
+    "ServerError",
+    "ServerUnreachable",
+    "StoreError",
+    "StreamDropped",
+]
+
+
+class ChatbotError(Exception):
+    """Base of every error shown to the user as one line."""
+
+    #: Process exit status in one-shot mode.
+    exit_code: int = 1
+
+
+class ConfigError(ChatbotError):
+    """Bad flags, environment or configuration files: the user's to fix."""
+
+    exit_code = 2
+
+
+class PersonaError(ConfigError):
+    """A personas file is malformed, or a persona name is unknown."""
+
+
+class StoreError(ConfigError):
+    """The conversation store cannot be opened or is not ours to touch."""
+
+
+class MessageTooLarge(ChatbotError):
+    """A single message does not fit the model's budget; nothing was sent."""
+
+    exit_code = 2
+
+
+class ApiError(ChatbotError):
+    """The server or the network failed; the conversation stays consistent."""
+
+    #: True when retrying the same request later may succeed.
+    retryable: bool = False
+
+
+class AuthenticationFailed(ApiError):
+    """The server rejected the API key (401) or its permissions (403)."""
+
+
+class ModelNotFound(ApiError):
+    """The server does not know the requested model."""
+
+    def __init__(self, message: str, *, available: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.available = available
+
+
+class RateLimited(ApiError):
+    """The server asked us to slow down (429)."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServerError(ApiError):
+    """The server answered with a 5xx status or an error event."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ReplyTimedOut(ApiError):
+    """No answer within the configured timeout."""
+
+    retryable = True
+
+
+class ServerUnreachable(ApiError):
+    """Connection refused, DNS failure, or similar: the URL is named."""
+
+    retryable = True
+
+
+class StreamDropped(ApiError):
+    """The connection broke after the reply had started streaming."""
+
+
+class ContextLengthExceeded(ApiError):
+    """The server said the request is longer than the model's context."""

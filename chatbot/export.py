@@ -1,0 +1,241 @@
+"""Conversations out of the store and back in: a Markdown transcript and a JSON format.
+
+Markdown is for people to read or share; JSON keeps every field so a conversation
+can move to another machine and be imported as a new one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+
+from chatbot.errors import ConfigError
+from chatbot.messages import Message, ReplyStatus, Role
+from chatbot.store import ImportedConversation, ImportedMessage, MessageMeta, StoredConversation
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "from_json", "to_json", "to_markdown"]
+
+FORMAT = "chatbot-conversation"
+FORMAT_VERSION = 1
+
+_STATUS_NOTES = {
+    ReplyStatus.INTERRUPTED: "_(interrupted)_",
+    ReplyStatus.LENGTH: "_(cut off: the reply reached its token limit)_",
+    ReplyStatus.FILTERED: "_(stopped by the content filter)_",
+    ReplyStatus.FAILED: "_(incomplete: the connection dropped)_",
+}
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def _heading(message: Message) -> str:
+    if message.summary:
+        return "## Summary of earlier turns"
+    return {Role.USER: "## You", Role.ASSISTANT: "## Assistant", Role.SYSTEM: "## System"}[
+        message.role
+    ]
+
+
+def _close_fences(text: str) -> str:
+    """Close a code fence left open by a cut-off reply, so it cannot swallow the rest."""
+    opener: str | None = None
+    for line in text.splitlines():
+        match = _FENCE.match(line)
+        if match is None:
+            continue
+        fence = match.group(1)
+        if opener is None:
+            opener = fence
+        elif fence[0] == opener[0] and len(fence) >= len(opener) and not line.strip()[len(fence) :]:
+            opener = None
+    return text if opener is None else f"{text}\n{opener}"
+
+
+def _blockquote(text: str) -> str:
+    return "\n".join(f"> {line}".rstrip() for line in text.splitlines())
+
+
+def to_markdown(conv: StoredConversation, *, tz: tzinfo | None = None) -> str:
+    """A clean transcript: title, who and when, system prompt, then each turn.
+
+    ``tz`` defaults to the local time zone.
+    """
+    info = conv.info
+    started = datetime.fromtimestamp(info.created_at, tz).astimezone(tz)
+    parts = [
+        f"# {info.title or 'Untitled conversation'}",
+        f"**Persona:** {info.persona} · **Model:** `{info.model}` · "
+        f"**Started:** {started:%Y-%m-%d %H:%M %Z}".rstrip(),
+    ]
+    if conv.system_prompt.strip():
+        parts.append(_blockquote(f"**System prompt**\n\n{conv.system_prompt.strip()}"))
+    shown = (info.persona, info.model)
+    for message in conv.messages:
+        section = [_heading(message)]
+        meta = conv.meta.get(message.id) if message.id is not None else None
+        # Name who answered whenever it changes, so a mid-chat persona switch is visible.
+        if (
+            message.role is Role.ASSISTANT
+            and meta is not None
+            and (meta.persona, meta.model) != shown
+        ):
+            shown = (meta.persona, meta.model)
+            section.append(f"_{meta.persona} · {meta.model}_")
+        body = message.content.strip("\n").rstrip()
+        if body:
+            section.append(_close_fences(body))
+        note = _STATUS_NOTES.get(message.status)
+        if note is not None and message.role is Role.ASSISTANT:
+            section.append(note)
+        parts.append("\n\n".join(section))
+    return "\n\n".join(parts) + "\n"
+
+
+def to_json(conv: StoredConversation) -> dict[str, object]:
+    """Every field needed to recreate the conversation; ids are left out on purpose."""
+    info = conv.info
+    messages: list[dict[str, object]] = []
+    for message in conv.messages:
+        meta = conv.meta.get(message.id) if message.id is not None else None
+        if meta is None:
+            meta = MessageMeta(persona=info.persona, model=info.model, params={})
+        messages.append(
+            {
+                "role": message.role.value,
+                "content": message.content,
+                "status": message.status.value,
+                "summary": message.summary,
+                "created_at": message.created_at,
+                "persona": meta.persona,
+                "model": meta.model,
+                "params": dict(meta.params),
+                "prompt_tokens": meta.prompt_tokens,
+                "completion_tokens": meta.completion_tokens,
+            }
+        )
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "title": info.title,
+        "persona": info.persona,
+        "model": info.model,
+        "system_prompt": conv.system_prompt,
+        "created_at": info.created_at,
+        "updated_at": info.updated_at,
+        "messages": messages,
+    }
+
+
+class _Invalid(Exception):
+    """A shape problem, reported with the source name by :func:`from_json`."""
+
+
+def _text(obj: Mapping[str, object], key: str, where: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str):
+        raise _Invalid(f"{where}{key} must be a string")
+    return value
+
+
+def _optional_text(
+    obj: Mapping[str, object], key: str, where: str, default: str | None
+) -> str | None:
+    value = obj.get(key, default)
+    if value is not None and not isinstance(value, str):
+        raise _Invalid(f"{where}{key} must be a string or null")
+    return value
+
+
+def _timestamp(obj: Mapping[str, object], key: str, where: str, default: float | None) -> float:
+    value = obj.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _Invalid(f"{where}{key} must be a number of seconds since 1970")
+    return float(value)
+
+
+def _count(obj: Mapping[str, object], key: str, where: str) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _Invalid(f"{where}{key} must be a non-negative integer or null")
+    return value
+
+
+def _choice(
+    obj: Mapping[str, object], key: str, where: str, allowed: list[str], default: str | None
+) -> str:
+    value = obj.get(key, default)
+    if value not in allowed:
+        raise _Invalid(f"{where}{key} must be one of {', '.join(allowed)}")
+    assert isinstance(value, str)
+    return value
+
+
+def _mapping(value: object, where: str) -> Mapping[str, object]:
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        raise _Invalid(f"{where} must be an object")
+    return value
+
+
+def _message(
+    raw: object, index: int, *, conversation: Mapping[str, object], started: float
+) -> ImportedMessage:
+    where = f"messages[{index}]."
+    obj = _mapping(raw, f"messages[{index}]")
+    summary = obj.get("summary", False)
+    if not isinstance(summary, bool):
+        raise _Invalid(f"{where}summary must be true or false")
+    params = obj.get("params")
+    message = Message(
+        role=Role(_choice(obj, "role", where, [role.value for role in Role], None)),
+        content=_text(obj, "content", where),
+        status=ReplyStatus(
+            _choice(obj, "status", where, [s.value for s in ReplyStatus], ReplyStatus.COMPLETE)
+        ),
+        # Hand-written files may omit per-message times and names: the conversation's apply.
+        created_at=_timestamp(obj, "created_at", where, started),
+        summary=summary,
+    )
+    meta = MessageMeta(
+        persona=_optional_text(obj, "persona", where, None) or _text(conversation, "persona", ""),
+        model=_optional_text(obj, "model", where, None) or _text(conversation, "model", ""),
+        params={} if params is None else dict(_mapping(params, f"{where}params")),
+        prompt_tokens=_count(obj, "prompt_tokens", where),
+        completion_tokens=_count(obj, "completion_tokens", where),
+    )
+    return ImportedMessage(message=message, meta=meta)
+
+
+def from_json(data: object, *, source: str = "the file") -> ImportedConversation:
+    """Validate parsed JSON from :func:`to_json`; raise a one-line ConfigError on bad shape."""
+    try:
+        obj = _mapping(data, "the top level")
+        if obj.get("format") != FORMAT:
+            raise _Invalid(f"its format is not {FORMAT!r}")
+        version = obj.get("version")
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise _Invalid("version must be an integer")
+        if version > FORMAT_VERSION:
+            raise ConfigError(
+                f"{source} was exported by a newer chatbot (format version {version}); "
+                "upgrade chatbot to import it"
+            )
+        raw_messages = obj.get("messages")
+        if not isinstance(raw_messages, list):
+            raise _Invalid("messages must be a list")
+        started = _timestamp(obj, "created_at", "", None)
+        return ImportedConversation(
+            title=_optional_text(obj, "title", "", None),
+            persona=_text(obj, "persona", ""),
+            model=_text(obj, "model", ""),
+            system_prompt=_text(obj, "system_prompt", ""),
+            created_at=started,
+            messages=tuple(
+                _message(raw, index, conversation=obj, started=started)
+                for index, raw in enumerate(raw_messages)
+            ),
+        )
+    except _Invalid as exc:
+        raise ConfigError(f"{source} is not a valid chatbot conversation: {exc}") from None

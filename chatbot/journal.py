@@ -1,0 +1,81 @@
+"""Where a chat session records what happens, so persistence can slot in.
+
+The chat session tells its journal about every message the moment it exists;
+the SQLite store implements this, and :class:`NullJournal` keeps nothing (for
+``--no-store`` and for tests that do not care).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from chatbot.config import ModelParams
+from chatbot.messages import Message
+from chatbot.personas import Persona
+
+__all__ = ["Journal", "NullJournal"]
+
+
+class Journal(Protocol):
+    def start_conversation(self, *, persona: Persona, system_prompt: str, model: str) -> None:
+        """A new conversation begins (start-up or /clear)."""
+
+    def record(
+        self,
+        message: Message,
+        *,
+        persona: Persona,
+        params: ModelParams,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> None:
+        """Persist ``message`` now; sets ``message.id``."""
+
+    def update(
+        self,
+        message: Message,
+        *,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> None:
+        """Persist a change to an already recorded message (content, status, usage)."""
+
+    def forget(self, messages: Sequence[Message]) -> None:
+        """The user removed these messages (/undo, /retry)."""
+
+    def settings_changed(self, *, persona: Persona, system_prompt: str, model: str) -> None:
+        """Persona, system prompt or model changed mid-conversation."""
+
+
+class NullJournal:
+    """Records nothing."""
+
+    def start_conversation(self, *, persona: Persona, system_prompt: str, model: str) -> None:
+        return None
+
+    def record(
+        self,
+        message: Message,
+        *,
+        persona: Persona,
+        params: ModelParams,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> None:
+        return None
+
+    def update(
+        self,
+        message: Message,
+        *,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> None:
+        return None
+
+    def forget(self, messages: Sequence[Message]) -> None:
+        return None
+
+    def settings_changed(self, *, persona: Persona, system_prompt: str, model: str) -> None:
+        return None

@@ -1,0 +1,78 @@
+"""Where the chatbot keeps its configuration and data.
+
+Both folders can be moved with ``CHATBOT_CONFIG_DIR`` and ``CHATBOT_DATA_DIR``
+(tests always do), so nothing ever has to touch the real home directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["AppPaths", "ensure_private_dir", "private_file"]
+
+APP_NAME = "chatbot"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AppPaths:
+    """The user's config and data folders and the files inside them."""
+
+    config_dir: Path
+    data_dir: Path
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AppPaths:
+        """Environment overrides first, then the platform's conventional folders."""
+        env = os.environ if environ is None else environ
+        config = env.get("CHATBOT_CONFIG_DIR")
+        data = env.get("CHATBOT_DATA_DIR")
+        if config is None or data is None:
+            # platformdirs is only imported when a folder is not overridden.
+            import platformdirs
+
+            config = config or str(platformdirs.user_config_path(APP_NAME))
+            data = data or str(platformdirs.user_data_path(APP_NAME))
+        return cls(config_dir=Path(config).expanduser(), data_dir=Path(data).expanduser())
+
+    @property
+    def user_personas(self) -> Path:
+        return self.config_dir / "personas.toml"
+
+    @property
+    def user_dotenv(self) -> Path:
+        return self.config_dir / ".env"
+
+    @property
+    def user_config(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def input_history(self) -> Path:
+        return self.data_dir / "input-history"
+
+    @property
+    def store(self) -> Path:
+        return self.data_dir / "conversations.sqlite3"
+
+    @property
+    def debug_log(self) -> Path:
+        return self.data_dir / "debug.log"
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) readable by the owner only, if missing."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Make sure ``path`` exists with mode 0600 before anything writes to it."""
+    ensure_private_dir(path.parent)
+    fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
+    os.close(fd)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    return path

@@ -1,0 +1,134 @@
+"""The journal that writes every message to the conversation store as it happens.
+
+A conversation row is created lazily, with its first message, so starting and
+leaving the chatbot without a word leaves no empty conversation behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chatbot.config import ModelParams
+from chatbot.context import Conversation
+from chatbot.messages import Message
+from chatbot.personas import Persona, PersonaBook
+from chatbot.store import Store, StoredConversation
+
+__all__ = ["StoreJournal", "conversation_from_store", "persona_for_stored"]
+
+
+class StoreJournal:
+    """A :class:`~chatbot.journal.Journal` backed by a :class:`Store`."""
+
+    def __init__(self, store: Store, *, conversation_id: int | None = None) -> None:
+        self.store = store
+        self.conversation_id = conversation_id
+        self._pending: tuple[str, str, str] | None = None
+
+    def start_conversation(self, *, persona: Persona, system_prompt: str, model: str) -> None:
+        self.conversation_id = None
+        self._pending = (persona.name, system_prompt, model)
+
+    def continue_conversation(self, conversation_id: int) -> None:
+        self.conversation_id = conversation_id
+        self._pending = None
+
+    def _ensure_conversation(self) -> int:
+        if self.conversation_id is None:
+            persona, system_prompt, model = self._pending or ("default", "", "")
+            self.conversation_id = self.store.create_conversation(
+                persona=persona, model=model, system_prompt=system_prompt
+            )
+            self._pending = None
+        return self.conversation_id
+
+    def record(
+        self,
+        message: Message,
+        *,
+        persona: Persona,
+        params: ModelParams,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> None:
+        conversation_id = self._ensure_conversation()
+        self.store.append_message(
+            conversation_id,
+            message,
+            persona=persona.name,
+            model=params.model,
+            params=_params(params),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+        )
+
+    def update(
+        self,
+        message: Message,
+        *,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+    ) -> None:
+        if message.id is None:
+            return
+        self.store.update_message(
+            message.id,
+            content=message.content,
+            status=message.status,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+        )
+
+    def forget(self, messages: Sequence[Message]) -> None:
+        ids = [m.id for m in messages if m.id is not None]
+        if ids:
+            self.store.delete_messages(ids)
+
+    def settings_changed(self, *, persona: Persona, system_prompt: str, model: str) -> None:
+        if self.conversation_id is None:
+            self._pending = (persona.name, system_prompt, model)
+            return
+        self.store.update_conversation(
+            self.conversation_id, persona=persona.name, model=model, system_prompt=system_prompt
+        )
+
+
+def _params(params: ModelParams) -> dict[str, object]:
+    values: dict[str, object] = {
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "max_tokens": params.max_tokens,
+        "stop": list(params.stop) if params.stop else None,
+    }
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def conversation_from_store(stored: StoredConversation) -> Conversation:
+    """Rebuild the in-memory conversation, summaries included, from the store."""
+    conversation = Conversation(system_prompt=stored.system_prompt)
+    last_summary = -1
+    for index, message in enumerate(stored.messages):
+        if message.summary:
+            last_summary = index
+    for index, message in enumerate(stored.messages):
+        if message.summary:
+            # Only the newest summary stands in for the turns before it.
+            if index == last_summary:
+                conversation.summaries = [message]
+            continue
+        conversation.append(message)
+    if last_summary >= 0:
+        conversation.summarised_upto = sum(
+            1 for m in stored.messages[:last_summary] if not m.summary
+        )
+    return conversation
+
+
+def persona_for_stored(stored: StoredConversation, book: PersonaBook) -> Persona:
+    """The persona a stored conversation used, or an ad-hoc one with its prompt."""
+    name = stored.info.persona
+    if name in book:
+        persona = book.get(name)
+        if persona.system == stored.system_prompt:
+            return persona
+    return book.ad_hoc(stored.system_prompt or "You are a helpful assistant.")

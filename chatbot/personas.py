@@ -1,0 +1,453 @@
+"""Personas: named system prompts with their sampling settings, loaded from TOML.
+
+The shipped ``chatbot/personas.toml`` is read first, then the user's file, then
+each ``--personas PATH``. A later table with a known name updates only the keys
+it sets and inherits the rest, so a user can retune one persona without copying
+its prompt. Every problem in any file becomes one ``PersonaError`` line that
+names the file; nothing else escapes ``load_personas``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import difflib
+import importlib.resources
+import re
+import stat
+import tomllib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chatbot.errors import PersonaError
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "Persona",
+    "PersonaBook",
+    "format_persona_list",
+    "load_personas",
+]
+
+#: Larger files are refused unread: a personas file is a page of prompts, not data.
+MAX_FILE_BYTES = 1024 * 1024
+
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_MAX_INT = 1_000_000_000
+_MAX_STOPS = 4  # the OpenAI API accepts at most four stop sequences
+_OVERFLOW_CHOICES = ("drop", "summarize")
+_PROVIDER_CHOICES = ("local",)
+_AD_HOC_NAME = "custom"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Persona:
+    """A named system prompt plus the request settings that go with it."""
+
+    name: str
+    description: str
+    system: str
+    model: str | None = None
+    temperature: float | None = None  # 0..2
+    top_p: float | None = None  # 0..1
+    max_tokens: int | None = None  # > 0
+    stop: tuple[str, ...] | None = None
+    greeting: str | None = None
+    context_window: int | None = None  # > 0; overrides the model table
+    cache: bool = False  # response cache opt-in
+    overflow: str | None = None  # "drop" | "summarize"
+    provider: str | None = None  # None | "local"
+    source: str = ""  # file it came from, for messages
+
+
+class PersonaBook:
+    """Personas by name, in the order their files first defined them.
+
+    Iterating yields ``Persona`` objects; ``in`` and ``get`` take a name, matched
+    case-insensitively.
+    """
+
+    __slots__ = ("_personas",)
+
+    def __init__(self, personas: Sequence[Persona] = ()) -> None:
+        self._personas: dict[str, Persona] = {p.name: p for p in personas}
+
+    def get(self, name: str) -> Persona:
+        """The persona called ``name``; ``PersonaError`` listing the choices if none is."""
+        persona = self._personas.get(name.strip().lower())
+        if persona is None:
+            available = ", ".join(self._personas) or "none defined"
+            raise PersonaError(f"unknown persona {_quote(name)} (available: {available})")
+        return persona
+
+    def __getitem__(self, name: str) -> Persona:
+        return self.get(name)
+
+    def names(self) -> list[str]:
+        """Persona names in file order."""
+        return list(self._personas)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.strip().lower() in self._personas
+
+    def __iter__(self) -> Iterator[Persona]:
+        return iter(tuple(self._personas.values()))
+
+    def __len__(self) -> int:
+        return len(self._personas)
+
+    def __repr__(self) -> str:
+        return f"PersonaBook({self.names()!r})"
+
+    def ad_hoc(self, system: str, *, base: Persona | None = None) -> Persona:
+        """The persona behind ``/system TEXT``.
+
+        With ``base``, its model and sampling settings carry over so that
+        changing the prompt mid-chat does not silently change the model too.
+        """
+        text = system.strip()
+        if not text:
+            raise PersonaError("/system: the system prompt is empty")
+        description = "custom system prompt (set with /system)"
+        if base is None:
+            return Persona(
+                name=_AD_HOC_NAME, description=description, system=text, source="/system"
+            )
+        return dataclasses.replace(
+            base,
+            name=_AD_HOC_NAME,
+            description=description,
+            system=text,
+            greeting=None,
+            source="/system",
+        )
+
+    def _put(self, persona: Persona) -> None:
+        self._personas[persona.name] = persona
+
+
+def format_persona_list(book: PersonaBook) -> list[tuple[str, str]]:
+    """(name, description) rows for ``--list-personas`` and ``/persona``."""
+    return [(p.name, p.description) for p in book]
+
+
+def load_personas(
+    *,
+    builtin: bool = True,
+    user_file: Path | None = None,
+    extra_files: Sequence[Path] = (),
+) -> PersonaBook:
+    """Read the shipped personas, then the user's file (may be absent), then each extra file.
+
+    Extra files come from ``--personas PATH``, so a missing one is an error:
+    the user asked for it by name.
+    """
+    book = PersonaBook()
+    if builtin:
+        resource = importlib.resources.files("chatbot") / "personas.toml"
+        label = str(resource)
+        try:
+            data = resource.read_bytes()
+        except (OSError, ValueError) as exc:
+            raise PersonaError(
+                f"{label}: cannot read built-in personas: {_os_reason(exc)}"
+            ) from None
+        _merge_text(book, _decode(data, label=label), label=label)
+    if user_file is not None:
+        _merge_file(book, user_file, missing_ok=True)
+    for path in extra_files:
+        _merge_file(book, path, missing_ok=False)
+    return book
+
+
+# --- reading ----------------------------------------------------------------
+
+
+def _merge_file(book: PersonaBook, path: Path, *, missing_ok: bool) -> None:
+    label = _quote_path(path)
+    data = _read_bytes(path, label=label, missing_ok=missing_ok)
+    if data is not None:
+        _merge_text(book, _decode(data, label=label), label=label)
+
+
+def _read_bytes(path: Path, *, label: str, missing_ok: bool) -> bytes | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise PersonaError(f"{label}: personas file not found") from None
+    except (OSError, ValueError) as exc:
+        raise PersonaError(f"{label}: cannot read personas file: {_os_reason(exc)}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise PersonaError(f"{label}: is a directory, not a personas file")
+    # FIFOs and devices could block or never end; a personas file is a plain file.
+    if not stat.S_ISREG(info.st_mode):
+        raise PersonaError(f"{label}: not a regular file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise PersonaError(_too_large(label, info.st_size))
+    try:
+        with path.open("rb") as handle:
+            # Read one byte past the limit: the file may have grown since stat().
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except (OSError, ValueError) as exc:
+        raise PersonaError(f"{label}: cannot read personas file: {_os_reason(exc)}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise PersonaError(_too_large(label, len(data)))
+    return data
+
+
+def _too_large(label: str, size: int) -> str:
+    return f"{label}: personas file too large ({size:,} bytes; the limit is 1 MB)"
+
+
+def _decode(data: bytes, *, label: str) -> str:
+    try:
+        # utf-8-sig: editors on Windows like to start files with a BOM.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        byte = data[exc.start]
+        raise PersonaError(
+            f"{label}: not UTF-8 text (byte 0x{byte:02x} at offset {exc.start})"
+        ) from None
+
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+
+
+def _parse(text: str, *, label: str) -> dict[str, object]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PersonaError(_syntax_message(exc, label)) from None
+    except ValueError as exc:
+        # Integers over Python's 4300-digit conversion limit land here.
+        raise PersonaError(f"{label}: invalid TOML: {_one_line(str(exc), limit=80)}") from None
+    except RecursionError:
+        raise PersonaError(f"{label}: invalid TOML: arrays or tables nested too deeply") from None
+
+
+def _syntax_message(exc: tomllib.TOMLDecodeError, label: str) -> str:
+    # Python 3.14 exposes lineno/colno/msg; older versions only put them in the text.
+    message = str(getattr(exc, "msg", None) or exc)
+    line = getattr(exc, "lineno", None)
+    column = getattr(exc, "colno", None)
+    found = _TOML_POSITION.search(message)
+    if found:
+        message = message[: found.start()]
+        if line is None:
+            line, column = int(found.group(1)), int(found.group(2))
+    if line is None:
+        return f"{label}: invalid TOML: {_one_line(message)}"
+    return f"{label}: invalid TOML at line {line}, column {column}: {_one_line(message)}"
+
+
+# --- validating -------------------------------------------------------------
+
+
+def _merge_text(book: PersonaBook, text: str, *, label: str) -> None:
+    document = _parse(text, label=label)
+    for key in document:
+        if key != "personas":
+            raise PersonaError(
+                f"{label}: unknown top-level key {_quote(key)} "
+                "(each persona goes in a [personas.NAME] table)"
+            )
+    tables = document.get("personas", {})
+    if not isinstance(tables, dict):
+        raise PersonaError(
+            f"{label}: 'personas' must be a table of [personas.NAME] tables, "
+            f"got {_toml_type(tables)}"
+        )
+    for name, table in tables.items():
+        if not _NAME_RE.fullmatch(name):
+            raise PersonaError(
+                f"{label}: invalid persona name {_quote(name)} (use up to 64 lowercase "
+                "letters, digits, '-' and '_', starting with a letter or digit)"
+            )
+        where = f"{label}: persona {_quote(name)}"
+        if not isinstance(table, dict):
+            raise PersonaError(f"{where} must be a table, got {_toml_type(table)}")
+        fields = _fields(table, where=where)
+        if name in book:
+            # A known name updates only the keys it sets (documented in personas.toml).
+            persona = dataclasses.replace(book.get(name), source=label, **fields)
+        else:
+            if "system" not in fields:
+                raise PersonaError(f"{where}: missing 'system' (the system prompt)")
+            blank = Persona(name=name, description="", system="", source=label)
+            persona = dataclasses.replace(blank, **fields)
+        book._put(persona)
+
+
+def _fields(table: dict[str, object], *, where: str) -> dict[str, Any]:
+    # Any: each value has passed the check for its key, which mypy cannot follow.
+    fields: dict[str, Any] = {}
+    for key, value in table.items():
+        check = _CHECKS.get(key)
+        if check is None:
+            raise PersonaError(f"{where}: {_unknown_key(key)}")
+        try:
+            fields[key] = check(key, value)
+        except _Invalid as exc:
+            raise PersonaError(f"{where}: {exc}") from None
+    return fields
+
+
+def _unknown_key(key: str) -> str:
+    allowed = ", ".join(sorted(_CHECKS))
+    close = difflib.get_close_matches(key, _CHECKS, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key {_quote(key)} ({hint}allowed: {allowed})"
+
+
+class _Invalid(Exception):
+    """A value failed its check; the loader adds the file and persona."""
+
+
+def _check_system(key: str, value: object) -> str:
+    text = _check_string(key, value).strip()
+    if not text:
+        raise _Invalid("system prompt is empty")
+    return text
+
+
+def _check_description(key: str, value: object) -> str:
+    text = _check_string(key, value).strip()
+    # Shown one per line in --list-personas, so it must stay one clean line.
+    if not text.isprintable():
+        raise _Invalid("description must be one line without control characters")
+    return text
+
+
+def _check_greeting(key: str, value: object) -> str:
+    text = _check_string(key, value).strip()
+    if not text.replace("\n", "").replace("\t", "").isprintable():
+        raise _Invalid("greeting must not contain control characters other than newline and tab")
+    return text
+
+
+def _check_model(key: str, value: object) -> str:
+    text = _check_string(key, value).strip()
+    if not text or not text.isprintable():
+        raise _Invalid("model must be a non-empty model name")
+    return text
+
+
+def _check_string(key: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"{key} must be a string, got {_toml_type(value)}")
+    return value
+
+
+def _number_check(low: float, high: float) -> Callable[[str, object], float]:
+    def check(key: str, value: object) -> float:
+        # bool is an int in Python, but TOML `true` is not a temperature.
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _Invalid(f"{key} must be a number, got {_toml_type(value)}")
+        if not low <= value <= high:  # also false for nan
+            raise _Invalid(f"{key} must be between {low:g} and {high:g}, got {value}")
+        return float(value)
+
+    return check
+
+
+def _check_positive_int(key: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(f"{key} must be a positive integer, got {_toml_type(value)}")
+    if not 0 < value <= _MAX_INT:
+        shown = value if abs(value) < 10**12 else "a huge number"
+        raise _Invalid(f"{key} must be a positive integer up to {_MAX_INT:,}, got {shown}")
+    return value
+
+
+def _check_stop(key: str, value: object) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if (
+        not isinstance(items, list)
+        or not 1 <= len(items) <= _MAX_STOPS
+        or not all(isinstance(item, str) and item for item in items)
+    ):
+        raise _Invalid(
+            f"{key} must be a non-empty string or a list of 1 to {_MAX_STOPS} non-empty "
+            f"strings, got {_toml_type(value)}"
+        )
+    return tuple(items)
+
+
+def _check_bool(key: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"{key} must be true or false, got {_toml_type(value)}")
+    return value
+
+
+def _choice_check(choices: tuple[str, ...]) -> Callable[[str, object], str]:
+    def check(key: str, value: object) -> str:
+        text = _check_string(key, value)
+        if text not in choices:
+            raise _Invalid(f"{key} must be one of: {', '.join(choices)}; got {_quote(text)}")
+        return text
+
+    return check
+
+
+_CHECKS: dict[str, Callable[[str, object], object]] = {
+    "description": _check_description,
+    "system": _check_system,
+    "model": _check_model,
+    "temperature": _number_check(0.0, 2.0),
+    "top_p": _number_check(0.0, 1.0),
+    "max_tokens": _check_positive_int,
+    "stop": _check_stop,
+    "greeting": _check_greeting,
+    "context_window": _check_positive_int,
+    "cache": _check_bool,
+    "overflow": _choice_check(_OVERFLOW_CHOICES),
+    "provider": _choice_check(_PROVIDER_CHOICES),
+}
+
+
+# --- message helpers --------------------------------------------------------
+
+
+def _toml_type(value: object) -> str:
+    """The TOML name of a parsed value's type, as the user wrote it."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, datetime.datetime):
+        return "datetime"
+    for kind, name in (
+        (str, "string"),
+        (int, "integer"),
+        (float, "float"),
+        (list, "array"),
+        (dict, "table"),
+        (datetime.date, "date"),
+        (datetime.time, "time"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def _quote(text: str) -> str:
+    """Quote text from a file or the user so that the message stays one short line."""
+    return repr(_one_line(text, limit=60)) if text.isprintable() else repr(text[:60])
+
+
+def _quote_path(path: Path) -> str:
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def _one_line(text: str, *, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return _one_line(str(exc)) or type(exc).__name__

@@ -1,0 +1,59 @@
+"""Showing a streamed reply: Markdown on a terminal, raw text down a pipe.
+
+Importing this package stays cheap: rich is only loaded when a Markdown renderer is made.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, TextIO
+
+from chatbot.render.plain import PlainRenderer
+from chatbot.render.sanitize import StreamSanitizer, sanitize
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from chatbot.render.markdown_stream import MarkdownStreamRenderer
+
+__all__ = [
+    "MarkdownStreamRenderer",
+    "PlainRenderer",
+    "ReplyRenderer",
+    "StreamSanitizer",
+    "make_renderer",
+    "sanitize",
+]
+
+
+class ReplyRenderer(Protocol):
+    """Shows one reply as it streams in."""
+
+    def feed(self, text: str) -> None:
+        """Take the next chunk of the reply."""
+
+    def finish(self) -> None:
+        """Leave the whole reply on screen; safe to call twice, and after Ctrl-C."""
+
+
+def make_renderer(
+    *,
+    console: Console,
+    markdown: bool,
+    file: TextIO | None = None,
+    code_theme: str = "monokai",
+) -> ReplyRenderer:
+    """Markdown rendered on ``console``, or raw text to ``file`` (default: the console's)."""
+    if markdown:
+        from chatbot.render.markdown_stream import MarkdownStreamRenderer
+
+        return MarkdownStreamRenderer(console=console, code_theme=code_theme)
+    return PlainRenderer(file=file if file is not None else console.file)
+
+
+def __getattr__(name: str) -> object:
+    # Lazy so that ``import chatbot.render`` does not pay for rich.
+    if name == "MarkdownStreamRenderer":
+        from chatbot.render.markdown_stream import MarkdownStreamRenderer
+
+        return MarkdownStreamRenderer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,412 @@
+"""Streaming Markdown: finished blocks go to scrollback once, only the tail stays live.
+
+Re-rendering the whole reply on every chunk is quadratic and corrupts scrollback once
+the reply is taller than the screen. Instead the text is cut into *finished blocks*,
+each printed exactly once with rich, and an *unfinished tail*, redrawn in a transient
+``Live`` cropped to the screen and throttled. A cut is only made where a Markdown parse
+of the tail shows a top-level block boundary, so printing the blocks one by one gives
+the same output as one render of the whole reply. Each new line is scanned once; a
+parse covers only the tail, so the work per chunk is bounded by the tail, not the reply.
+
+Known gap: a link reference definition (``[x]: url``) only applies to blocks printed
+after it has arrived, and not to those printed before.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from markdown_it import MarkdownIt
+from rich.console import Group, NewLine
+from rich.live import Live
+from rich.markdown import Markdown, MarkdownElement, UnknownElement
+from rich.segment import Segment
+
+from chatbot.render.sanitize import StreamSanitizer
+
+if TYPE_CHECKING:
+    from markdown_it.token import Token
+    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+    from rich.style import Style
+
+__all__ = ["MarkdownStreamRenderer"]
+
+# A fence opener: backtick fences may not have a backtick in their info string.
+_FENCE_OPEN = re.compile(r"[ \t]*(?P<fence>`{3,}(?=[^`]*$)|~{3,})")
+_FENCE_CLOSE = re.compile(r"[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*$")
+_LIST_MARKER = re.compile(r"(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)")
+# Lines that can end a one-line block (ATX heading, setext underline, thematic break).
+_MAYBE_BLOCK_END = re.compile(r" {0,3}(?:#{1,6}(?:[ \t]|$)|=+[ \t]*$|(?:[-*_][ \t]*){3,}$)")
+# Top-level tokens that are finished on their last line, whatever follows.
+_SELF_CONTAINED = frozenset({"heading_open", "hr", "fence"})
+# Token types rich's Markdown handles without touching its element stack.
+_INLINE_ONLY = frozenset(
+    {"text", "hardbreak", "softbreak", "link_open", "link_close", "html_inline"}
+)
+
+
+@functools.cache
+def _block_parser() -> MarkdownIt:
+    """The block grammar rich uses (CommonMark plus tables and strikethrough)."""
+    return MarkdownIt().enable("strikethrough").enable("table").disable("inline")
+
+
+def _closes(line: str, fence: str) -> bool:
+    match = _FENCE_CLOSE.match(line)
+    return match is not None and match["fence"][0] == fence[0] and len(match["fence"]) >= len(fence)
+
+
+def _top_level(tokens: Sequence[Token]) -> Iterator[Token]:
+    """Top-level block tokens that open or stand alone, from the last backwards."""
+    for token in reversed(tokens):
+        if token.level == 0 and token.nesting >= 0 and token.map is not None:
+            yield token
+
+
+class _BlockSplitter:
+    """Finds where finished top-level Markdown blocks end in a growing text.
+
+    Lines are scanned once each for cheap hints (a blank line then a line at the
+    margin, a closing fence, a heading); a hint is only trusted once a parse of the
+    tail confirms a top-level boundary there.
+    """
+
+    def __init__(self, *, on_parse: Callable[[int], None]) -> None:
+        self.tail = ""
+        self._on_parse = on_parse
+        self._scanned = 0  # start of the first line not yet scanned
+        self._searched = 0  # where the search for the next newline resumes
+        self._line = 0  # index in the tail of the line at ``_scanned``
+        self._fence: str | None = None
+        self._previous_blank = False
+        self._in_list = False
+        self._peeked = False
+        self._cut: int | None = None
+
+    def append(self, text: str) -> None:
+        self.tail += text
+
+    def next_cut(self) -> int | None:
+        """Offset in ``tail`` up to which it holds finished blocks, if any."""
+        while self._cut is None:
+            end = self.tail.find("\n", max(self._scanned, self._searched))
+            if end < 0:
+                self._searched = len(self.tail)
+                return self._peek_partial_line()
+            start, self._scanned = self._scanned, end + 1
+            self._cut = self._scan_line(self.tail[start:end], start=start, end=end + 1)
+            self._line += 1
+            self._peeked = False
+        return None
+
+    def drop(self, cut: int) -> None:
+        """Forget the first ``cut`` characters, printed as finished blocks."""
+        self.tail = self.tail[cut:]
+        self._scanned -= cut
+        self._searched = max(0, self._searched - cut)
+        self._line = self.tail.count("\n", 0, self._scanned)
+        self._cut = None
+
+    def _peek_partial_line(self) -> int | None:
+        """Cut before a line still arriving when its first character settles it.
+
+        After a blank line, a line at the margin starts a new block unless it continues
+        a list, which only a marker can do. Cutting this early keeps the finished block
+        out of the live tail while the new line streams in.
+        """
+        if self._peeked or self._fence is not None or not self._previous_blank:
+            return None
+        first = self.tail[self._scanned : self._scanned + 1]
+        if (
+            self._line == 0
+            or not first
+            or first in " \t"
+            or (self._in_list and first in "-+*0123456789")
+        ):
+            return None
+        self._peeked = True
+        if self._starts_block(len(self.tail)):
+            self._cut = self._scanned
+        return self._cut
+
+    def _scan_line(self, line: str, *, start: int, end: int) -> int | None:
+        blank = not line.strip()
+        previous_blank, self._previous_blank = self._previous_blank, blank
+        if self._fence is not None:
+            if _closes(line, self._fence):
+                self._fence = None
+                if self._ends_block(end, line):
+                    return end
+            return None
+        at_margin = not blank and line[0] not in " \t"
+        is_marker = at_margin and _LIST_MARKER.match(line) is not None
+        cut: int | None = None
+        if _MAYBE_BLOCK_END.match(line) and self._ends_block(end, line):
+            cut = end
+        elif (
+            at_margin
+            and previous_blank
+            and self._line > 0
+            and not (is_marker and self._in_list)
+            and self._starts_block(end)
+        ):
+            cut = start
+        opener = _FENCE_OPEN.match(line)
+        if opener is not None:
+            self._fence = opener["fence"]
+        if is_marker:
+            self._in_list = True
+        elif at_margin and (previous_blank or opener is not None or cut == end):
+            self._in_list = False
+        return cut
+
+    def _parse(self, end: int) -> list[Token]:
+        self._on_parse(end)
+        return _block_parser().parse(self.tail[:end])
+
+    def _starts_block(self, end: int) -> bool:
+        """Whether a top-level block starts on the line just scanned."""
+        return any(
+            token.map is not None and token.map[0] == self._line
+            for token in _top_level(self._parse(end))
+        )
+
+    def _ends_block(self, end: int, line: str) -> bool:
+        """Whether a block that nothing can extend ends on the line just scanned."""
+        last = next(_top_level(self._parse(end)), None)
+        if last is None or last.map is None or last.map[1] != self._line + 1:
+            return False
+        if last.type == "fence":
+            # An unclosed fence also runs to the end: make sure this line closes it.
+            return last.map[0] < self._line and _closes(line, last.markup)
+        return last.type in _SELF_CONTAINED
+
+
+def _flatten(tokens: Iterable[Token]) -> Iterator[Token]:
+    """Tokens in the order rich's Markdown walks them."""
+    for token in tokens:
+        if token.children and not (token.tag == "img" or token.type == "fence"):
+            yield from _flatten(token.children)
+        else:
+            yield token
+
+
+def _takes_over_children(element: type[MarkdownElement]) -> bool:
+    # rich's containers override on_child_close to collect children instead of
+    # letting them render (and emit their separating blank line) themselves.
+    return element.on_child_close is not MarkdownElement.on_child_close
+
+
+def _separation(tokens: Sequence[Token], carried: bool) -> tuple[bool, bool]:
+    """Mirror rich's blank-line logic across a cut between two renders.
+
+    rich puts a blank line before an element when the element closed before it
+    asked for one (``new_line``). Rendered alone, a block starts with that state
+    False; after earlier blocks it starts with ``carried``. Return whether the block
+    needs a blank line its own render lacks, and the state it leaves behind.
+    """
+    stack: list[type[MarkdownElement]] = []
+    needs_gap: bool | None = None
+    state = carried
+    for token in _flatten(tokens):
+        kind = token.type
+        if kind in _INLINE_ONLY or (
+            token.tag in Markdown.inlines and kind not in ("fence", "code_block")
+        ):
+            continue
+        element = Markdown.elements.get(kind) or UnknownElement
+        if token.nesting == 1:
+            stack.append(element)
+            continue
+        if token.nesting == -1:
+            element = stack.pop()
+        if needs_gap is None:
+            renders = not (stack and _takes_over_children(stack[-1]))
+            needs_gap = carried and renders and not (token.nesting == 0 and kind == "inline")
+        state = element.new_line
+    return bool(needs_gap), state
+
+
+def _shows_blank(style: Style | None) -> bool:
+    """Whether a space in this style is visible (a background, an underline...)."""
+    if style is None:
+        return False
+    return bool(
+        style.bgcolor is not None
+        or style.reverse
+        or style.underline
+        or style.underline2
+        or style.strike
+        or style.overline
+    )
+
+
+def _rstrip(line: list[Segment], *, styled: bool) -> list[Segment]:
+    """Drop invisible trailing padding: the live tail is redrawn often, bytes count.
+
+    ``styled`` says whether the console shows styles at all.
+    """
+    line = list(line)
+    while line:
+        segment = line[-1]
+        if segment.control or (styled and _shows_blank(segment.style)):
+            break
+        text = segment.text.rstrip(" ")
+        if text:
+            line[-1] = Segment(text, segment.style)
+            break
+        line.pop()
+    return line
+
+
+class _TailView:
+    """The live part of the reply: its unfinished tail, cropped to the screen's bottom."""
+
+    def __init__(self, renderer: MarkdownStreamRenderer) -> None:
+        self._renderer = renderer
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        renderable = self._renderer._tail_renderable()
+        if renderable is None:
+            return
+        lines = console.render_lines(renderable, options.update(height=None), pad=False)
+        # Leave the cursor's line free so Live never scrolls: what scrolls off the top
+        # of the screen can no longer be redrawn, and would be left behind as junk.
+        shown = lines[-max(1, options.size.height - 1) :]
+        for index, line in enumerate(shown, start=1):
+            yield from _rstrip(line, styled=console.color_system is not None)
+            if index < len(shown):
+                yield Segment.line()
+
+
+class MarkdownStreamRenderer:
+    """Render a streamed Markdown reply to a rich console.
+
+    On a terminal, finished blocks are printed into scrollback as they complete and
+    the rest is shown live; elsewhere blocks are printed as they complete and the rest
+    at :meth:`finish`. ``clock`` is injectable so tests can drive the throttle.
+    """
+
+    def __init__(
+        self,
+        *,
+        console: Console,
+        code_theme: str = "monokai",
+        refresh_per_second: float = 12.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if refresh_per_second <= 0:
+            raise ValueError("refresh_per_second must be positive")
+        self._console = console
+        self._code_theme = code_theme
+        self._interval = 1.0 / refresh_per_second
+        self._clock = clock
+        self._sanitizer = StreamSanitizer()
+        self._splitter = _BlockSplitter(on_parse=self._count_parse)
+        self._use_live = console.is_terminal and not console.is_dumb_terminal
+        self._live: Live | None = None
+        self._last_refresh = -math.inf
+        # rich's blank-line state after what is already in scrollback.
+        self._separation_state = False
+        # What the live view shows: the tail from this offset, after this state.
+        self._view_start = 0
+        self._view_state = False
+        self._parsed_chars = 0
+        self._finished = False
+
+    @property
+    def parsed_chars(self) -> int:
+        """Characters handed to a Markdown parser so far: the measure of work done."""
+        return self._parsed_chars
+
+    def feed(self, text: str) -> None:
+        """Take the next streamed chunk of the reply."""
+        if self._finished:
+            raise RuntimeError("feed() after finish()")
+        clean = self._sanitizer.feed(text)
+        if not clean:
+            return
+        self._splitter.append(clean)
+        self._print_finished_blocks()
+        if self._use_live:
+            self._refresh_live()
+
+    def finish(self) -> None:
+        """Leave the whole reply in scrollback; safe to call again, and after Ctrl-C."""
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            self._splitter.append(self._sanitizer.flush())
+        finally:
+            if self._live is not None:
+                live, self._live = self._live, None
+                live.stop()
+        tail = self._splitter.tail
+        self._splitter.drop(len(tail))
+        self._print_block(tail)
+
+    def _print_finished_blocks(self) -> None:
+        printed = False
+        while (cut := self._splitter.next_cut()) is not None:
+            blocks = self._splitter.tail[:cut]
+            self._view_start = cut
+            try:
+                self._print_block(blocks)
+            finally:
+                # Interrupted mid-print, the blocks stay in the tail for finish().
+                self._view_start = 0
+                self._view_state = self._separation_state
+            self._splitter.drop(cut)
+            printed = True
+        if printed and self._live is not None:
+            # Printing under Live redraws the tail too: that counts as a refresh.
+            self._last_refresh = self._clock()
+
+    def _print_block(self, text: str) -> None:
+        markdown = self._markdown(text)
+        if not markdown.parsed:
+            return
+        gap, state = _separation(markdown.parsed, self._separation_state)
+        self._view_state = state
+        self._console.print(Group(NewLine(), markdown) if gap else markdown)
+        self._separation_state = state
+
+    def _markdown(self, text: str) -> Markdown:
+        self._count_parse(len(text))
+        return Markdown(text, code_theme=self._code_theme)
+
+    def _tail_renderable(self) -> RenderableType | None:
+        text = self._splitter.tail[self._view_start :]
+        if not text.strip():
+            return None
+        markdown = self._markdown(text)
+        gap, _ = _separation(markdown.parsed, self._view_state)
+        return Group(NewLine(), markdown) if gap else markdown
+
+    def _refresh_live(self) -> None:
+        if self._live is None:
+            if not self._splitter.tail.strip():
+                return
+            self._live = Live(
+                _TailView(self),
+                console=self._console,
+                auto_refresh=False,
+                transient=True,
+                vertical_overflow="crop",
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._live.start()
+        now = self._clock()
+        if now - self._last_refresh >= self._interval:
+            self._last_refresh = now
+            self._live.refresh()
+
+    def _count_parse(self, chars: int) -> None:
+        self._parsed_chars += chars

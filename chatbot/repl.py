@@ -1,0 +1,149 @@
+"""The interactive loop: read a line, run a command or a turn, show the result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from chatbot.chat import ChatSession, TurnResult
+from chatbot.commands import CommandContext, CommandRegistry, Exit
+from chatbot.errors import ApiError, ChatbotError
+from chatbot.messages import ReplyStatus
+from chatbot.models import price_for
+from chatbot.notices import Notices
+from chatbot.personas import PersonaBook
+from chatbot.render import ReplyRenderer
+
+if TYPE_CHECKING:
+    from prompt_toolkit import PromptSession
+    from rich.console import Console
+
+__all__ = ["Repl", "toolbar_text"]
+
+EXIT_WORDS = frozenset({"exit", "quit", ":q"})
+
+
+class Repl:
+    """Reads input with a PromptSession and drives a ChatSession."""
+
+    def __init__(
+        self,
+        *,
+        session: ChatSession,
+        prompt: PromptSession[str],
+        console: Console,
+        personas: PersonaBook,
+        commands: CommandRegistry,
+        renderer_factory: Callable[[], ReplyRenderer],
+    ) -> None:
+        self.session = session
+        self.prompt = prompt
+        self.console = console
+        self.notices = Notices(console=console)
+        self.commands = commands
+        self._new_renderer = renderer_factory
+        self.context = CommandContext(
+            session=session,
+            personas=personas,
+            notices=self.notices,
+            console=console,
+            run_turn=self.run_turn,
+        )
+
+    def run(self) -> int:
+        """Loop until the user leaves; returns the exit status."""
+        persona = self.session.persona
+        if persona.greeting and not self.session.conversation.messages:
+            self.notices.hint(persona.greeting)
+        while True:
+            try:
+                text = self.prompt.prompt("› ")
+            except KeyboardInterrupt:
+                continue  # Ctrl-C while typing clears the line
+            except EOFError:
+                return 0
+            line = text.strip()
+            if not line:
+                continue
+            if line.lower() in EXIT_WORDS:
+                return 0
+            if line.startswith("/") and not line.startswith("//"):
+                try:
+                    self.commands.dispatch(self.context, line)
+                except Exit:
+                    return 0
+                except ChatbotError as exc:
+                    self.notices.error(str(exc))
+                continue
+            if line.startswith("//"):
+                text = text.lstrip()[1:]  # "//path" sends "/path" literally
+            self.run_turn(self._asker(text))
+
+    def _asker(self, text: str) -> Callable[[ReplyRenderer], TurnResult]:
+        def ask(renderer: ReplyRenderer) -> TurnResult:
+            return self.session.send(text, renderer=renderer)
+
+        return ask
+
+    def run_turn(self, turn: Callable[[ReplyRenderer], TurnResult]) -> None:
+        """Run one exchange with a fresh renderer, and report how it ended."""
+        renderer = self._new_renderer()
+        try:
+            result = turn(renderer)
+        except ApiError as exc:
+            self.notices.error(str(exc))
+            if self.session.conversation.messages:
+                self.notices.hint("your message is kept: /retry to send it again")
+            return
+        except ChatbotError as exc:
+            self.notices.error(str(exc))
+            return
+        self.show_outcome(result)
+
+    def show_outcome(self, result: TurnResult) -> None:
+        if result.first_drop:
+            self.notices.warning(
+                f"{result.dropped_turns} oldest turn(s) no longer fit the context and were left "
+                "out of the request; the toolbar shows how many are out."
+            )
+        status = result.reply.status
+        if status is ReplyStatus.INTERRUPTED:
+            self.notices.hint("reply interrupted; what arrived is kept (/retry for a new one)")
+        elif status is ReplyStatus.LENGTH:
+            self.notices.warning("the reply was cut by the max_tokens limit")
+        elif status is ReplyStatus.FILTERED:
+            self.notices.warning("the server's content filter stopped the reply")
+        elif status is ReplyStatus.CACHED:
+            self.notices.hint("(answered from the response cache)")
+
+
+def toolbar_text(session: ChatSession) -> str:
+    """Persona, model, context used against the budget, and session tokens."""
+    params = session.params
+    usage = session.usage
+    if usage.requests:
+        used = usage.last_prompt_tokens
+        mark = "" if usage.last_prompt_exact else "~"
+    else:
+        conversation = session.conversation
+        used = session.counter.request_tokens(
+            [conversation.system_message(), *conversation.summaries, *conversation.live_history]
+        )
+        mark = "~"
+    parts = [
+        f" {session.persona.name}",
+        params.model,
+        f"context {mark}{used:,}/{params.context_window:,}",
+    ]
+    if session.dropped_turns:
+        parts.append(f"{session.dropped_turns} turns out")
+    tokens = usage.prompt_tokens + usage.completion_tokens
+    parts.append(f"session {tokens:,} tokens")
+    price = price_for(params.model)
+    if price is not None and tokens:
+        cost = sum(
+            (price_for(model) or price).cost(prompt_tokens=p, completion_tokens=c)
+            for model, (p, c) in usage.by_model.items()
+        )
+        parts.append(f"${cost:.4f}")
+    return " │ ".join(parts)

@@ -1,0 +1,171 @@
+"""Slash commands over the conversation store: list, load, rename, delete, export."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from chatbot.commands import CommandContext, CommandRegistry
+from chatbot.errors import ChatbotError
+from chatbot.export import to_json, to_markdown
+from chatbot.persistence import StoreJournal, conversation_from_store, persona_for_stored
+from chatbot.store import ConversationInfo, Store, StoredConversation
+
+__all__ = ["add_store_commands", "describe_age", "show_recent", "write_private"]
+
+
+def describe_age(then: float, *, now: float | None = None) -> str:
+    """'just now', '5 min ago', '3 h ago', '2 d ago', or a date."""
+    seconds = max(0.0, (time.time() if now is None else now) - then)
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    if seconds < 30 * 86400:
+        return f"{int(seconds // 86400)} d ago"
+    return time.strftime("%Y-%m-%d", time.localtime(then))
+
+
+def session_rows(infos: list[ConversationInfo]) -> list[tuple[str, str, str, str, str]]:
+    return [
+        (
+            str(info.id),
+            describe_age(info.updated_at),
+            info.persona,
+            str(info.turns),
+            info.title or "(untitled)",
+        )
+        for info in infos
+    ]
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, created 0600: exports hold private conversations."""
+    import os
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def render_export(stored: StoredConversation, fmt: str) -> str:
+    if fmt in ("md", "markdown"):
+        text = to_markdown(stored)
+        return text if text.endswith("\n") else text + "\n"
+    if fmt == "json":
+        return json.dumps(to_json(stored), ensure_ascii=False, indent=2) + "\n"
+    raise ChatbotError(f"unknown export format {fmt!r} (use md or json)")
+
+
+def show_recent(ctx: CommandContext, stored: StoredConversation, *, exchanges: int = 3) -> None:
+    """Render the last few exchanges of a resumed conversation."""
+    from rich.markdown import Markdown
+    from rich.rule import Rule
+
+    from chatbot.messages import Role
+    from chatbot.render.sanitize import sanitize
+
+    messages = [m for m in stored.messages if not m.summary]
+    starts = [i for i, m in enumerate(messages) if m.role is Role.USER]
+    shown = messages[starts[-exchanges] :] if len(starts) >= exchanges else messages
+    title = stored.info.title or "(untitled)"
+    ctx.console.print(Rule(f"#{stored.info.id} {sanitize(title)}", style="dim"))
+    if len(shown) < len(messages):
+        ctx.notices.hint(f"… {len(messages) - len(shown)} earlier messages")
+    for message in shown:
+        if message.role is Role.USER:
+            ctx.notices.plain("› " + sanitize(message.content))
+        else:
+            ctx.console.print(Markdown(sanitize(message.content)))
+    ctx.console.print(Rule(style="dim"))
+
+
+def add_store_commands(
+    registry: CommandRegistry,
+    *,
+    store: Store,
+    journal: StoreJournal,
+    confirm: Callable[[str], bool],
+) -> None:
+    """Register /sessions, /load, /rename, /delete and /export."""
+
+    def parse_id(argument: str, usage: str) -> int:
+        text = argument.strip().lstrip("#")
+        if not text.isdigit():
+            raise ChatbotError(f"usage: {usage}")
+        return int(text)
+
+    def current_id() -> int:
+        if journal.conversation_id is None:
+            raise ChatbotError("this conversation has no messages yet")
+        return journal.conversation_id
+
+    @registry.add("sessions", usage="/sessions [TEXT]", help="recent conversations, or search them")
+    def _sessions(ctx: CommandContext, argument: str) -> None:
+        from rich.table import Table
+
+        infos = store.list_conversations(limit=20, search=argument or None)
+        if not infos:
+            ctx.notices.hint("no conversations found" if argument else "no conversations yet")
+            return
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for column in ("id", "when", "persona", "turns", "title"):
+            table.add_column(column, no_wrap=column != "title")
+        for row in session_rows(infos):
+            marker = "*" if row[0] == str(journal.conversation_id) else ""
+            table.add_row(marker + row[0], *row[1:])
+        ctx.console.print(table)
+
+    @registry.add("load", usage="/load ID", help="continue a stored conversation")
+    def _load(ctx: CommandContext, argument: str) -> None:
+        conversation_id = parse_id(argument, "/load ID")
+        stored = store.load_conversation(conversation_id)
+        persona = persona_for_stored(stored, ctx.personas)
+        ctx.session.adopt(conversation_from_store(stored), persona=persona)
+        if stored.info.model:
+            ctx.session.config = ctx.session.config.with_model(stored.info.model)
+        journal.continue_conversation(conversation_id)
+        show_recent(ctx, stored)
+
+    @registry.add("rename", usage="/rename TITLE", help="rename this conversation")
+    def _rename(ctx: CommandContext, argument: str) -> None:
+        if not argument:
+            raise ChatbotError("usage: /rename TITLE")
+        store.rename_conversation(current_id(), argument)
+        ctx.notices.info(f"renamed to {argument!r}")
+
+    @registry.add("delete", usage="/delete ID", help="delete a stored conversation (asks first)")
+    def _delete(ctx: CommandContext, argument: str) -> None:
+        conversation_id = parse_id(argument, "/delete ID")
+        stored = store.load_conversation(conversation_id)
+        title = stored.info.title or "(untitled)"
+        if not confirm(f"Delete #{conversation_id} {title!r} for good? [y/N] "):
+            ctx.notices.hint("kept")
+            return
+        store.delete_conversation(conversation_id)
+        if journal.conversation_id == conversation_id:
+            ctx.session.clear()
+        ctx.notices.info(f"deleted #{conversation_id}")
+
+    @registry.add(
+        "export",
+        usage="/export md|json [PATH]",
+        help="save this conversation as Markdown or JSON",
+        arguments=lambda: ["md", "json"],
+    )
+    def _export(ctx: CommandContext, argument: str) -> None:
+        fmt, _, target = argument.partition(" ")
+        fmt = fmt.strip().lower() or "md"
+        conversation_id = current_id()
+        text = render_export(store.load_conversation(conversation_id), fmt)
+        suffix = "json" if fmt == "json" else "md"
+        path = Path(target.strip() or f"chatbot-{conversation_id}.{suffix}").expanduser()
+        try:
+            write_private(path, text)
+        except OSError as exc:
+            raise ChatbotError(f"cannot write {path}: {exc.strerror or exc}") from None
+        ctx.notices.info(f"exported to {path}")

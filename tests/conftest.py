@@ -1,0 +1,47 @@
+"""Shared fixtures: every test runs with its own config/data folders and no key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fakeserver import FakeOpenAIServer
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point config and data at tmp_path, clear OpenAI variables, work in tmp_path."""
+    home = tmp_path / "home"
+    config = home / "config"
+    data = home / "data"
+    monkeypatch.setenv("CHATBOT_CONFIG_DIR", str(config))
+    monkeypatch.setenv("CHATBOT_DATA_DIR", str(data))
+    monkeypatch.setenv("HOME", str(home))
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "OPENAI_MODEL",
+        "OPENAI_ORG_ID",
+        "OPENAI_PROJECT_ID",
+        "CHATBOT_MODEL",
+        "CHATBOT_PERSONA",
+        "CHATBOT_DB",
+        "CHATBOT_TEMPERATURE",
+        "CHATBOT_MAX_TOKENS",
+        "CHATBOT_CONTEXT_WINDOW",
+        "CHATBOT_TIMEOUT",
+        "NO_COLOR",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    return home
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAIServer]:
+    """A local OpenAI-compatible server speaking real SSE, started per test."""
+    with FakeOpenAIServer() as fake:
+        yield fake

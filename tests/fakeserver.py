@@ -1,0 +1,683 @@
+"""A scriptable local OpenAI-compatible server for tests, the benchmark and manual runs.
+
+Stdlib only, so anything can use it without extra dependencies. Each chat request is
+answered by one ``Reply``: the responder hook's, else the next queued one, else
+``default_reply``. Streams are real SSE over HTTP/1.1 chunked encoding, written and
+sent chunk by chunk, byte-for-byte shaped like OpenAI's.
+
+What the openai SDK (3.57, over httpx2) does with each quirk, found by experiment:
+
+- ``drop_after_chars``: the body ends without its last chunked-encoding frame, so the
+  iterator raises ``APIConnectionError`` after yielding the partial content. (With a
+  close-delimited body instead of chunked, the SDK would end the stream silently.)
+- ``sse_error``: plain ``APIError`` (not an ``APIStatusError``: no status code),
+  its ``message`` and ``body`` taken from the inner error object.
+- ``malformed_line``: ``json.JSONDecodeError`` escapes the iterator unwrapped; it is
+  not an ``APIError``.
+- ``ignore_stream``: with ``stream=True`` the SDK yields nothing and raises nothing:
+  a JSON body has no ``data:`` lines, so the stream looks empty.
+- ``hang`` with a client timeout: ``APITimeoutError`` from ``create()`` itself,
+  because the SDK waits for the response headers there.
+- 429's ``Retry-After`` is readable as ``err.response.headers["retry-after"]``.
+- Chunks with ``choices: []`` and the ``delta.reasoning_content`` field pass through;
+  the latter only via ``delta.model_extra``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import select
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FakeOpenAIServer",
+    "RecordedRequest",
+    "Reply",
+    "Responder",
+    "default_error_body",
+    "estimate_usage",
+    "main",
+    "markdown_sample",
+]
+
+_DEFAULT_MODELS = ("fake-model", "gpt-4o-mini")
+# How often blocked waits (hang, delays, serve loop) look at the closing flag.
+_POLL_SECONDS = 0.02
+# OpenAI's JSON has no spaces; byte counts in benchmarks should match.
+_COMPACT = (",", ":")
+
+
+@dataclass(kw_only=True)
+class Reply:
+    """How to answer one chat completion request.
+
+    ``text=None`` echoes the last user message as ``"You said: ..."``. ``sse_error``
+    is the inner error object; it is sent as ``data: {"error": sse_error}``.
+    ``drop_after_chars`` and the other stream quirks apply only to streamed replies.
+    """
+
+    text: str | None = None
+    chunk_chars: int = 8
+    delay: float = 0.0
+    first_byte_delay: float = 0.0
+    status: int = 200
+    error_body: dict[str, Any] | None = None
+    context_length_error: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+    finish_reason: str = "stop"
+    usage: bool = True
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    drop_after_chars: int | None = None
+    sse_error: dict[str, Any] | None = None
+    malformed_line: bool = False
+    empty_choices_first: bool = False
+    none_content_chunks: bool = False
+    reasoning: str | None = None
+    reject_stream_options: bool = False
+    ignore_stream: bool = False
+    hang: bool = False
+
+
+#: Decides the reply from a chat request body; ``None`` falls back to the queue.
+Responder = Callable[[dict[str, Any]], Reply | None]
+
+
+@dataclass(frozen=True, kw_only=True, repr=False)
+class RecordedRequest:
+    """One request as the server saw it. Header names are lower-cased."""
+
+    path: str
+    method: str
+    headers: dict[str, str]
+    body: Any
+
+    def __repr__(self) -> str:
+        # Tests print these on failure; the API key must never reach a log.
+        shown = {k: ("<redacted>" if k == "authorization" else v) for k, v in self.headers.items()}
+        return (
+            f"RecordedRequest(method={self.method!r}, path={self.path!r}, "
+            f"headers={shown!r}, body={self.body!r})"
+        )
+
+
+def _message_text(content: Any) -> str:
+    """The text of a message's content, whether a string or a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return []
+    return [m for m in messages if isinstance(m, dict)]
+
+
+def _echo(body: dict[str, Any]) -> str:
+    users = [m for m in _messages(body) if m.get("role") == "user"]
+    last = _message_text(users[-1].get("content")) if users else ""
+    return f"You said: {last}"
+
+
+def estimate_usage(body: dict[str, Any], *, completion: str) -> tuple[int, int]:
+    """A deterministic (prompt, completion) token estimate: ~4 chars a token.
+
+    Each message costs 4 tokens of overhead, as chat templates add role markers.
+    """
+    messages = _messages(body)
+    chars = sum(len(_message_text(m.get("content"))) for m in messages)
+    prompt = chars // 4 + 4 * len(messages)
+    return prompt, (len(completion) + 3) // 4
+
+
+def default_error_body(reply: Reply, *, model: str) -> dict[str, Any]:
+    """An OpenAI-shaped error body appropriate to ``reply.status``."""
+    status = reply.status
+    message: str
+    kind: str
+    code: str | None = None
+    param: str | None = None
+    if status == 400 and reply.context_length_error:
+        message = (
+            "This model's maximum context length is 8192 tokens. However, your messages "
+            "resulted in 9000 tokens. Please reduce the length of the messages."
+        )
+        kind, code, param = "invalid_request_error", "context_length_exceeded", "messages"
+    elif status == 400:
+        message, kind = "Invalid request.", "invalid_request_error"
+    elif status == 401:
+        message, code = "Incorrect API key provided.", "invalid_api_key"
+        kind = "invalid_request_error"
+    elif status == 403:
+        message, kind = "You are not allowed to access this resource.", "permission_error"
+    elif status == 404:
+        message = f"The model `{model}` does not exist or you do not have access to it."
+        kind, code = "invalid_request_error", "model_not_found"
+    elif status == 429:
+        message = "Rate limit reached for requests. Please try again in 1s."
+        kind, code = "requests", "rate_limit_exceeded"
+    elif status >= 500:
+        message = "The server had an error while processing your request. Sorry about that!"
+        kind = "server_error"
+    else:
+        message, kind = f"HTTP {status}", "invalid_request_error"
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def _split(text: str, size: int) -> list[str]:
+    if not text:
+        return []
+    if size <= 0:
+        return [text]
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+class _ClientGone(Exception):
+    """The client closed its connection, or the server is closing."""
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    owner: FakeOpenAIServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hanging up mid-reply is normal here; anything else is a bug in the
+        # fake, kept for tests to assert on rather than printed.
+        exc = sys.exc_info()[1]
+        if exc is not None and not isinstance(exc, (ConnectionError, _ClientGone, TimeoutError)):
+            self.owner._record_error(exc)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        # Small SSE frames must leave at once, not wait for Nagle's algorithm.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: tests and benchmarks must not see per-request noise."""
+
+    # --- plumbing -------------------------------------------------------------------
+
+    @property
+    def _owner(self) -> FakeOpenAIServer:
+        return self.server.owner
+
+    def _read_body(self) -> Any:
+        """The request's JSON body, or None when absent or not JSON."""
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return None
+
+    def _record(self, body: Any) -> None:
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self._owner._record(
+            RecordedRequest(path=self.path, method=self.command, headers=headers, body=body)
+        )
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep, but stop early (raising) if the server is closing."""
+        if seconds > 0 and self._owner._closing.wait(seconds):
+            raise _ClientGone
+
+    def _wait_for_client_to_leave(self) -> None:
+        sock = self.connection
+        while not self._owner._closing.is_set():
+            readable, _, _ = select.select([sock], [], [], _POLL_SECONDS)
+            if readable:
+                try:
+                    if not sock.recv(1, socket.MSG_PEEK):
+                        return
+                except OSError:
+                    return
+                # The client sent more bytes (it should not); drain them and keep waiting.
+                sock.recv(65536)
+
+    def _send_head(self, status: int, content_type: str, extra: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("x-request-id", f"req_{uuid.uuid4().hex[:24]}")
+        for name, value in extra.items():
+            self.send_header(name, value)
+
+    def _send_json(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload, separators=_COMPACT).encode()
+        self._send_head(status, "application/json", extra or {})
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
+
+    def _write_chunk(self, data: bytes) -> None:
+        # One chunked-encoding frame per write, so every SSE event leaves immediately.
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def _write_event(self, payload: Any) -> None:
+        text = payload if isinstance(payload, str) else json.dumps(payload, separators=_COMPACT)
+        self._write_chunk(f"data: {text}\n\n".encode())
+
+    # --- routes ---------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._record(None)
+        models = list(self._owner.models)
+        if self.path.rstrip("/") == "/v1/models":
+            data = [_model_object(m) for m in models]
+            self._send_json(200, {"object": "list", "data": data})
+        elif self.path.startswith("/v1/models/") and self.path[11:] in models:
+            self._send_json(200, _model_object(self.path[11:]))
+        else:
+            self._not_found()
+
+    def do_POST(self) -> None:
+        body = self._read_body()
+        self._record(body)
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            self._not_found()
+            return
+        if not isinstance(body, dict):
+            message = "We could not parse the JSON body of your request."
+            error = {"message": message, "type": "invalid_request_error", "param": None}
+            self._send_json(400, {"error": {**error, "code": None}})
+            return
+        self._answer(body, self._owner._choose(body))
+
+    def _not_found(self) -> None:
+        message = f"Invalid URL ({self.command} {self.path})"
+        error = {"message": message, "type": "invalid_request_error", "param": None, "code": None}
+        self._send_json(404, {"error": error})
+
+    # --- chat completions -----------------------------------------------------------
+
+    def _answer(self, body: dict[str, Any], reply: Reply) -> None:
+        model = str(body.get("model", "fake-model"))
+        self._wait(reply.first_byte_delay)
+        if reply.hang:
+            self._wait_for_client_to_leave()
+            self.close_connection = True
+            return
+        streaming = body.get("stream") is True
+        if streaming and reply.reject_stream_options and "stream_options" in body:
+            error = {
+                "message": "Unrecognized request argument supplied: stream_options",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+            self._send_json(400, {"error": error}, reply.headers)
+            return
+        if reply.status != 200:
+            payload = reply.error_body or default_error_body(reply, model=model)
+            self._send_json(reply.status, payload, reply.headers)
+            return
+        text = _echo(body) if reply.text is None else reply.text
+        prompt, completion = estimate_usage(body, completion=(reply.reasoning or "") + text)
+        usage = {
+            "prompt_tokens": prompt if reply.prompt_tokens is None else reply.prompt_tokens,
+            "completion_tokens": (
+                completion if reply.completion_tokens is None else reply.completion_tokens
+            ),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if streaming and not reply.ignore_stream:
+            stream_options = body.get("stream_options")
+            wants_usage = (
+                isinstance(stream_options, dict)
+                and stream_options.get("include_usage") is True
+                and not reply.reject_stream_options
+            )
+            self._stream(model, text, reply, usage if wants_usage and reply.usage else None)
+        else:
+            self._send_json(200, _completion(model, text, reply, usage), reply.headers)
+
+    def _stream(self, model: str, text: str, reply: Reply, usage: dict[str, int] | None) -> None:
+        self._send_head(200, "text/event-stream; charset=utf-8", reply.headers)
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        chunk_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+
+        def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+            out: dict[str, Any] = {
+                "id": chunk_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "system_fingerprint": "fp_fake",
+                "choices": choices,
+            }
+            if usage is not None:
+                # OpenAI sends "usage": null on every chunk but the last when asked.
+                out["usage"] = None
+            out.update(extra)
+            return out
+
+        def delta(d: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return chunk([{"index": 0, "delta": d, "finish_reason": finish, "logprobs": None}])
+
+        if reply.empty_choices_first:
+            self._write_event(chunk([], prompt_filter_results=[]))
+        self._write_event(delta({"role": "assistant", "content": "", "refusal": None}))
+        for thought in _split(reply.reasoning or "", reply.chunk_chars):
+            self._wait(reply.delay)
+            self._write_event(delta({"reasoning_content": thought}))
+
+        limit = reply.drop_after_chars
+        sent = 0
+        for n, piece in enumerate(self._content_deltas(text, reply)):
+            self._wait(reply.delay)
+            content = piece.get("content")
+            if limit is not None and isinstance(content, str):
+                if sent + len(content) > limit:
+                    if limit > sent:
+                        self._write_event(delta({"content": content[: limit - sent]}))
+                    return  # drop: no terminating frame, the client sees a cut body
+                sent += len(content)
+            self._write_event(delta(piece))
+            if reply.malformed_line and n == 0:
+                self._write_chunk(b"data: {this is not json\n\n")
+        if limit is not None:
+            return
+        if reply.sse_error is not None:
+            self._write_event({"error": reply.sse_error})
+            self._write_event("[DONE]")
+            self._write_chunk(b"")
+            return
+        self._write_event(delta({}, reply.finish_reason))
+        if usage is not None:
+            self._write_event(chunk([], usage=usage))
+        self._write_event("[DONE]")
+        self._write_chunk(b"")  # the zero-length frame ends a chunked body
+
+    @staticmethod
+    def _content_deltas(text: str, reply: Reply) -> Iterator[dict[str, Any]]:
+        for n, piece in enumerate(_split(text, reply.chunk_chars)):
+            if reply.none_content_chunks and n > 0:
+                # Ollama-style noise between real deltas.
+                yield {"content": None} if n % 2 else {"role": "assistant"}
+            yield {"content": piece}
+
+
+def _model_object(model: str) -> dict[str, Any]:
+    return {"id": model, "object": "model", "created": 1_700_000_000, "owned_by": "fakeserver"}
+
+
+def _completion(model: str, text: str, reply: Reply, usage: dict[str, int]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    if reply.reasoning is not None:
+        message["reasoning_content"] = reply.reasoning
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "fp_fake",
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": reply.finish_reason, "logprobs": None}
+        ],
+        "usage": usage,
+    }
+
+
+class FakeOpenAIServer:
+    """A local OpenAI-compatible server on 127.0.0.1, scripted one reply at a time."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        default_reply: Reply | None = None,
+        models: Sequence[str] = _DEFAULT_MODELS,
+        responder: Responder | None = None,
+    ) -> None:
+        self.default_reply = default_reply if default_reply is not None else Reply()
+        self.models: list[str] = list(models)
+        self.responder = responder
+        self._port = port
+        self._queue: deque[Reply] = deque()
+        self._requests: list[RecordedRequest] = []
+        self._errors: list[BaseException] = []
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> FakeOpenAIServer:
+        """Bind and serve in a daemon thread; returns self for chaining."""
+        if self._httpd is not None:
+            raise RuntimeError("server already started")
+        httpd = _HTTPServer(("127.0.0.1", self._port), _Handler)
+        httpd.owner = self
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": _POLL_SECONDS},
+            name=f"fakeserver:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving; hanging and delayed replies end at once."""
+        self._closing.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def __enter__(self) -> FakeOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("server not started")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # --- scripting and inspection ---------------------------------------------------
+
+    def enqueue(self, *replies: Reply) -> None:
+        """Script the next chat requests, first in first out."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A snapshot of every request received so far, oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        """Only the chat completion requests, oldest first."""
+        return [r for r in self.requests if r.path.rstrip("/") == "/v1/chat/completions"]
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """Unexpected exceptions inside the fake itself (bugs), for tests to assert on."""
+        with self._lock:
+            return list(self._errors)
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def _record_error(self, exc: BaseException) -> None:
+        with self._lock:
+            self._errors.append(exc)
+
+    def _choose(self, body: dict[str, Any]) -> Reply:
+        responder = self.responder
+        if responder is not None:
+            chosen = responder(body)
+            if chosen is not None:
+                return chosen
+        with self._lock:
+            if self._queue:
+                return self._queue.popleft()
+        return self.default_reply
+
+
+# --- Markdown sample ----------------------------------------------------------------
+
+_WORDS = (
+    "request", "stream", "buffer", "token", "model", "context", "budget", "reply", "render",
+    "terminal", "cache", "latency", "session", "history", "persona", "prompt", "server",
+    "client", "chunk", "retry", "timeout", "parser", "layout", "width", "scrollback",
+    "cursor", "message", "summary", "limit", "config", "option", "value",
+)  # fmt: skip
+_IDENTS = ("max_tokens", "stream_options", "chunk_size", "retry_after", "base_url", "timeout")
+_TITLES = (
+    "Overview", "How it works", "Configuration", "Error handling", "Performance notes",
+    "Examples", "Trade-offs", "Next steps", "Troubleshooting", "Summary",
+)  # fmt: skip
+_PYTHON = (
+    "def {f}(items: list[str], *, limit: int = {n}) -> list[str]:\n"
+    '    """Keep the first items that fit."""\n'
+    "    kept: list[str] = []\n"
+    "    for item in items:\n"
+    "        if len(kept) >= limit:\n"
+    "            break\n"
+    "        kept.append(item.strip())\n"
+    "    return kept\n"
+)
+_BASH = (
+    "export OPENAI_BASE_URL=http://127.0.0.1:{n}/v1\n"
+    "for i in $(seq 1 3); do\n"
+    '  chatbot --model {w} "attempt $i" | tee -a {w}.log\n'
+    "done\n"
+)
+
+
+def _sentence(rng: random.Random) -> str:
+    words = [rng.choice(_WORDS) for _ in range(rng.randint(6, 14))]
+    i, j = rng.sample(range(1, len(words)), 2)
+    words[i] = f"**{words[i]}**"
+    words[j] = f"`{rng.choice(_IDENTS)}`"
+    return " ".join(words).capitalize() + "."
+
+
+def _block(kind: str, rng: random.Random) -> str:
+    if kind == "heading":
+        return f"## {rng.choice(_TITLES)}"
+    if kind == "paragraph":
+        return " ".join(_sentence(rng) for _ in range(rng.randint(2, 4)))
+    if kind == "bullets":
+        lines = []
+        for _ in range(rng.randint(2, 4)):
+            lines.append(f"- {_sentence(rng)}")
+            if rng.random() < 0.6:
+                lines.extend(f"  - {rng.choice(_WORDS)} {rng.choice(_WORDS)}" for _ in range(2))
+        return "\n".join(lines)
+    if kind == "numbered":
+        return "\n".join(f"{i}. {_sentence(rng)}" for i in range(1, rng.randint(3, 5)))
+    if kind == "table":
+        rows = ["| Setting | Default | Effect |", "| --- | ---: | --- |"]
+        rows.extend(
+            f"| `{rng.choice(_IDENTS)}` | {rng.randint(1, 500)} | "
+            f"{rng.choice(_WORDS)} {rng.choice(_WORDS)} |"
+            for _ in range(rng.randint(2, 4))
+        )
+        return "\n".join(rows)
+    if kind == "python":
+        code = _PYTHON.format(f=f"keep_{rng.choice(_WORDS)}", n=rng.randint(2, 64))
+        return f"```python\n{code}```"
+    code = _BASH.format(n=rng.randint(8000, 8999), w=rng.choice(_WORDS))
+    return f"```bash\n{code}```"
+
+
+def markdown_sample(tokens: int, *, seed: int = 0) -> str:
+    """Deterministic, realistic Markdown of about ``tokens`` tokens (~4 chars each).
+
+    Every kind of block appears once the budget allows (~250 tokens), so renderers
+    meet headings, emphasis, nested and numbered lists, tables and code fences.
+    """
+    rng = random.Random(seed)
+    target = max(tokens, 1) * 4
+    kinds = ["paragraph", "bullets", "python", "numbered", "table", "bash"]
+    blocks = [f"# {rng.choice(_TITLES)}"]
+    size = len(blocks[0])
+    cycle: list[str] = []
+    while size < target:
+        if not cycle:
+            cycle = kinds[:]
+            rng.shuffle(cycle)
+            cycle.insert(0, "heading")
+        remaining = target - size
+        if remaining < 120:
+            # Top up with a sentence-sized paragraph rather than overshoot by a block.
+            words: list[str] = []
+            while len(" ".join(words)) < remaining - 3:
+                words.append(rng.choice(_WORDS))
+            block = " ".join(words).capitalize() + "."
+        else:
+            block = _block(cycle.pop(0), rng)
+        blocks.append(block)
+        size += len(block) + 2
+    return "\n\n".join(blocks)
+
+
+# --- command line -------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve the default reply forever, printing the base URL on one line."""
+    parser = argparse.ArgumentParser(description="Local fake OpenAI-compatible server.")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument("--text-file", type=Path, help="reply with this file's text")
+    parser.add_argument("--chunk-chars", type=int, default=8)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds between chunks")
+    args = parser.parse_args(argv)
+    text = args.text_file.read_text(encoding="utf-8") if args.text_file else None
+    reply = Reply(text=text, chunk_chars=args.chunk_chars, delay=args.delay)
+    server = FakeOpenAIServer(port=args.port, default_reply=reply).start()
+    print(server.base_url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
