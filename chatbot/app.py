@@ -167,7 +167,14 @@ class App:
             include_usage=config.include_usage,
             redact=self.redact,
         )
-        session = ChatSession(config=config, persona=persona, client=client, journal=journal)
+        cache = None
+        if self._store is not None:
+            from chatbot.persistence import StoreReplyCache
+
+            cache = StoreReplyCache(self._store)
+        session = ChatSession(
+            config=config, persona=persona, client=client, journal=journal, cache=cache
+        )
         if resumed is not None and store_journal is not None:
             self._adopt(session, resumed, book, store_journal, model_flag=args.model)
 
@@ -233,6 +240,8 @@ class App:
             return 130
         if status is ReplyStatus.LENGTH:
             print("chatbot: the reply was cut by the max_tokens limit", file=self.stderr)
+        elif status is ReplyStatus.CACHED:
+            print("chatbot: (answered from the response cache)", file=self.stderr)
         return 0
 
     def _interactive(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from chatbot.client import (
     ChatClient,
@@ -28,12 +29,20 @@ from chatbot.personas import Persona
 from chatbot.render import ReplyRenderer
 from chatbot.tokens import TokenCounter
 
-__all__ = ["ChatSession", "SessionUsage", "TurnResult"]
+__all__ = ["ChatSession", "ReplyCache", "SessionUsage", "TurnResult"]
 
 _FINISH_STATUS = {
     "length": ReplyStatus.LENGTH,
     "content_filter": ReplyStatus.FILTERED,
 }
+
+
+class ReplyCache(Protocol):
+    """Remembers complete replies to identical requests (opt-in)."""
+
+    def lookup(self, request: ChatRequest, *, persona: str) -> str | None: ...
+
+    def remember(self, request: ChatRequest, *, persona: str, reply: str) -> None: ...
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -80,8 +89,10 @@ class ChatSession:
         client: ChatClient,
         counter: TokenCounter | None = None,
         journal: Journal | None = None,
+        cache: ReplyCache | None = None,
     ) -> None:
         self.config = config
+        self.cache = cache
         self.client = client
         self.counter = counter or TokenCounter()
         self.journal: Journal = journal or NullJournal()
@@ -193,6 +204,10 @@ class ChatSession:
             max_tokens=params.max_tokens,
             stop=params.stop,
         )
+        if self._cache_enabled and self.cache is not None:
+            cached = self.cache.lookup(request, persona=self.persona.name)
+            if cached is not None:
+                return self._from_cache(cached, fitted, renderer=renderer, first_drop=first_drop)
         reply = Message(role=Role.ASSISTANT, content="")
         parts: list[str] = []
         usage: UsageReport | None = None
@@ -224,8 +239,29 @@ class ChatSession:
         if reply.content or reply.status is not ReplyStatus.INTERRUPTED:
             self._keep(reply, usage)
         self._account(fitted, usage, params=params)
+        if self._cache_enabled and self.cache is not None and reply.status is ReplyStatus.COMPLETE:
+            self.cache.remember(request, persona=self.persona.name, reply=reply.content)
         return TurnResult(
             reply=reply, dropped_turns=fitted.dropped_turns, first_drop=first_drop, usage=usage
+        )
+
+    @property
+    def _cache_enabled(self) -> bool:
+        return self.config.cache or self.persona.cache
+
+    def _from_cache(
+        self, text: str, fitted: FittedRequest, *, renderer: ReplyRenderer, first_drop: bool
+    ) -> TurnResult:
+        try:
+            renderer.feed(text)
+        finally:
+            renderer.finish()
+        reply = Message(role=Role.ASSISTANT, content=text, status=ReplyStatus.CACHED)
+        self._keep(reply, None)
+        self.usage.last_prompt_tokens = fitted.estimated_tokens
+        self.usage.last_prompt_exact = False
+        return TurnResult(
+            reply=reply, dropped_turns=fitted.dropped_turns, first_drop=first_drop, usage=None
         )
 
     def _keep(self, reply: Message, usage: UsageReport | None) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from chatbot.client import ChatRequest
 from chatbot.config import ModelParams
 from chatbot.context import Conversation
 from chatbot.messages import Message
 from chatbot.personas import Persona, PersonaBook
 from chatbot.store import Store, StoredConversation
 
-__all__ = ["StoreJournal", "conversation_from_store", "persona_for_stored"]
+__all__ = ["StoreJournal", "StoreReplyCache", "conversation_from_store", "persona_for_stored"]
 
 
 class StoreJournal:
@@ -132,3 +133,27 @@ def persona_for_stored(stored: StoredConversation, book: PersonaBook) -> Persona
         if persona.system == stored.system_prompt:
             return persona
     return book.ad_hoc(stored.system_prompt or "You are a helpful assistant.")
+
+
+class StoreReplyCache:
+    """Answers an identical request (persona, model, parameters, messages) from the store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def _key(self, request: ChatRequest, *, persona: str) -> str:
+        params = {
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "max_tokens": request.max_tokens,
+            "stop": list(request.stop) if request.stop else None,
+        }
+        return Store.cache_key(
+            persona=persona, model=request.model, params=params, messages=request.messages
+        )
+
+    def lookup(self, request: ChatRequest, *, persona: str) -> str | None:
+        return self.store.cache_get(self._key(request, persona=persona))
+
+    def remember(self, request: ChatRequest, *, persona: str, reply: str) -> None:
+        self.store.cache_put(self._key(request, persona=persona), reply=reply, model=request.model)
