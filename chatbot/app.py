@@ -163,7 +163,8 @@ class App:
             api_key=config.api_key.reveal(),
             base_url=config.endpoint,
             timeout=config.timeout,
-            max_retries=config.max_retries,
+            # Retries are ours, visible and cancellable, not the SDK's silent ones.
+            max_retries=0,
             include_usage=config.include_usage,
             redact=self.redact,
         )
@@ -172,8 +173,17 @@ class App:
             from chatbot.persistence import StoreReplyCache
 
             cache = StoreReplyCache(self._store)
+        from chatbot.countdown import CountdownWaiter
+        from chatbot.retry import RetryPolicy
+
         session = ChatSession(
-            config=config, persona=persona, client=client, journal=journal, cache=cache
+            config=config,
+            persona=persona,
+            client=client,
+            journal=journal,
+            cache=cache,
+            retry_policy=RetryPolicy(attempts=config.retries, max_wait=config.retry_max_wait),
+            waiter=CountdownWaiter(console=self._console(self.stderr)),
         )
         if resumed is not None and store_journal is not None:
             self._adopt(session, resumed, book, store_journal, model_flag=args.model)

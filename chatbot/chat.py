@@ -12,21 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from chatbot.client import (
-    ChatClient,
-    ChatRequest,
-    Finished,
-    ReasoningDelta,
-    TextDelta,
-    UsageReport,
-)
+from chatbot.client import ChatClient, ChatRequest, Finished, TextDelta, UsageReport
 from chatbot.config import Config, ModelParams
 from chatbot.context import Budget, Conversation, FittedRequest, fit_to_budget
-from chatbot.errors import ApiError
+from chatbot.errors import ApiError, ContextLengthExceeded, MessageTooLarge
 from chatbot.journal import Journal, NullJournal
 from chatbot.messages import Message, ReplyStatus, Role
 from chatbot.personas import Persona
 from chatbot.render import ReplyRenderer
+from chatbot.retry import RetryPolicy, RetryWait, Waiter, sleeping_waiter
 from chatbot.tokens import TokenCounter
 
 __all__ = ["ChatSession", "ReplyCache", "SessionUsage", "TurnResult"]
@@ -90,9 +84,13 @@ class ChatSession:
         counter: TokenCounter | None = None,
         journal: Journal | None = None,
         cache: ReplyCache | None = None,
+        retry_policy: RetryPolicy | None = None,
+        waiter: Waiter = sleeping_waiter,
     ) -> None:
         self.config = config
         self.cache = cache
+        self.retry_policy = retry_policy or RetryPolicy(attempts=0)
+        self.waiter = waiter
         self.client = client
         self.counter = counter or TokenCounter()
         self.journal: Journal = journal or NullJournal()
@@ -151,15 +149,23 @@ class ChatSession:
 
     # -- turns -----------------------------------------------------------
 
-    def fit(self, history: Sequence[Message] | None = None) -> FittedRequest:
-        """The request the next send would make, trimmed to the budget."""
+    def fit(
+        self, history: Sequence[Message] | None = None, *, max_prompt_tokens: int | None = None
+    ) -> FittedRequest:
+        """The request the next send would make, trimmed to the budget (or tighter)."""
         conversation = self.conversation
+        budget = self.budget
+        if max_prompt_tokens is not None and max_prompt_tokens < budget.prompt_tokens:
+            budget = Budget(
+                context_window=max_prompt_tokens + budget.reserved_for_reply,
+                reserved_for_reply=budget.reserved_for_reply,
+            )
         return fit_to_budget(
             system=conversation.system_message(),
             pinned=conversation.summaries,
             history=conversation.live_history if history is None else history,
             counter=self.counter,
-            budget=self.budget,
+            budget=budget,
         )
 
     def send(self, text: str, *, renderer: ReplyRenderer) -> TurnResult:
@@ -191,12 +197,62 @@ class ChatSession:
         return removed
 
     def _answer(self, fitted: FittedRequest, *, renderer: ReplyRenderer) -> TurnResult:
-        params = self.params
         first_drop = fitted.dropped_turns > 0 and not self._told_about_drop
         if first_drop:
             self._told_about_drop = True
-        self.dropped_turns = fitted.dropped_turns
-        request = ChatRequest(
+        try:
+            return self._answer_with_recovery(fitted, renderer=renderer, first_drop=first_drop)
+        finally:
+            renderer.finish()
+
+    def _answer_with_recovery(
+        self, fitted: FittedRequest, *, renderer: ReplyRenderer, first_drop: bool
+    ) -> TurnResult:
+        """Stream a reply, retrying visibly on rate limits and server errors.
+
+        Nothing is retried once text has been shown. A context-length error
+        from the server means our count was too low: trim harder, once.
+        """
+        retries = 0
+        trimmed = False
+        while True:
+            self.dropped_turns = fitted.dropped_turns
+            request = self._request(fitted)
+            if self._cache_enabled and self.cache is not None:
+                cached = self.cache.lookup(request, persona=self.persona.name)
+                if cached is not None:
+                    return self._from_cache(
+                        cached, fitted, renderer=renderer, first_drop=first_drop
+                    )
+            try:
+                reply, usage = self._stream(request, renderer=renderer)
+            except ContextLengthExceeded as exc:
+                if exc.partial_reply_kept or trimmed:
+                    raise
+                fitted = self._trim_harder(fitted, exc)
+                trimmed = True
+                continue
+            except ApiError as exc:
+                retries += 1
+                delay = None
+                if exc.retryable and not exc.partial_reply_kept:
+                    retry_after = getattr(exc, "retry_after", None)
+                    delay = self.retry_policy.delay(retries, retry_after=retry_after)
+                if delay is None:
+                    raise
+                self._wait(delay, retries, exc)
+                continue
+            break
+        self._account(fitted, usage)
+        if self._cache_enabled and self.cache is not None and reply.status is ReplyStatus.COMPLETE:
+            self.cache.remember(request, persona=self.persona.name, reply=reply.content)
+        return TurnResult(
+            reply=reply, dropped_turns=fitted.dropped_turns, first_drop=first_drop, usage=usage
+        )
+
+    def _request(self, fitted: FittedRequest) -> ChatRequest:
+        params = self.params
+        return ChatRequest(
             model=params.model,
             messages=[m.to_api() for m in fitted.messages],
             temperature=params.temperature,
@@ -204,10 +260,11 @@ class ChatSession:
             max_tokens=params.max_tokens,
             stop=params.stop,
         )
-        if self._cache_enabled and self.cache is not None:
-            cached = self.cache.lookup(request, persona=self.persona.name)
-            if cached is not None:
-                return self._from_cache(cached, fitted, renderer=renderer, first_drop=first_drop)
+
+    def _stream(
+        self, request: ChatRequest, *, renderer: ReplyRenderer
+    ) -> tuple[Message, UsageReport | None]:
+        """One attempt: stream into the renderer, keep what arrived."""
         reply = Message(role=Role.ASSISTANT, content="")
         parts: list[str] = []
         usage: UsageReport | None = None
@@ -217,33 +274,52 @@ class ChatSession:
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                     renderer.feed(event.text)
-                elif isinstance(event, ReasoningDelta):
-                    continue
                 elif isinstance(event, UsageReport):
                     usage = event
                 elif isinstance(event, Finished):
                     finish = event.reason
+                # ReasoningDelta: thinking text is not part of the answer.
         except KeyboardInterrupt:
             reply.status = ReplyStatus.INTERRUPTED
-        except ApiError:
+        except ApiError as exc:
             if parts:
                 reply.content = "".join(parts)
                 reply.status = ReplyStatus.FAILED
                 self._keep(reply, usage)
+                exc.partial_reply_kept = True
             raise
-        finally:
-            renderer.finish()
         reply.content = "".join(parts)
         if reply.status is ReplyStatus.COMPLETE:
             reply.status = _FINISH_STATUS.get(finish or "", ReplyStatus.COMPLETE)
         if reply.content or reply.status is not ReplyStatus.INTERRUPTED:
             self._keep(reply, usage)
-        self._account(fitted, usage, params=params)
-        if self._cache_enabled and self.cache is not None and reply.status is ReplyStatus.COMPLETE:
-            self.cache.remember(request, persona=self.persona.name, reply=reply.content)
-        return TurnResult(
-            reply=reply, dropped_turns=fitted.dropped_turns, first_drop=first_drop, usage=usage
+        return reply, usage
+
+    def _trim_harder(self, fitted: FittedRequest, error: ContextLengthExceeded) -> FittedRequest:
+        """Refit to 70% of what the server refused; explain if even that cannot work."""
+        # Our estimate undercounted this model's tokens: learn from it for later turns too.
+        self.counter.calibrate(
+            fitted.messages, reported_prompt_tokens=int(fitted.estimated_tokens / 0.7)
         )
+        try:
+            return self.fit(max_prompt_tokens=int(fitted.estimated_tokens * 0.7))
+        except MessageTooLarge:
+            raise ContextLengthExceeded(
+                f"{error} — even the newest message alone is too long for this model; "
+                "shorten it, or set --context-window to the model's real size"
+            ) from None
+
+    def _wait(self, seconds: float, retry_number: int, error: ApiError) -> None:
+        wait = RetryWait(
+            seconds=seconds,
+            attempt=retry_number,
+            attempts=self.retry_policy.attempts,
+            reason=str(error),
+        )
+        try:
+            self.waiter(wait)
+        except KeyboardInterrupt:
+            raise type(error)(f"{error} (retry cancelled)") from None
 
     @property
     def _cache_enabled(self) -> bool:
@@ -252,10 +328,7 @@ class ChatSession:
     def _from_cache(
         self, text: str, fitted: FittedRequest, *, renderer: ReplyRenderer, first_drop: bool
     ) -> TurnResult:
-        try:
-            renderer.feed(text)
-        finally:
-            renderer.finish()
+        renderer.feed(text)
         reply = Message(role=Role.ASSISTANT, content=text, status=ReplyStatus.CACHED)
         self._keep(reply, None)
         self.usage.last_prompt_tokens = fitted.estimated_tokens
@@ -274,9 +347,8 @@ class ChatSession:
             completion_tokens=usage.completion_tokens if usage else None,
         )
 
-    def _account(
-        self, fitted: FittedRequest, usage: UsageReport | None, *, params: ModelParams
-    ) -> None:
+    def _account(self, fitted: FittedRequest, usage: UsageReport | None) -> None:
+        params = self.params
         self.usage.requests += 1
         if usage is not None and usage.prompt_tokens > 0:
             self.counter.calibrate(fitted.messages, reported_prompt_tokens=usage.prompt_tokens)

@@ -54,6 +54,16 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _retry_count(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {raw!r}") from None
+    if not 0 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 10, got {raw}")
+    return value
+
+
 def _seconds(raw: str) -> float:
     value = _finite(raw)
     if value <= 0:
@@ -86,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--context-window", type=_positive_int, help="the model's context size, in tokens"
     )
     parser.add_argument("--timeout", type=_seconds, help="seconds to wait for the server")
+    parser.add_argument(
+        "--retries",
+        type=_retry_count,
+        help="retries after a rate limit or server error (default 3)",
+    )
+    parser.add_argument(
+        "--max-wait", type=_seconds, help="longest wait before a retry, in seconds (default 60)"
+    )
     render = parser.add_mutually_exclusive_group()
     render.add_argument(
         "--raw", dest="markdown", action="store_false", default=None, help="plain text output"
@@ -126,6 +144,8 @@ def parse_flags(args: argparse.Namespace) -> dict[str, object]:
         "max_tokens",
         "context_window",
         "timeout",
+        "retries",
+        "max_wait",
         "markdown",
         "db",
         "no_store",

@@ -172,11 +172,14 @@ class ChatClient:
             self.include_usage = False
             kwargs.pop("stream_options")
             response = client.chat.completions.create(stream=True, **kwargs)
-        if not hasattr(response, "__enter__"):
-            # A server that ignores stream=True answers one JSON completion.
-            yield from _events_from_completion(response)
-            return
         with response as chunks:
+            content_type = chunks.response.headers.get("content-type", "")
+            if "json" in content_type and "event-stream" not in content_type:
+                # A server that ignores stream=True answers one JSON completion;
+                # the SDK would see no SSE events in it and yield nothing.
+                chunks.response.read()
+                yield from _events_from_completion(chunks.response.json())
+                return
             yield from _events_from_chunks(chunks)
 
     def _translate(self, exc: Exception, *, request: ChatRequest, started: bool) -> ApiError:
@@ -253,18 +256,24 @@ def _events_from_chunks(chunks: Any) -> Iterator[StreamEvent]:
     yield Finished(finish)
 
 
-def _events_from_completion(completion: Any) -> Iterator[StreamEvent]:
+def _events_from_completion(completion: object) -> Iterator[StreamEvent]:
+    """Events from a non-streamed ``chat.completion`` JSON body."""
+    body = completion if isinstance(completion, dict) else {}
     finish: str | None = None
-    for choice in getattr(completion, "choices", None) or ():
-        message = choice.message
-        if message is not None and message.content:
-            yield TextDelta(message.content)
-        finish = choice.finish_reason or finish
-    usage = getattr(completion, "usage", None)
-    if usage is not None:
+    for choice in body.get("choices") or ():
+        if not isinstance(choice, dict):
+            continue
+        message = choice.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str) and content:
+            yield TextDelta(content)
+        reason = choice.get("finish_reason")
+        finish = reason if isinstance(reason, str) else finish
+    usage = body.get("usage")
+    if isinstance(usage, dict):
         yield UsageReport(
-            prompt_tokens=usage.prompt_tokens or 0,
-            completion_tokens=usage.completion_tokens or 0,
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
         )
     yield Finished(finish)
 

@@ -83,7 +83,10 @@ class Config:
     api_key: Secret
     base_url: str | None
     timeout: float = DEFAULT_TIMEOUT
-    max_retries: int = 2
+    #: Visible retries after a rate limit or server error, before any text.
+    retries: int = 3
+    #: The longest single wait before a retry; a longer Retry-After gives up.
+    retry_max_wait: float = 60.0
     #: Ask for a usage chunk (``stream_options``); some servers reject it.
     include_usage: bool = True
     persona_name: str | None = None
@@ -268,12 +271,17 @@ def resolve_config(
     timeout = _opt(flag("timeout"), float) or _positive_float(
         env.get("CHATBOT_TIMEOUT"), "CHATBOT_TIMEOUT"
     )
-    retries = _number(
-        env.get("CHATBOT_MAX_RETRIES"),
-        name="CHATBOT_MAX_RETRIES",
-        convert=int,
-        check=lambda v: 0 <= v <= 10,
-        hint="a whole number from 0 to 10",
+    retries = _opt(flag("retries"), int)
+    if retries is None:
+        retries = _number(
+            env.get("CHATBOT_RETRIES"),
+            name="CHATBOT_RETRIES",
+            convert=int,
+            check=lambda v: 0 <= v <= 10,
+            hint="a whole number from 0 to 10",
+        )
+    max_wait = _opt(flag("max_wait"), float) or _positive_float(
+        env.get("CHATBOT_RETRY_MAX_WAIT"), "CHATBOT_RETRY_MAX_WAIT"
     )
     store = _opt(flag("db"), str) or env.get("CHATBOT_DB") or None
     include_usage = _flag(env.get("CHATBOT_STREAM_USAGE"))
@@ -281,7 +289,8 @@ def resolve_config(
         api_key=Secret(api_key or "not-needed"),
         base_url=base_url,
         timeout=timeout or DEFAULT_TIMEOUT,
-        max_retries=2 if retries is None else retries,
+        retries=3 if retries is None else retries,
+        retry_max_wait=max_wait or 60.0,
         include_usage=True if include_usage is None else include_usage,
         persona_name=_opt(flag("persona"), str) or env.get("CHATBOT_PERSONA") or None,
         overrides=flag_layer.over(env_layer),

@@ -54,8 +54,10 @@ class MessageTooLarge(ChatbotError):
 class ApiError(ChatbotError):
     """The server or the network failed; the conversation stays consistent."""
 
-    #: True when retrying the same request later may succeed.
+    #: True when waiting and asking again automatically may succeed.
     retryable: bool = False
+    #: Set when part of a reply had been shown (and kept) before the failure.
+    partial_reply_kept: bool = False
 
 
 class AuthenticationFailed(ApiError):
@@ -93,13 +95,9 @@ class ServerError(ApiError):
 class ReplyTimedOut(ApiError):
     """No answer within the configured timeout."""
 
-    retryable = True
-
 
 class ServerUnreachable(ApiError):
     """Connection refused, DNS failure, or similar: the URL is named."""
-
-    retryable = True
 
 
 class StreamDropped(ApiError):

@@ -165,3 +165,12 @@ def test_a_server_that_rejects_stream_options_still_works(server: FakeOpenAIServ
     # One rejected request, then every request goes without stream_options.
     assert ["stream_options" in r.body for r in server.chat_requests] == [True, False, False]
     assert session.usage.last_prompt_exact is False  # estimated, marked as such
+
+
+def test_a_server_that_never_streams_still_answers(server: FakeOpenAIServer) -> None:
+    server.enqueue(Reply(ignore_stream=True, text="whole answer at once", prompt_tokens=77))
+    session = make_session(server.base_url)
+    renderer = RecordingRenderer()
+    result = session.send("q", renderer=renderer)
+    assert renderer.text == "whole answer at once"
+    assert result.usage is not None and result.usage.prompt_tokens == 77

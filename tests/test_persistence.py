@@ -96,9 +96,7 @@ def test_interrupted_reply_is_stored_with_its_status(
         assert stored.messages[-1].content == "x" * 12
 
 
-def test_resume_rebuilds_conversation_and_persona(
-    server: FakeOpenAIServer, tmp_path: Path
-) -> None:
+def test_resume_rebuilds_conversation_and_persona(server: FakeOpenAIServer, tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.db") as store:
         session, journal = session_with_store(server, store)
         session.send("remember 42", renderer=RecordingRenderer())
@@ -106,7 +104,10 @@ def test_resume_rebuilds_conversation_and_persona(
         conversation = conversation_from_store(stored)
         book = load_personas()
         assert persona_for_stored(stored, book).name == "it-support"
-        assert [m.content for m in conversation.messages] == ["remember 42", "You said: remember 42"]
+        assert [m.content for m in conversation.messages] == [
+            "remember 42",
+            "You said: remember 42",
+        ]
 
 
 def test_cache_answers_identical_requests_without_the_api(

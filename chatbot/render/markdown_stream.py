@@ -102,7 +102,7 @@ class _BlockSplitter:
             self._cut = self._scan_line(self.tail[start:end], start=start, end=end + 1)
             self._line += 1
             self._peeked = False
-        return None
+        return self._cut
 
     def drop(self, cut: int) -> None:
         """Forget the first ``cut`` characters, printed as finished blocks."""
@@ -362,7 +362,6 @@ class MarkdownStreamRenderer:
                 # Interrupted mid-print, the blocks stay in the tail for finish().
                 self._view_start = 0
                 self._view_state = self._separation_state
-            self._splitter.drop(cut)
             printed = True
         if printed and self._live is not None:
             # Printing under Live redraws the tail too: that counts as a refresh.
