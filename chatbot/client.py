@@ -87,6 +87,7 @@ class ChatClient:
         include_usage: bool = True,
         redact: Redactor | None = None,
         sdk_factory: Callable[[], openai.OpenAI] | None = None,
+        prepare: Callable[[], str] | None = None,
     ) -> None:
         self._api_key = api_key
         self.base_url = base_url
@@ -95,16 +96,28 @@ class ChatClient:
         self.include_usage = include_usage
         self._redact = redact or Redactor([api_key])
         self._sdk_factory = sdk_factory
+        #: Waits for a server that is still starting and returns its base URL.
+        self._prepare = prepare
         self._sdk: openai.OpenAI | None = None
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
         """Import and build the SDK client in a background thread."""
-        threading.Thread(target=self._client, name="openai-warm-up", daemon=True).start()
+
+        def build() -> None:
+            try:
+                self._client()
+            except Exception:
+                # The first real request builds it again and reports the failure.
+                return
+
+        threading.Thread(target=build, name="openai-warm-up", daemon=True).start()
 
     def _client(self) -> openai.OpenAI:
         with self._lock:
             if self._sdk is None:
+                if self._prepare is not None:
+                    self.base_url = self._prepare()
                 if self._sdk_factory is not None:
                     self._sdk = self._sdk_factory()
                 else:
@@ -201,7 +214,14 @@ class ChatClient:
                 + (f" ({detail})" if detail else "")
             )
         if isinstance(exc, openai.NotFoundError):
-            return ModelNotFound(f"model {request.model!r} not found at {where}")
+            available = tuple(self.list_models())
+            listing = ""
+            if available:
+                shown = ", ".join(available[:20]) + (", …" if len(available) > 20 else "")
+                listing = f" (available: {shown}; switch with /model NAME or --model)"
+            return ModelNotFound(
+                f"model {request.model!r} not found at {where}{listing}", available=available
+            )
         if isinstance(exc, openai.RateLimitError):
             retry_after = _retry_after(exc.response.headers)
             wait = f"; the server asks to wait {retry_after:g}s" if retry_after else ""

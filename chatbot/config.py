@@ -98,6 +98,11 @@ class Config:
     no_store: bool = False
     cache: bool = False
     markdown: bool | None = None  # None: decide by whether stdout is a terminal
+    #: Run the embedded local model (``--local``, or nothing else configured).
+    local: bool = False
+    #: Why the local model was chosen: "flag" or "default" (nothing else configured).
+    local_reason: str | None = None
+    local_model: Path | None = None
     warnings: tuple[str, ...] = ()
 
     def params_for(self, persona: Persona) -> ModelParams:
@@ -234,6 +239,7 @@ def resolve_config(
     flags: Mapping[str, object],
     env: Mapping[str, str],
     warnings: Sequence[str] = (),
+    local_available: bool = False,
 ) -> Config:
     """Build the configuration from parsed flags and the merged environment.
 
@@ -261,8 +267,17 @@ def resolve_config(
 
     api_key = _opt(flag("api_key"), str) or env.get("OPENAI_API_KEY") or ""
     base_url = _opt(flag("base_url"), str) or env.get("OPENAI_BASE_URL") or None
-    if not api_key and not base_url:
-        raise ConfigError(SETUP_HELP)
+    local_model_raw = _opt(flag("local_model"), str) or env.get("CHATBOT_LOCAL_MODEL") or None
+    local_reason: str | None = None
+    if flag("local") or local_model_raw or _flag(env.get("CHATBOT_LOCAL")):
+        local_reason = "flag"
+    elif not api_key and not base_url:
+        if not local_available:
+            raise ConfigError(SETUP_HELP)
+        local_reason = "default"
+    if local_reason is not None:
+        # The embedded server decides its own URL; a configured one is not used.
+        base_url = None
     if base_url is not None:
         base_url = base_url.strip().rstrip("/")
         if not base_url.startswith(("http://", "https://")):
@@ -298,6 +313,9 @@ def resolve_config(
         no_store=bool(flag("no_store")),
         cache=bool(flag("cache")) or bool(_flag(env.get("CHATBOT_CACHE"))),
         markdown=_opt(flag("markdown"), bool),
+        local=local_reason is not None,
+        local_reason=local_reason,
+        local_model=Path(local_model_raw).expanduser() if local_model_raw else None,
         warnings=tuple(warnings),
     )
 

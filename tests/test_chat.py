@@ -174,3 +174,12 @@ def test_a_server_that_never_streams_still_answers(server: FakeOpenAIServer) -> 
     result = session.send("q", renderer=renderer)
     assert renderer.text == "whole answer at once"
     assert result.usage is not None and result.usage.prompt_tokens == 77
+
+
+def test_unknown_model_lists_what_the_server_offers(server: FakeOpenAIServer) -> None:
+    server.enqueue(Reply(status=404))
+    session = make_session(server.base_url, model="no-such-model")
+    with pytest.raises(errors.ModelNotFound) as caught:
+        session.send("hi", renderer=RecordingRenderer())
+    assert "'no-such-model' not found" in str(caught.value)
+    assert "available: fake-model, gpt-4o-mini" in str(caught.value)
