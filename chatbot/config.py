@@ -269,10 +269,12 @@ def resolve_config(
     base_url = _opt(flag("base_url"), str) or env.get("OPENAI_BASE_URL") or None
     local_model_raw = _opt(flag("local_model"), str) or env.get("CHATBOT_LOCAL_MODEL") or None
     local_reason: str | None = None
-    if flag("local") or local_model_raw or _flag(env.get("CHATBOT_LOCAL")):
+    local_env = _flag(env.get("CHATBOT_LOCAL"))
+    if flag("local") or local_model_raw or local_env:
         local_reason = "flag"
     elif not api_key and not base_url:
-        if not local_available:
+        # CHATBOT_LOCAL=0 keeps the local model from being chosen by default.
+        if not local_available or local_env is False:
             raise ConfigError(SETUP_HELP)
         local_reason = "default"
     if local_reason is not None:
