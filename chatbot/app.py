@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from chatbot.chat import ChatSession
+from chatbot.chat import ChatSession, TurnResult
 from chatbot.client import ChatClient
 from chatbot.config import Config, default_dotenv_files, load_environment, resolve_config
 from chatbot.errors import ApiError, ChatbotError, ConfigError
@@ -156,6 +156,12 @@ class App:
             warnings=warnings,
             local_available=unconfigured and _local_extra_installed(),
         )
+        from chatbot.user_config import load_user_config
+
+        user_config = load_user_config(self.paths.user_config)
+        config = replace(
+            config, prices=user_config.prices, context_windows=user_config.context_windows
+        )
         prepare = None
         if config.local:
             config, prepare = self._start_local(config, model_flag=args.model)
@@ -208,7 +214,7 @@ class App:
 
         question = self._question(args)
         if question is not None:
-            return self._one_shot(session, question, config=config)
+            return self._one_shot(session, question, config=config, show_usage=args.usage)
         return self._interactive(session, book, config=config, resumed=resumed)
 
     def _start_local(
@@ -244,7 +250,10 @@ class App:
             )
         if not model_flag:
             config = config.with_model(server.alias)
-        config = replace(config, context_windows={server.alias: server.context_window()})
+        config = replace(
+            config,
+            context_windows={**config.context_windows, server.alias: server.context_window()},
+        )
 
         def prepare() -> str:
             server.wait_ready()
@@ -296,7 +305,9 @@ class App:
             raise ConfigError("nothing to ask: the question is empty")
         return question
 
-    def _one_shot(self, session: ChatSession, question: str, *, config: Config) -> int:
+    def _one_shot(
+        self, session: ChatSession, question: str, *, config: Config, show_usage: bool = False
+    ) -> int:
         console = self._console(self.stdout)
         renderer = self._renderer(console, config=config)
         try:
@@ -311,7 +322,36 @@ class App:
             print("chatbot: the reply was cut by the max_tokens limit", file=self.stderr)
         elif status is ReplyStatus.CACHED:
             print("chatbot: (answered from the response cache)", file=self.stderr)
+        if show_usage:
+            self._print_usage(session, result)
         return 0
+
+    def _print_usage(self, session: ChatSession, result: TurnResult) -> None:
+        """``--usage``: the reply's tokens and cost on stderr, ``~`` marking estimates."""
+        import math
+
+        from chatbot.models import describe_usage
+        from chatbot.tokens import estimate_tokens
+
+        if result.reply.status is ReplyStatus.CACHED:
+            print("usage: none (answered from the response cache)", file=self.stderr)
+            return
+        usage = result.usage
+        if usage is not None and usage.prompt_tokens > 0:
+            prompt, completion, estimated = usage.prompt_tokens, usage.completion_tokens, False
+        else:
+            # The same estimate the request was fitted with, and the reply counted alike.
+            prompt = session.usage.last_prompt_tokens
+            completion = math.ceil(estimate_tokens(result.reply.content) * session.counter.factor)
+            estimated = True
+        line = describe_usage(
+            session.params.model,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            estimated=estimated,
+            prices=session.config.prices,
+        )
+        print(f"usage: {line}", file=self.stderr, flush=True)
 
     def _interactive(
         self,

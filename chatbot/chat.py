@@ -8,11 +8,12 @@ the :class:`TurnResult` and the one-line text of any :class:`ChatbotError`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from chatbot.client import ChatClient, ChatRequest, Finished, TextDelta, UsageReport
+from chatbot.compaction import CompactionFailed, Compactor, summary_message
 from chatbot.config import Config, ModelParams
 from chatbot.context import Budget, Conversation, FittedRequest, fit_to_budget
 from chatbot.errors import ApiError, ContextLengthExceeded, MessageTooLarge
@@ -21,7 +22,7 @@ from chatbot.messages import Message, ReplyStatus, Role
 from chatbot.personas import Persona
 from chatbot.render import ReplyRenderer
 from chatbot.retry import RetryPolicy, RetryWait, Waiter, sleeping_waiter
-from chatbot.tokens import TokenCounter
+from chatbot.tokens import TokenCounter, estimate_tokens
 
 __all__ = ["ChatSession", "ReplyCache", "SessionUsage", "TurnResult"]
 
@@ -49,6 +50,10 @@ class TurnResult:
     #: True the first time turns are dropped in this conversation: tell the user.
     first_drop: bool
     usage: UsageReport | None
+    #: Turns summarised (overflow policy "summarize") before this request.
+    compacted_turns: int = 0
+    #: Set when summarising failed and old turns were dropped instead.
+    compaction_note: str | None = None
 
 
 @dataclass(kw_only=True)
@@ -61,6 +66,8 @@ class SessionUsage:
     last_prompt_tokens: int = 0
     last_prompt_exact: bool = False
     requests: int = 0
+    #: Requests whose tokens are our estimate because the server reported none.
+    estimated_requests: int = 0
     #: (model, prompt, completion) per request, for cost by model.
     by_model: dict[str, list[int]] = field(default_factory=dict)
 
@@ -86,11 +93,14 @@ class ChatSession:
         cache: ReplyCache | None = None,
         retry_policy: RetryPolicy | None = None,
         waiter: Waiter = sleeping_waiter,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
         self.cache = cache
         self.retry_policy = retry_policy or RetryPolicy(attempts=0)
         self.waiter = waiter
+        #: Shows a short notice while something slow happens (summarising).
+        self.notify = notify or (lambda _text: None)
         self.client = client
         self.counter = counter or TokenCounter()
         self.journal: Journal = journal or NullJournal()
@@ -168,6 +178,10 @@ class ChatSession:
             budget=budget,
         )
 
+    @property
+    def overflow_policy(self) -> str:
+        return self.config.overflow or self.persona.overflow or "drop"
+
     def send(self, text: str, *, renderer: ReplyRenderer) -> TurnResult:
         """Ask ``text`` and stream the answer into ``renderer``.
 
@@ -178,9 +192,68 @@ class ChatSession:
         # Fit before recording, so a message too large leaves no trace but the
         # input history, where the user can recall it.
         fitted = self.fit([*self.conversation.live_history, question])
+        compacted, note = 0, None
+        if fitted.dropped_turns and self.overflow_policy == "summarize":
+            fitted, compacted, note = self._summarize_overflow(fitted, question)
         self.conversation.append(question)
         self.journal.record(question, persona=self.persona, params=self.params)
-        return self._answer(fitted, renderer=renderer)
+        result = self._answer(fitted, renderer=renderer)
+        if compacted or note:
+            result = replace(result, compacted_turns=compacted, compaction_note=note)
+        return result
+
+    def compact(self, *, upto: int | None = None, keep_turns: int = 2) -> int:
+        """Summarise the live history before index ``upto`` (default: all but the
+        last ``keep_turns`` turns) into one labelled summary; returns turns covered.
+
+        Raises CompactionFailed; then nothing has changed.
+        """
+        live = self.conversation.live_history
+        if upto is None:
+            starts = [i for i, m in enumerate(live) if m.role is Role.USER]
+            if len(starts) <= keep_turns:
+                return 0
+            upto = starts[-keep_turns] if keep_turns else len(live)
+        covered = live[:upto]
+        if not covered:
+            return 0
+        summaries = self.conversation.summaries
+        params = self.params
+        text = Compactor(client=self.client, counter=self.counter).summarize(
+            covered,
+            model=params.model,
+            budget=self.budget,
+            previous=summaries[-1] if summaries else None,
+        )
+        summary = summary_message(text)
+        self.conversation.summaries = [summary]
+        self.conversation.summarised_upto += upto
+        self.journal.record_summary(
+            summary,
+            covers=self.conversation.summarised_upto,
+            persona=self.persona,
+            params=params,
+        )
+        return sum(1 for m in covered if m.role is Role.USER) or 1
+
+    def _summarize_overflow(
+        self, fitted: FittedRequest, question: Message
+    ) -> tuple[FittedRequest, int, str | None]:
+        """Summarise the turns that no longer fit, instead of dropping them."""
+        self.notify(f"summarising {fitted.dropped_turns} older turn(s) to keep them in context…")
+        compacted = 0
+        try:
+            # The summary takes room too, which may push out more turns: fold
+            # those in as well, a bounded number of times.
+            for _ in range(3):
+                compacted += self.compact(upto=fitted.first_kept)
+                fitted = self.fit([*self.conversation.live_history, question])
+                if not fitted.dropped_turns:
+                    break
+        except CompactionFailed as exc:
+            note = f"could not summarise older turns ({exc}); the oldest were left out instead"
+            return fitted, compacted, note
+        return fitted, compacted, None
 
     def retry(self, *, renderer: ReplyRenderer) -> TurnResult:
         """Regenerate the reply to the newest question."""
@@ -243,7 +316,7 @@ class ChatSession:
                 self._wait(delay, retries, exc)
                 continue
             break
-        self._account(fitted, usage)
+        self._account(fitted, usage, reply)
         if self._cache_enabled and self.cache is not None and reply.status is ReplyStatus.COMPLETE:
             self.cache.remember(request, persona=self.persona.name, reply=reply.content)
         return TurnResult(
@@ -347,16 +420,30 @@ class ChatSession:
             completion_tokens=usage.completion_tokens if usage else None,
         )
 
-    def _account(self, fitted: FittedRequest, usage: UsageReport | None) -> None:
+    def _account(
+        self, fitted: FittedRequest, usage: UsageReport | None, reply: Message | None = None
+    ) -> None:
         params = self.params
         self.usage.requests += 1
         if usage is not None and usage.prompt_tokens > 0:
             self.counter.calibrate(fitted.messages, reported_prompt_tokens=usage.prompt_tokens)
             self.usage.last_prompt_tokens = usage.prompt_tokens
             self.usage.last_prompt_exact = True
+            self.journal.record_usage(
+                model=params.model,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+            )
             self.usage.add(
                 model=params.model, prompt=usage.prompt_tokens, completion=usage.completion_tokens
             )
         else:
+            # Servers that report nothing (llama.cpp while streaming, some
+            # proxies) still cost tokens: count our estimate, marked as such.
             self.usage.last_prompt_tokens = fitted.estimated_tokens
             self.usage.last_prompt_exact = False
+            self.usage.estimated_requests += 1
+            completion = estimate_tokens(reply.content) if reply is not None else 0
+            self.usage.add(
+                model=params.model, prompt=fitted.estimated_tokens, completion=completion
+            )

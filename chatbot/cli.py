@@ -97,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--timeout", type=_seconds, help="seconds to wait for the server")
     parser.add_argument(
+        "--overflow",
+        choices=("drop", "summarize"),
+        help="when old turns no longer fit: drop them (default) or summarize them",
+    )
+    parser.add_argument(
         "--retries",
         type=_retry_count,
         help="retries after a rate limit or server error (default 3)",
@@ -134,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     stored.add_argument(
         "--cache", action="store_true", help="answer identical requests from the response cache"
     )
+    parser.add_argument(
+        "--usage",
+        action="store_true",
+        help="after a one-shot reply, print its tokens and cost on stderr",
+    )
     parser.add_argument("-V", "--version", action="version", version=f"chatbot {__version__}")
     return parser
 
@@ -150,6 +160,7 @@ def parse_flags(args: argparse.Namespace) -> dict[str, object]:
         "context_window",
         "timeout",
         "retries",
+        "overflow",
         "max_wait",
         "markdown",
         "db",
@@ -194,5 +205,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`chatbot ... | head`): stop quietly, like cat does.
+        _silence_stdout()
+        return 0
     finally:
         app.close()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

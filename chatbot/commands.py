@@ -8,7 +8,7 @@ local server slot in without touching the REPL loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -16,12 +16,14 @@ from chatbot.chat import ChatSession, TurnResult
 from chatbot.clipboard import ClipboardUnavailable, copy_to_clipboard
 from chatbot.codeblocks import code_blocks
 from chatbot.errors import ChatbotError
-from chatbot.models import price_for
+from chatbot.models import Price, cost_of, format_dollars
 from chatbot.notices import Notices
 from chatbot.personas import PersonaBook
 from chatbot.render import ReplyRenderer
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from rich.console import Console
 
 __all__ = [
@@ -179,9 +181,34 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
         else:
             ctx.notices.info(f"removed the last exchange ({len(removed)} messages)")
 
-    @registry.add("usage", usage="/usage", help="tokens and cost of this conversation")
+    @registry.add(
+        "compact",
+        usage="/compact",
+        help="summarise all but the last two turns to free the context",
+    )
+    def _compact(ctx: CommandContext, _: str) -> None:
+        from chatbot.compaction import CompactionFailed
+
+        ctx.notices.hint("summarising…")
+        try:
+            turns = ctx.session.compact()
+        except CompactionFailed as exc:
+            raise ChatbotError(f"could not summarise: {exc}") from None
+        if turns:
+            ctx.notices.info(
+                f"summarised {turns} turn(s); the summary now stands in for them "
+                "(the originals stay in the store and exports)"
+            )
+        else:
+            ctx.notices.hint("nothing to summarise yet")
+
+    @registry.add(
+        "usage", usage="/usage", help="tokens and cost: this session, today and this month"
+    )
     def _usage(ctx: CommandContext, _: str) -> None:
-        for line in usage_lines(ctx.session):
+        from datetime import datetime
+
+        for line in usage_lines(ctx.session, now=datetime.now()):
             ctx.notices.plain(line)
 
     @registry.add("copy", usage="/copy [N]", help="copy the last reply, or its code block N")
@@ -219,26 +246,113 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
     return registry
 
 
-def usage_lines(session: ChatSession) -> list[str]:
-    """Human-readable token and cost lines for this conversation."""
+_Row = tuple[str, str, str, str, str]
+
+
+def usage_lines(session: ChatSession, *, now: datetime) -> list[str]:
+    """Tokens and cost of this session, today and this month, and the context fill.
+
+    ``now`` is local time: today starts at local midnight, the month on its first day.
+    Costs use the price table with the user's prices first; ``~`` marks estimates.
+    """
     usage = session.usage
-    params = session.params
-    window = params.context_window
-    fill = usage.last_prompt_tokens
-    mark = "" if usage.last_prompt_exact else "~"
-    lines = [
-        f"context: {mark}{fill:,} of {window:,} tokens in the last request"
-        + (f" ({session.dropped_turns} oldest turns left out)" if session.dropped_turns else ""),
-        f"this session: {usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion "
-        f"tokens over {usage.requests} requests",
-    ]
-    cost = 0.0
-    priced = False
-    for model, (prompt, completion) in usage.by_model.items():
-        price = price_for(model)
-        if price is not None:
-            priced = True
-            cost += price.cost(prompt_tokens=prompt, completion_tokens=completion)
-    if priced:
-        lines.append(f"cost: ${cost:.4f}")
+    prices = session.config.prices
+    # The server did not report the last request's usage: the totals are incomplete.
+    estimated = usage.estimated_requests > 0
+    rows: list[_Row] = [("", "model", "prompt", "completion", "cost")]
+    session_tokens = {model: (p, c) for model, (p, c) in usage.by_model.items()}
+    if not session_tokens and usage.requests:
+        rows.append(("this session", session.params.model, "", "", "not reported by the server"))
+    else:
+        rows += _usage_rows("this session", session_tokens, prices=prices, estimated=estimated)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    periods = (("today", midnight), ("this month", midnight.replace(day=1)))
+    kept = True
+    for label, start in periods:
+        history = session.journal.usage_since(since=start.timestamp())
+        if history is None:
+            kept = False
+            break
+        rows += _usage_rows(label, history, prices=prices, estimated=False)
+    lines = _aligned(rows)
+    if not kept:
+        lines.append("today and this month: not kept (--no-store)")
+    lines.append(_context_line(session))
     return lines
+
+
+def _usage_rows(
+    label: str,
+    tokens: Mapping[str, tuple[int, int]],
+    *,
+    prices: Mapping[str, Price],
+    estimated: bool,
+) -> list[_Row]:
+    if not tokens:
+        return [(label, "nothing yet", "", "", "")]
+    mark = "~" if estimated else ""
+    rows: list[_Row] = []
+    for model, (prompt, completion) in tokens.items():
+        cost = cost_of({model: (prompt, completion)}, prices=prices)
+        rows.append(
+            (
+                "" if rows else label,
+                model,
+                f"{mark}{prompt:,}",
+                f"{mark}{completion:,}",
+                "no price known" if cost.unpriced else mark + format_dollars(cost.dollars),
+            )
+        )
+    if len(tokens) > 1:
+        total = cost_of(tokens, prices=prices)
+        if len(total.unpriced) == len(tokens):
+            shown = "no price known"
+        else:
+            # Models without a price are missing from the sum: it is a lower bound.
+            shown = ("≥" if total.unpriced else mark) + format_dollars(total.dollars)
+        rows.append(
+            (
+                "",
+                "all models",
+                f"{mark}{sum(p for p, _ in tokens.values()):,}",
+                f"{mark}{sum(c for _, c in tokens.values()):,}",
+                shown,
+            )
+        )
+    return rows
+
+
+def _aligned(rows: list[_Row]) -> list[str]:
+    """Columns padded to their widest cell; token counts right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = []
+    for row in rows:
+        cells = [
+            row[0].ljust(widths[0]),
+            row[1].ljust(widths[1]),
+            row[2].rjust(widths[2]),
+            row[3].rjust(widths[3]),
+            row[4],
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def _context_line(session: ChatSession) -> str:
+    usage = session.usage
+    window = session.params.context_window
+    if usage.requests:
+        fill = usage.last_prompt_tokens
+        mark = "" if usage.last_prompt_exact else "~"
+        when = "in the last request"
+    else:
+        conversation = session.conversation
+        fill = session.counter.request_tokens(
+            [conversation.system_message(), *conversation.summaries, *conversation.live_history]
+        )
+        mark = "~"
+        when = "for the next request"
+    line = f"context: {mark}{fill:,} of {window:,} tokens {when} ({fill / window:.0%})"
+    if session.dropped_turns:
+        line += f", {session.dropped_turns} oldest turns left out"
+    return line

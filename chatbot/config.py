@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from chatbot.errors import ConfigError
-from chatbot.models import context_window_for
+from chatbot.models import Price, context_window_for
 from chatbot.personas import Persona
 from chatbot.secrets import Secret
 
@@ -33,6 +33,7 @@ __all__ = [
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TIMEOUT = 60.0
+OVERFLOW_POLICIES = ("drop", "summarize")
 
 SETUP_HELP = (
     "No API key or server configured. Either set OPENAI_API_KEY (in your shell or a .env "
@@ -94,10 +95,14 @@ class Config:
     overrides: ParamOverrides = field(default_factory=ParamOverrides)
     #: Context windows the user set per model in config; longest prefix wins.
     context_windows: Mapping[str, int] = field(default_factory=dict)
+    #: Prices the user set per model in config (US$ per million tokens); longest prefix wins.
+    prices: Mapping[str, Price] = field(default_factory=dict)
     store_path: Path | None = None
     no_store: bool = False
     cache: bool = False
     markdown: bool | None = None  # None: decide by whether stdout is a terminal
+    #: What to do when turns no longer fit: "drop" or "summarize" (None: the persona's).
+    overflow: str | None = None
     #: Run the embedded local model (``--local``, or nothing else configured).
     local: bool = False
     #: Why the local model was chosen: "flag" or "default" (nothing else configured).
@@ -228,6 +233,15 @@ def _positive_float(raw: str | None, name: str) -> float | None:
     )
 
 
+def _overflow(raw: str | None) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    value = raw.strip().lower().replace("summarise", "summarize")
+    if value not in OVERFLOW_POLICIES:
+        raise ConfigError(f"overflow policy must be drop or summarize, got {raw!r}")
+    return value
+
+
 def _flag(raw: str | None) -> bool | None:
     if raw is None or raw.strip() == "":
         return None
@@ -315,6 +329,7 @@ def resolve_config(
         no_store=bool(flag("no_store")),
         cache=bool(flag("cache")) or bool(_flag(env.get("CHATBOT_CACHE"))),
         markdown=_opt(flag("markdown"), bool),
+        overflow=_overflow(_opt(flag("overflow"), str) or env.get("CHATBOT_OVERFLOW")),
         local=local_reason is not None,
         local_reason=local_reason,
         local_model=Path(local_model_raw).expanduser() if local_model_raw else None,

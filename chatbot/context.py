@@ -44,6 +44,8 @@ class FittedRequest:
     messages: list[Message]
     estimated_tokens: int
     dropped_turns: int
+    #: Index in the history of the oldest message that was kept.
+    first_kept: int
 
 
 def fit_to_budget(
@@ -91,7 +93,12 @@ def fit_to_budget(
         )
     kept = list(history[kept_from:])
     dropped = _count_turns(history[:kept_from])
-    return FittedRequest(messages=[*fixed, *kept], estimated_tokens=used, dropped_turns=dropped)
+    return FittedRequest(
+        messages=[*fixed, *kept],
+        estimated_tokens=used,
+        dropped_turns=dropped,
+        first_kept=kept_from,
+    )
 
 
 def _count_turns(messages: Sequence[Message]) -> int:

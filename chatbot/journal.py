@@ -7,7 +7,7 @@ the SQLite store implements this, and :class:`NullJournal` keeps nothing (for
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from chatbot.config import ModelParams
@@ -44,6 +44,17 @@ class Journal(Protocol):
     def forget(self, messages: Sequence[Message]) -> None:
         """The user removed these messages (/undo, /retry)."""
 
+    def record_usage(self, *, model: str, prompt_tokens: int, completion_tokens: int) -> None:
+        """The server reported what one request used; kept even if its messages go."""
+
+    def usage_since(self, *, since: float) -> Mapping[str, tuple[int, int]] | None:
+        """(prompt, completion) tokens recorded since ``since`` per model; None if none kept."""
+
+    def record_summary(
+        self, summary: Message, *, covers: int, persona: Persona, params: ModelParams
+    ) -> None:
+        """Persist a summary standing in for the first ``covers`` messages."""
+
     def settings_changed(self, *, persona: Persona, system_prompt: str, model: str) -> None:
         """Persona, system prompt or model changed mid-conversation."""
 
@@ -75,6 +86,17 @@ class NullJournal:
         return None
 
     def forget(self, messages: Sequence[Message]) -> None:
+        return None
+
+    def record_usage(self, *, model: str, prompt_tokens: int, completion_tokens: int) -> None:
+        return None
+
+    def usage_since(self, *, since: float) -> Mapping[str, tuple[int, int]] | None:
+        return None
+
+    def record_summary(
+        self, summary: Message, *, covers: int, persona: Persona, params: ModelParams
+    ) -> None:
         return None
 
     def settings_changed(self, *, persona: Persona, system_prompt: str, model: str) -> None:

@@ -6,14 +6,19 @@ Lookups match the longest known prefix, so dated snapshots such as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 __all__ = [
     "DEFAULT_CONTEXT_WINDOW",
+    "Cost",
     "Price",
     "context_window_for",
+    "cost_of",
+    "describe_usage",
+    "format_dollars",
+    "model_key",
     "price_for",
 ]
 
@@ -78,8 +83,13 @@ _PRICES: dict[str, Price] = {
 _T = TypeVar("_T")
 
 
+def model_key(model: str) -> str:
+    """The part of a model name the tables match: "openai/GPT-4o" -> "gpt-4o"."""
+    return model.strip().lower().rsplit("/", 1)[-1]
+
+
 def _longest_prefix(table: Mapping[str, _T], model: str) -> _T | None:
-    name = model.lower().rsplit("/", 1)[-1]  # "openai/gpt-4o" -> "gpt-4o"
+    name = model_key(model)
     best: str | None = None
     for prefix in table:
         if name.startswith(prefix) and (best is None or len(prefix) > len(best)):
@@ -103,3 +113,57 @@ def price_for(model: str, *, overrides: Mapping[str, Price] | None = None) -> Pr
         if found is not None:
             return found
     return _longest_prefix(_PRICES, model)
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What some usage cost, as far as the price table knows."""
+
+    dollars: float
+    #: Models that used tokens but have no known price, so ``dollars`` leaves them out.
+    unpriced: tuple[str, ...]
+
+
+def cost_of(
+    tokens_by_model: Mapping[str, Sequence[int]], *, prices: Mapping[str, Price] | None = None
+) -> Cost:
+    """The cost of (prompt, completion) tokens per model, user ``prices`` first."""
+    dollars = 0.0
+    unpriced: list[str] = []
+    for model, (prompt, completion) in tokens_by_model.items():
+        price = price_for(model, overrides=prices)
+        if price is None:
+            if prompt or completion:
+                unpriced.append(model)
+            continue
+        dollars += price.cost(prompt_tokens=prompt, completion_tokens=completion)
+    return Cost(dollars=dollars, unpriced=tuple(unpriced))
+
+
+def format_dollars(amount: float) -> str:
+    """US dollars at a precision that shows what a few requests cost."""
+    if amount == 0:
+        return "$0"
+    if amount < 0.0001:
+        return "<$0.0001"
+    if amount < 1:
+        return f"${amount:.4f}"
+    return f"${amount:,.2f}"
+
+
+def describe_usage(
+    model: str,
+    *,
+    prompt_tokens: int,
+    completion_tokens: int,
+    estimated: bool,
+    prices: Mapping[str, Price] | None = None,
+) -> str:
+    """One request's usage in words: "123 prompt + 45 completion tokens ($0.0001)"."""
+    mark = "~" if estimated else ""
+    tokens = f"{mark}{prompt_tokens:,} prompt + {mark}{completion_tokens:,} completion tokens"
+    price = price_for(model, overrides=prices)
+    if price is None:
+        return f"{tokens} (no price known for {model})"
+    cost = price.cost(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+    return f"{tokens} ({mark}{format_dollars(cost)})"

@@ -6,7 +6,7 @@ leaving the chatbot without a word leaves no empty conversation behind.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from chatbot.client import ChatRequest
 from chatbot.config import ModelParams
@@ -85,6 +85,28 @@ class StoreJournal:
         if ids:
             self.store.delete_messages(ids)
 
+    def record_summary(
+        self, summary: Message, *, covers: int, persona: Persona, params: ModelParams
+    ) -> None:
+        self.store.append_message(
+            self._ensure_conversation(),
+            summary,
+            persona=persona.name,
+            model=params.model,
+            params={"covers": covers},
+        )
+
+    def record_usage(self, *, model: str, prompt_tokens: int, completion_tokens: int) -> None:
+        self.store.record_usage(
+            self._ensure_conversation(),
+            model=model,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+        )
+
+    def usage_since(self, *, since: float) -> Mapping[str, tuple[int, int]]:
+        return self.store.usage_by_model(since=since)
+
     def settings_changed(self, *, persona: Persona, system_prompt: str, model: str) -> None:
         if self.conversation_id is None:
             self._pending = (persona.name, system_prompt, model)
@@ -119,9 +141,13 @@ def conversation_from_store(stored: StoredConversation) -> Conversation:
             continue
         conversation.append(message)
     if last_summary >= 0:
-        conversation.summarised_upto = sum(
-            1 for m in stored.messages[:last_summary] if not m.summary
-        )
+        newest = stored.messages[last_summary]
+        meta = stored.meta.get(newest.id) if newest.id is not None else None
+        covers = meta.params.get("covers") if meta is not None else None
+        if not isinstance(covers, int):
+            # Without a record of what it covers, assume everything before it.
+            covers = sum(1 for m in stored.messages[:last_summary] if not m.summary)
+        conversation.summarised_upto = min(covers, len(conversation.messages))
     return conversation
 
 

@@ -9,7 +9,7 @@ from chatbot.chat import ChatSession, TurnResult
 from chatbot.commands import CommandContext, CommandRegistry, Exit
 from chatbot.errors import ApiError, ChatbotError
 from chatbot.messages import ReplyStatus
-from chatbot.models import price_for
+from chatbot.models import cost_of, format_dollars
 from chatbot.notices import Notices
 from chatbot.personas import PersonaBook
 from chatbot.render import ReplyRenderer
@@ -42,6 +42,8 @@ class Repl:
         self.notices = Notices(console=console)
         self.commands = commands
         self._new_renderer = renderer_factory
+        # Slow background steps (summarising) announce themselves on this console.
+        session.notify = self.notices.hint
         self.context = CommandContext(
             session=session,
             personas=personas,
@@ -101,6 +103,13 @@ class Repl:
         self.show_outcome(result)
 
     def show_outcome(self, result: TurnResult) -> None:
+        if result.compacted_turns:
+            self.notices.hint(
+                f"summarised {result.compacted_turns} older turn(s) to fit the context "
+                "(the originals stay in the store)"
+            )
+        if result.compaction_note:
+            self.notices.warning(result.compaction_note)
         if result.first_drop:
             self.notices.warning(
                 f"{result.dropped_turns} oldest turn(s) no longer fit the context and were left "
@@ -118,7 +127,7 @@ class Repl:
 
 
 def toolbar_text(session: ChatSession) -> str:
-    """Persona, model, context used against the budget, and session tokens."""
+    """Persona, model, context used against the budget, session tokens and cost if priced."""
     params = session.params
     usage = session.usage
     if usage.requests:
@@ -138,12 +147,11 @@ def toolbar_text(session: ChatSession) -> str:
     if session.dropped_turns:
         parts.append(f"{session.dropped_turns} turns out")
     tokens = usage.prompt_tokens + usage.completion_tokens
-    parts.append(f"session {tokens:,} tokens")
-    price = price_for(params.model)
-    if price is not None and tokens:
-        cost = sum(
-            (price_for(model) or price).cost(prompt_tokens=p, completion_tokens=c)
-            for model, (p, c) in usage.by_model.items()
-        )
-        parts.append(f"${cost:.4f}")
+    # The last request's usage was not reported, so the session total misses some.
+    estimated = "~" if usage.estimated_requests else ""
+    parts.append(f"session {estimated}{tokens:,} tokens")
+    if tokens:
+        cost = cost_of(usage.by_model, prices=session.config.prices)
+        if not cost.unpriced:
+            parts.append(estimated + format_dollars(cost.dollars))
     return " │ ".join(parts)

@@ -63,10 +63,10 @@ def render_export(stored: StoredConversation, fmt: str) -> str:
 
 def show_recent(ctx: CommandContext, stored: StoredConversation, *, exchanges: int = 3) -> None:
     """Render the last few exchanges of a resumed conversation."""
-    from rich.markdown import Markdown
     from rich.rule import Rule
 
     from chatbot.messages import Role
+    from chatbot.render.markdown_stream import reply_markdown
     from chatbot.render.sanitize import sanitize
 
     messages = [m for m in stored.messages if not m.summary]
@@ -80,7 +80,7 @@ def show_recent(ctx: CommandContext, stored: StoredConversation, *, exchanges: i
         if message.role is Role.USER:
             ctx.notices.plain("› " + sanitize(message.content))
         else:
-            ctx.console.print(Markdown(sanitize(message.content)))
+            ctx.console.print(reply_markdown(sanitize(message.content)))
     ctx.console.print(Rule(style="dim"))
 
 

@@ -152,8 +152,37 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_2(conn: sqlite3.Connection) -> None:
+    # Usage lives apart from messages: /retry, /undo and deleting a conversation remove
+    # messages, but the tokens were paid for all the same.
+    conn.execute(
+        """CREATE TABLE usage (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            conversation_id INTEGER
+                REFERENCES conversations(id) ON DELETE SET NULL,
+            model TEXT NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            cached INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX usage_by_time ON usage(created_at)")
+    # Version 1 kept usage only on the replies that are still there: carry it over.
+    conn.execute(
+        "INSERT INTO usage"
+        " (conversation_id, model, prompt_tokens, completion_tokens, cached, created_at)"
+        " SELECT conversation_id, model, coalesce(prompt_tokens, 0),"
+        " coalesce(completion_tokens, 0), status = 'cached', created_at"
+        " FROM messages"
+        " WHERE role = 'assistant'"
+        " AND (prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL)"
+        " ORDER BY id"
+    )
+
+
 #: ``_MIGRATIONS[n]`` brings a file from schema version n to n + 1.
-_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1]
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migrate_to_1, _migrate_to_2]
 
 
 def _schema_version() -> int:
@@ -784,19 +813,45 @@ class Store:
 
         self._write(upsert)
 
-    def usage_by_model(self, *, since: float) -> dict[str, tuple[int, int]]:
-        """(prompt, completion) tokens of assistant replies since ``since``, per model.
+    def record_usage(
+        self,
+        conversation_id: int | None,
+        *,
+        model: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        at: float | None = None,
+    ) -> None:
+        """Commit the usage the server reported for one request.
 
-        Cached replies cost nothing, so they are left out.
+        It outlives the messages: /undo, /retry and deleting the conversation keep it.
+        """
+        if prompt_tokens < 0 or completion_tokens < 0:
+            raise ValueError("token counts must not be negative")
+        created_at = self._clock() if at is None else at
+
+        def insert(conn: sqlite3.Connection) -> None:
+            if conversation_id is not None:
+                self._require_conversation(conn, conversation_id)
+            conn.execute(
+                "INSERT INTO usage"
+                " (conversation_id, model, prompt_tokens, completion_tokens, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (conversation_id, model, prompt_tokens, completion_tokens, created_at),
+            )
+
+        self._write(insert)
+
+    def usage_by_model(self, *, since: float) -> dict[str, tuple[int, int]]:
+        """(prompt, completion) tokens of requests since ``since``, per model.
+
+        Replies answered from the response cache cost nothing, so they are left out.
         """
 
         def select(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
             rows = conn.execute(
-                "SELECT model, sum(coalesce(prompt_tokens, 0)), sum(coalesce(completion_tokens, 0))"
-                " FROM messages"
-                " WHERE role = 'assistant' AND status != 'cached' AND created_at >= ?"
-                " AND (prompt_tokens IS NOT NULL OR completion_tokens IS NOT NULL)"
-                " GROUP BY model ORDER BY model",
+                "SELECT model, sum(prompt_tokens), sum(completion_tokens) FROM usage"
+                " WHERE cached = 0 AND created_at >= ? GROUP BY model ORDER BY model",
                 (since,),
             ).fetchall()
             return {str(row[0]): (int(row[1]), int(row[2])) for row in rows}

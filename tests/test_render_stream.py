@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import random
 import re
 import subprocess
@@ -13,10 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
-from rich.markdown import Markdown
 
 from chatbot.render import ReplyRenderer, make_renderer
-from chatbot.render.markdown_stream import MarkdownStreamRenderer
+from chatbot.render.markdown_stream import MarkdownStreamRenderer, reply_markdown
 from chatbot.render.plain import PlainRenderer
 
 WIDTH = 80
@@ -54,9 +54,7 @@ SAMPLES = {
         "2. Run it.\n\n3. Enjoy.\n"
     ),
     "long_fence": (
-        "Long listing:\n\n```\n"
-        + "".join(f"line {n}\n" for n in range(40))
-        + "```\n\nThe end.\n"
+        "Long listing:\n\n```\n" + "".join(f"line {n}\n" for n in range(40)) + "```\n\nThe end.\n"
     ),
     "unclosed_fence": "Intro.\n\n```js\nconsole.log(1)\n\nstill code",
     "cjk": (
@@ -67,6 +65,13 @@ SAMPLES = {
         "Intro paragraph.\n\n---\n\n> A quote\n> over lines\n\n> Another quote\n\n"
         "![diagram](http://x/y.png)\n\n***\n\n- after rule\n\n<div>\nhtml\n\nblock\n</div>\n\n"
         "    indented code\n\n    more code\n\nFinal [link](http://example.com) text."
+    ),
+    "html_blocks": (
+        "Before.\n\n<pre>\nkeep\n\nthis together\n</pre>\n\n<!-- a comment\n\n"
+        "that spans blank lines -->\n\nAfter.\n"
+    ),
+    "fence_marker_in_indented_code": (
+        "Text.\n\n    ```\n    not a fence\n\n```\nreal fence\n\nstill fence\n```\nAfter.\n"
     ),
     "no_trailing_newline": "Just one paragraph without a newline at the end",
 }
@@ -85,7 +90,7 @@ def console(*, terminal: bool, height: int = 25, width: int = WIDTH) -> Console:
 
 def full_render(text: str, *, width: int = WIDTH) -> str:
     reference = console(terminal=False, width=width)
-    reference.print(Markdown(text))
+    reference.print(reply_markdown(text))
     output = reference.file.getvalue()  # type: ignore[attr-defined]
     assert isinstance(output, str)
     return output
@@ -103,7 +108,7 @@ def pieces(text: str, size: int) -> list[str]:
 
 def split_at(text: str, cuts: Iterable[int]) -> list[str]:
     points = sorted({0, len(text), *(c for c in cuts if 0 <= c <= len(text))})
-    return [text[a:b] for a, b in zip(points, points[1:], strict=False)]
+    return [text[a:b] for a, b in itertools.pairwise(points)]
 
 
 class FakeClock:
@@ -184,6 +189,11 @@ class Screen:
 
     def text(self) -> str:
         return normalise("\n".join(self.rows))
+
+    def visible(self) -> list[str]:
+        """The rows on screen now, from the top down to the cursor."""
+        top = max(0, self.row - self.height + 1)
+        return [row.rstrip() for row in self.rows[top : self.row + 1]]
 
 
 def normalise(rendered: str) -> str:
@@ -266,7 +276,7 @@ def test_finish_is_idempotent() -> None:
 def test_empty_reply_prints_nothing() -> None:
     target = console(terminal=True)
     stream(["", "\n\n", "  "], target)
-    assert Screen(25).play(output_of(target)).text() == ""
+    assert output_of(target) == ""
 
 
 # --- terminal: live tail, scrollback ------------------------------------------------------
@@ -292,6 +302,31 @@ def test_interrupted_reply_keeps_what_arrived() -> None:
     assert Screen(10).play(output_of(target)).text() == normalise(full_render(arrived))
 
 
+def test_tall_block_shows_its_latest_lines_while_streaming() -> None:
+    height = 8
+    target = console(terminal=True, height=height)
+    clock = FakeClock(1.0)
+    renderer = MarkdownStreamRenderer(console=target, clock=clock)
+    renderer.feed("Listing:\n\n```\n")
+    for n in range(30):
+        clock.tick()
+        renderer.feed(f"line {n}\n")
+        visible = Screen(height).play(output_of(target)).visible()
+        assert any(row.strip() == f"line {n}" for row in visible), n
+    renderer.finish()
+
+
+def test_interrupted_tall_block_is_left_whole_in_scrollback() -> None:
+    arrived = "Listing:\n\n```\n" + "".join(f"line {n}\n" for n in range(30))
+    height = 8
+    target = console(terminal=True, height=height)
+    renderer = MarkdownStreamRenderer(console=target, clock=FakeClock(1.0))
+    for chunk in pieces(arrived, 7):
+        renderer.feed(chunk)
+    renderer.finish()
+    assert Screen(height).play(output_of(target)).text() == normalise(full_render(arrived))
+
+
 def test_block_taller_than_screen_never_damages_scrollback() -> None:
     text = SAMPLES["long_fence"] + SAMPLES["loose_numbered_list"]
     height = 8
@@ -313,7 +348,7 @@ def test_refreshes_are_throttled() -> None:
 def generated_reply(blocks: int, *, seed: int = 0) -> str:
     """A typical long reply: sections with prose, lists, code and tables."""
     rng = random.Random(seed)
-    words = "the model streams tokens while the terminal renders finished blocks".split()
+    words = ["the", "model", "streams", "tokens", "while", "terminal", "renders", "blocks"]
 
     def sentence(n: int) -> str:
         return " ".join(rng.choice(words) for _ in range(n)).capitalize() + "."
@@ -433,9 +468,7 @@ def test_plain_renderer_writes_raw_text_as_it_arrives() -> None:
     renderer.feed("\x1b[2Jend\x1b]52;c;eA==")
     renderer.finish()
     renderer.finish()
-    assert out.getvalue() == (
-        "# Not rendered\n\n| a | b |\n" + "a very long line " * 20 + "end\n"
-    )
+    assert out.getvalue() == ("# Not rendered\n\n| a | b |\n" + "a very long line " * 20 + "end\n")
 
 
 def test_plain_renderer_adds_no_blank_line() -> None:
@@ -487,3 +520,14 @@ def test_make_renderer_picks_by_mode() -> None:
 def test_package_import_does_not_load_rich() -> None:
     code = "import sys, chatbot.render; sys.exit('rich' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_links_show_their_target_instead_of_hiding_it() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=True, color_system="truecolor")
+    renderer = MarkdownStreamRenderer(console=console)
+    renderer.feed("Click [here](https://evil.example/steal) now.\n\n")
+    renderer.finish()
+    text = out.getvalue()
+    assert "\x1b]8;" not in text  # no OSC 8 hyperlink with an invisible target
+    assert "https://evil.example/steal" in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -60,7 +62,7 @@ SEQUENCE_ALPHABET = list("\x1b\x07\x9c\x9b\x9d\x90\x9f[]P_^X\\;:?0125mJHc(Bab \n
 def feed_in_pieces(text: str, cuts: list[int]) -> str:
     sanitizer = StreamSanitizer()
     points = sorted({0, len(text), *(c for c in cuts if 0 <= c <= len(text))})
-    out = [sanitizer.feed(text[a:b]) for a, b in zip(points, points[1:], strict=False)]
+    out = [sanitizer.feed(text[a:b]) for a, b in itertools.pairwise(points)]
     return "".join(out) + sanitizer.flush()
 
 
@@ -120,11 +122,7 @@ def test_output_never_contains_a_control(text: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.text(
-        alphabet=st.characters(exclude_categories=("Cc", "Cs")) | st.sampled_from("\n\t")
-    )
-)
+@given(st.text(alphabet=st.characters(exclude_categories=("Cc", "Cs")) | st.sampled_from("\n\t")))
 def test_text_without_controls_passes_through(text: str) -> None:
     assert sanitize(text) == text
 

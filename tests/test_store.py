@@ -449,27 +449,109 @@ def test_response_cache(db: Path) -> None:
         assert store.cache_get(key) == "Four."
 
 
-def test_usage_by_model_sums_replies_since_a_time(db: Path) -> None:
+def test_usage_by_model_sums_requests_since_a_time(db: Path) -> None:
     with Store.open(db) as store:
         cid = new_conversation(store)
-
-        def reply(model: str, at: float, prompt: int, completion: int, **kw: object) -> None:
-            store.append_message(
-                cid,
-                assistant("ok", created_at=at, **kw),
-                persona="p",
-                model=model,
-                prompt_tokens=prompt,
-                completion_tokens=completion,
-            )
-
-        reply("small", 100.0, 1000, 1000)  # before the window
-        reply("small", 200.0, 10, 3)
-        reply("small", 300.0, 20, 4)
-        reply("big", 250.0, 7, 1)
-        reply("big", 260.0, 500, 500, status=ReplyStatus.CACHED)  # cost nothing
+        store.record_usage(cid, model="small", prompt_tokens=1000, completion_tokens=1000, at=100.0)
+        store.record_usage(cid, model="small", prompt_tokens=10, completion_tokens=3, at=200.0)
+        store.record_usage(cid, model="small", prompt_tokens=20, completion_tokens=4, at=300.0)
+        store.record_usage(None, model="big", prompt_tokens=7, completion_tokens=1, at=250.0)
+        # Messages carry their own token columns, but totals come from recorded usage only.
         store.append_message(
-            cid, user("q", created_at=400.0), persona="p", model="small", prompt_tokens=99
+            cid,
+            assistant("ok", created_at=400.0),
+            persona="p",
+            model="small",
+            prompt_tokens=99,
+            completion_tokens=99,
         )
         assert store.usage_by_model(since=200.0) == {"small": (30, 7), "big": (7, 1)}
         assert store.usage_by_model(since=1000.0) == {}
+
+
+def test_record_usage_defaults_to_now_and_checks_its_input(db: Path) -> None:
+    with Store.open(db, clock=lambda: 5000.0) as store:
+        store.record_usage(None, model="m", prompt_tokens=3, completion_tokens=2)
+        assert store.usage_by_model(since=5000.0) == {"m": (3, 2)}
+        assert store.usage_by_model(since=5000.5) == {}
+        with pytest.raises(StoreError, match="no conversation 42"):
+            store.record_usage(42, model="m", prompt_tokens=1, completion_tokens=1)
+        with pytest.raises(ValueError, match="negative"):
+            store.record_usage(None, model="m", prompt_tokens=-1, completion_tokens=1)
+
+
+def test_paid_tokens_survive_undo_and_deleting_the_conversation(db: Path) -> None:
+    with Store.open(db) as store:
+        cid = new_conversation(store)
+        question = user("q", created_at=10.0)
+        answer = assistant("a", created_at=11.0)
+        store.append_message(cid, question, persona="p", model="m")
+        store.append_message(
+            cid, answer, persona="p", model="m", prompt_tokens=40, completion_tokens=8
+        )
+        store.record_usage(cid, model="m", prompt_tokens=40, completion_tokens=8, at=11.0)
+        store.delete_messages([question.id or 0, answer.id or 0])
+        assert store.usage_by_model(since=0.0) == {"m": (40, 8)}
+        store.delete_conversation(cid)
+    with Store.open(db) as store:
+        assert store.usage_by_model(since=0.0) == {"m": (40, 8)}
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT conversation_id FROM usage").fetchall() == [(None,)]
+    raw.close()
+
+
+def test_version_1_file_is_upgraded_with_its_usage(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file written by the release whose schema ended at version 1.
+    with monkeypatch.context() as patched:
+        patched.setattr(store_module, "_MIGRATIONS", store_module._MIGRATIONS[:1])
+        with Store.open(db) as old:
+            cid = new_conversation(old)
+            old.append_message(cid, user("q", created_at=100.0), persona="p", model="m1")
+            old.append_message(
+                cid,
+                assistant("a", created_at=101.0),
+                persona="p",
+                model="m1",
+                prompt_tokens=50,
+                completion_tokens=5,
+            )
+            old.append_message(
+                cid,
+                assistant("b", created_at=102.0, status=ReplyStatus.INTERRUPTED),
+                persona="p",
+                model="m2",
+                prompt_tokens=60,
+            )
+            old.append_message(
+                cid,
+                assistant("c", created_at=103.0, status=ReplyStatus.CACHED),
+                persona="p",
+                model="m1",
+                prompt_tokens=50,
+                completion_tokens=5,
+            )
+            old.append_message(cid, assistant("d", created_at=104.0), persona="p", model="m1")
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    raw.close()
+
+    with Store.open(db) as store:
+        assert store.usage_by_model(since=0.0) == {"m1": (50, 5), "m2": (60, 0)}
+        assert store.usage_by_model(since=101.5) == {"m2": (60, 0)}
+        assert [m.content for m in store.load_conversation(cid).messages] == [
+            "q",
+            "a",
+            "b",
+            "c",
+            "d",
+        ]
+        store.record_usage(cid, model="m1", prompt_tokens=1, completion_tokens=1, at=200.0)
+        assert store.usage_by_model(since=0.0)["m1"] == (51, 6)
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
+    raw.close()
+    # Opening again must not copy the old usage a second time.
+    with Store.open(db) as store:
+        assert store.usage_by_model(since=0.0) == {"m1": (51, 6), "m2": (60, 0)}

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
     from rich.style import Style
 
-__all__ = ["MarkdownStreamRenderer"]
+__all__ = ["MarkdownStreamRenderer", "reply_markdown"]
 
 # A fence opener: backtick fences may not have a backtick in their info string.
 _FENCE_OPEN = re.compile(r"[ \t]*(?P<fence>`{3,}(?=[^`]*$)|~{3,})")
@@ -267,11 +267,13 @@ def _rstrip(line: list[Segment], *, styled: bool) -> list[Segment]:
 class _TailView:
     """The live part of the reply: its unfinished tail, cropped to the screen's bottom."""
 
-    def __init__(self, renderer: MarkdownStreamRenderer) -> None:
-        self._renderer = renderer
+    def __init__(self, tail: Callable[[], RenderableType | None]) -> None:
+        self._tail = tail
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        renderable = self._renderer._tail_renderable()
+        # Built at draw time, so every redraw (even one that rich triggers while a
+        # finished block is printed) shows the tail as it is now.
+        renderable = self._tail()
         if renderable is None:
             return
         lines = console.render_lines(renderable, options.update(height=None), pad=False)
@@ -282,6 +284,15 @@ class _TailView:
             yield from _rstrip(line, styled=console.color_system is not None)
             if index < len(shown):
                 yield Segment.line()
+
+
+def reply_markdown(text: str, *, code_theme: str = "monokai") -> Markdown:
+    """Markdown for model text: links show their URL instead of hiding it in OSC 8.
+
+    A hyperlink whose target is invisible is exactly what a hostile reply would
+    plant, so every place that renders model output uses this.
+    """
+    return Markdown(text, code_theme=code_theme, hyperlinks=False)
 
 
 class MarkdownStreamRenderer:
@@ -347,9 +358,7 @@ class MarkdownStreamRenderer:
             if self._live is not None:
                 live, self._live = self._live, None
                 live.stop()
-        tail = self._splitter.tail
-        self._splitter.drop(len(tail))
-        self._print_block(tail)
+        self._print_block(self._splitter.tail)
 
     def _print_finished_blocks(self) -> None:
         printed = False
@@ -362,6 +371,7 @@ class MarkdownStreamRenderer:
                 # Interrupted mid-print, the blocks stay in the tail for finish().
                 self._view_start = 0
                 self._view_state = self._separation_state
+            self._splitter.drop(cut)
             printed = True
         if printed and self._live is not None:
             # Printing under Live redraws the tail too: that counts as a refresh.
@@ -378,7 +388,7 @@ class MarkdownStreamRenderer:
 
     def _markdown(self, text: str) -> Markdown:
         self._count_parse(len(text))
-        return Markdown(text, code_theme=self._code_theme)
+        return reply_markdown(text, code_theme=self._code_theme)
 
     def _tail_renderable(self) -> RenderableType | None:
         text = self._splitter.tail[self._view_start :]
@@ -393,7 +403,7 @@ class MarkdownStreamRenderer:
             if not self._splitter.tail.strip():
                 return
             self._live = Live(
-                _TailView(self),
+                _TailView(self._tail_renderable),
                 console=self._console,
                 auto_refresh=False,
                 transient=True,

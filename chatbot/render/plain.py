@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import IO
 
 from chatbot.render.sanitize import StreamSanitizer
 
@@ -16,7 +16,7 @@ class PlainRenderer:
     reply as it streams.
     """
 
-    def __init__(self, *, file: TextIO) -> None:
+    def __init__(self, *, file: IO[str]) -> None:
         self._file = file
         self._sanitizer = StreamSanitizer()
         self._last_char = ""
