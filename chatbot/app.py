@@ -25,6 +25,7 @@ from chatbot.secrets import Redactor
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from chatbot.debuglog import DebugLog
     from chatbot.local_server import LocalServer
     from chatbot.persistence import StoreJournal
     from chatbot.store import Store, StoredConversation
@@ -191,6 +192,7 @@ class App:
             include_usage=config.include_usage,
             redact=self.redact,
             prepare=prepare,
+            debug=self._debug_log(args),
         )
         cache = None
         if self._store is not None:
@@ -260,6 +262,15 @@ class App:
             return server.base_url
 
         return config, prepare
+
+    def _debug_log(self, args: argparse.Namespace) -> DebugLog | None:
+        if not getattr(args, "debug", False):
+            return None
+        from chatbot.debuglog import DebugLog
+
+        log = DebugLog(self.paths.debug_log, redact=self.redact)
+        print(f"chatbot: debug log: {log.path}", file=self.stderr)
+        return log
 
     def _resume_target(self, store: Store, args: argparse.Namespace) -> StoredConversation | None:
         if args.session is not None:

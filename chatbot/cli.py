@@ -144,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="after a one-shot reply, print its tokens and cost on stderr",
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="log requests and errors (key redacted) to debug.log in the data folder",
+    )
     parser.add_argument("-V", "--version", action="version", version=f"chatbot {__version__}")
     return parser
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chatbot.debuglog import DebugLog
 from chatbot.errors import (
     ApiError,
     AuthenticationFailed,
@@ -88,6 +89,7 @@ class ChatClient:
         redact: Redactor | None = None,
         sdk_factory: Callable[[], openai.OpenAI] | None = None,
         prepare: Callable[[], str] | None = None,
+        debug: DebugLog | None = None,
     ) -> None:
         self._api_key = api_key
         self.base_url = base_url
@@ -98,6 +100,7 @@ class ChatClient:
         self._sdk_factory = sdk_factory
         #: Waits for a server that is still starting and returns its base URL.
         self._prepare = prepare
+        self._debug = debug
         self._sdk: openai.OpenAI | None = None
         self._lock = threading.Lock()
 
@@ -153,15 +156,40 @@ class ChatClient:
         closes the HTTP response at once, so the server stops generating.
         """
         started = False
+        chars = 0
+        self._log(
+            "request",
+            url=self.base_url,
+            model=request.model,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            max_tokens=request.max_tokens,
+            messages=list(request.messages),
+        )
         try:
             for event in self._stream_once(request):
                 if isinstance(event, TextDelta | ReasoningDelta):
                     started = True
+                    chars += len(event.text)
+                elif isinstance(event, Finished | UsageReport):
+                    self._log("response", chars=chars, detail=repr(event))
                 yield event
-        except ApiError:
+        except ApiError as exc:
+            self._log("error", error=type(exc).__name__, message=str(exc), chars=chars)
             raise
         except Exception as exc:
-            raise self._translate(exc, request=request, started=started) from None
+            error = self._translate(exc, request=request, started=started)
+            self._log(
+                "error", error=type(error).__name__, message=str(error), cause=repr(exc)[:500]
+            )
+            raise error from None
+        except BaseException:
+            self._log("cancelled", chars=chars)
+            raise
+
+    def _log(self, kind: str, **fields: object) -> None:
+        if self._debug is not None:
+            self._debug.event(kind, **fields)
 
     def _stream_once(self, request: ChatRequest) -> Iterator[StreamEvent]:
         import openai

@@ -183,3 +183,11 @@ def test_unknown_model_lists_what_the_server_offers(server: FakeOpenAIServer) ->
         session.send("hi", renderer=RecordingRenderer())
     assert "'no-such-model' not found" in str(caught.value)
     assert "available: fake-model, gpt-4o-mini" in str(caught.value)
+
+
+def test_odd_input_is_made_sendable_without_losing_text(server: FakeOpenAIServer) -> None:
+    session = make_session(server.base_url)
+    text = "a\x00b \ud800 שלום \u200b\u202e end"
+    session.send(text, renderer=RecordingRenderer())
+    sent = server.chat_requests[-1].body["messages"][-1]["content"]
+    assert sent == "ab \ufffd שלום \u200b\u202e end"
