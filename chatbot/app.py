@@ -23,6 +23,7 @@ from chatbot.render.sanitize import sanitize
 from chatbot.secrets import Redactor
 
 if TYPE_CHECKING:
+    from prompt_toolkit import PromptSession
     from rich.console import Console
 
     from chatbot.debuglog import DebugLog
@@ -409,7 +410,7 @@ class App:
             from chatbot.session_commands import show_recent
 
             show_recent(repl.context, resumed)
-        session.client.warm_up()
+        _warm_up_after_first_render(prompt, session.client)
         return repl.run()
 
     def _console(self, file: TextIO) -> Console:
@@ -426,3 +427,17 @@ def _local_extra_installed() -> bool:
     from chatbot.local_server import local_extra_installed
 
     return local_extra_installed()
+
+
+def _warm_up_after_first_render(prompt: PromptSession[str], client: ChatClient) -> None:
+    """Load the SDK once the prompt is on screen, not before.
+
+    Importing openai takes most of a second; started any earlier it competes
+    with drawing the prompt for the interpreter lock.
+    """
+
+    def start(_: object) -> None:
+        prompt.app.after_render -= start
+        client.warm_up()
+
+    prompt.app.after_render += start
