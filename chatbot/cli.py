@@ -182,22 +182,41 @@ def build_store_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatbot", description="Manage stored conversations.")
     parser.add_argument("--db", metavar="PATH", help="conversation store file (CHATBOT_DB)")
     commands = parser.add_subparsers(dest="command", required=True)
-    sessions = commands.add_parser("sessions", help="list recent conversations")
+    # --db is accepted before or after the sub-command.
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sessions = commands.add_parser("sessions", parents=[db], help="list recent conversations")
     sessions.add_argument("--search", metavar="TEXT", help="only those whose text contains TEXT")
     sessions.add_argument("-n", "--limit", type=_positive_int, default=20)
-    export = commands.add_parser("export", help="print or save a conversation")
+    export = commands.add_parser("export", parents=[db], help="print or save a conversation")
     export.add_argument("id", type=_positive_int)
     export.add_argument("-f", "--format", choices=("md", "json"), default="md")
     export.add_argument("-o", "--output", metavar="PATH", help="write to a file (0600)")
-    imported = commands.add_parser("import", help="import a JSON export as a new conversation")
+    imported = commands.add_parser(
+        "import", parents=[db], help="import a JSON export as a new conversation"
+    )
     imported.add_argument("file", metavar="FILE")
     return parser
+
+
+def _is_store_command(arguments: Sequence[str]) -> bool:
+    """True for ``chatbot [--db PATH] sessions|export|import ...``."""
+    index = 0
+    while index < len(arguments):
+        word = arguments[index]
+        if word == "--db":
+            index += 2
+        elif word.startswith("--db="):
+            index += 1
+        else:
+            return word in _SUBCOMMANDS
+    return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``chatbot`` command."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    store_command = bool(arguments) and arguments[0] in _SUBCOMMANDS
+    store_command = _is_store_command(arguments)
     parser = build_store_parser() if store_command else build_parser()
     args = parser.parse_args(arguments)
     from chatbot.app import App

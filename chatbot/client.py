@@ -135,10 +135,16 @@ class ChatClient:
             return self._sdk
 
     def close(self) -> None:
-        with self._lock:
+        # Do not wait for a warm-up still importing the SDK: the process is
+        # leaving, and that import can take most of a second.
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
             if self._sdk is not None:
                 self._sdk.close()
                 self._sdk = None
+        finally:
+            self._lock.release()
 
     def list_models(self) -> list[str]:
         """Model ids the server offers; empty when it will not say."""

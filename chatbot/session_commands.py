@@ -11,6 +11,7 @@ from chatbot.commands import CommandContext, CommandRegistry
 from chatbot.errors import ChatbotError
 from chatbot.export import to_json, to_markdown
 from chatbot.persistence import StoreJournal, conversation_from_store, persona_for_stored
+from chatbot.render.sanitize import sanitize
 from chatbot.store import ConversationInfo, Store, StoredConversation
 
 __all__ = ["add_store_commands", "describe_age", "show_recent", "write_private"]
@@ -48,13 +49,17 @@ def write_private(path: Path, text: str) -> None:
     import os
 
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # O_CREAT's mode only applies to a new file; an existing one is made private too.
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
 
 
 def render_export(stored: StoredConversation, fmt: str) -> str:
     if fmt in ("md", "markdown"):
-        text = to_markdown(stored)
+        # A transcript is for reading: model text must not become terminal control
+        # when it is printed or viewed. JSON keeps the exact text for round trips.
+        text = sanitize(to_markdown(stored))
         return text if text.endswith("\n") else text + "\n"
     if fmt == "json":
         return json.dumps(to_json(stored), ensure_ascii=False, indent=2) + "\n"
@@ -67,7 +72,6 @@ def show_recent(ctx: CommandContext, stored: StoredConversation, *, exchanges: i
 
     from chatbot.messages import Role
     from chatbot.render.markdown_stream import reply_markdown
-    from chatbot.render.sanitize import sanitize
 
     messages = [m for m in stored.messages if not m.summary]
     starts = [i for i, m in enumerate(messages) if m.role is Role.USER]
