@@ -163,15 +163,6 @@ class ChatClient:
         """
         started = False
         chars = 0
-        self._log(
-            "request",
-            url=self.base_url,
-            model=request.model,
-            temperature=request.temperature,
-            top_p=request.top_p,
-            max_tokens=request.max_tokens,
-            messages=list(request.messages),
-        )
         try:
             for event in self._stream_once(request):
                 if isinstance(event, TextDelta | ReasoningDelta):
@@ -201,6 +192,16 @@ class ChatClient:
         import openai
 
         client = self._client()
+        # Logged after _client(): a local server's URL is known only once it is up.
+        self._log(
+            "request",
+            url=self.base_url,
+            model=request.model,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            max_tokens=request.max_tokens,
+            messages=list(request.messages),
+        )
         kwargs: dict[str, Any] = {"model": request.model, "messages": list(request.messages)}
         for name in ("temperature", "top_p", "max_tokens"):
             value = getattr(request, name)

@@ -1,15 +1,44 @@
-"""Hand-written fakes and builders shared by the tests."""
+"""Hand-written fakes, builders and ``chatbot`` subprocess runners shared by the tests."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
 
 from chatbot.chat import ChatSession
 from chatbot.client import ChatClient
 from chatbot.config import Config, resolve_config
 from chatbot.personas import Persona, load_personas
 
+if TYPE_CHECKING:
+    from fakeserver import FakeOpenAIServer
+
+__all__ = [
+    "RUN_TIMEOUT",
+    "TEST_KEY",
+    "RecordingRenderer",
+    "assert_one_line_error",
+    "chatbot_executable",
+    "chatbot_id_for_title",
+    "chatbot_ids_for_title",
+    "make_config",
+    "make_session",
+    "run_chatbot",
+    "scrubbed_environment",
+]
+
 TEST_KEY = "sk-test-SECRETKEY-0123456789"
+#: The longest a ``chatbot`` subprocess may run in a test before it counts as hung.
+RUN_TIMEOUT = 30.0
+#: Variables from the developer's shell that must never leak into a test run.
+_PRIVATE_PREFIXES = ("OPENAI_", "CHATBOT_")
 
 
 class RecordingRenderer:
@@ -50,3 +79,88 @@ def make_session(
     return ChatSession(
         config=config, persona=persona or load_personas().get("default"), client=client
     )
+
+
+# -- the installed ``chatbot`` command in a subprocess --------------------------------
+
+
+def chatbot_executable() -> str:
+    """The installed ``chatbot`` console script, next to this interpreter if possible."""
+    beside = Path(sys.executable).parent / "chatbot"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("chatbot")
+    if found is None:
+        pytest.fail("the chatbot command is not installed (pip install -e '.[test]')")
+    return found
+
+
+def scrubbed_environment(home: Path) -> dict[str, str]:
+    """os.environ without OpenAI/chatbot settings, with every folder under ``home``.
+
+    For fixtures that run before (or outside) the per-test isolation in conftest.py.
+    """
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(_PRIVATE_PREFIXES) and k != "NO_COLOR"
+    }
+    env.update(
+        HOME=str(home),
+        CHATBOT_CONFIG_DIR=str(home / "config"),
+        CHATBOT_DATA_DIR=str(home / "data"),
+        CHATBOT_LOCAL="0",
+    )
+    return env
+
+
+def run_chatbot(
+    *args: str,
+    server: FakeOpenAIServer | None = None,
+    env: Mapping[str, str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
+    cwd: Path | None = None,
+    command: Sequence[str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``chatbot ARGS`` to completion with pipes for stdin, stdout and stderr.
+
+    ``env`` defaults to the isolated test environment; ``CHATBOT_LOCAL=0`` keeps the
+    embedded local model from ever being started behind a test's back.
+    """
+    environment = dict(os.environ if env is None else env)
+    environment["CHATBOT_LOCAL"] = "0"
+    if server is not None:
+        environment["OPENAI_BASE_URL"] = server.base_url
+    environment.update(extra_env or {})
+    return subprocess.run(
+        [*(command or [chatbot_executable()]), *args],
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=cwd,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *, status: int) -> str:
+    """The run failed with ``status`` and said why in exactly one line; returns it."""
+    assert result.returncode == status, result
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def chatbot_ids_for_title(listing: str, title: str) -> list[int]:
+    """The ids in the first column of the ``chatbot sessions`` rows showing ``title``."""
+    return [int(line.split()[0].lstrip("#*")) for line in listing.splitlines() if title in line]
+
+
+def chatbot_id_for_title(listing: str, title: str) -> int:
+    """The id of the one ``chatbot sessions`` row showing ``title``."""
+    ids = chatbot_ids_for_title(listing, title)
+    assert len(ids) == 1, f"expected one row titled {title!r} in:\n{listing}"
+    return ids[0]

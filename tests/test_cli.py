@@ -16,111 +16,26 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fakeserver import FakeOpenAIServer, Reply
-from helpers import TEST_KEY
+from helpers import (
+    RUN_TIMEOUT,
+    TEST_KEY,
+    assert_one_line_error,
+    chatbot_executable,
+    chatbot_id_for_title,
+    chatbot_ids_for_title,
+    run_chatbot,
+    scrubbed_environment,
+)
 
 from chatbot import __version__
 from chatbot.personas import load_personas
-
-__all__ = [
-    "chatbot_executable",
-    "chatbot_id_for_title",
-    "chatbot_ids_for_title",
-    "run_chatbot",
-    "scrubbed_environment",
-]
-
-#: Variables from the developer's shell that must never leak into a test run.
-_PRIVATE_PREFIXES = ("OPENAI_", "CHATBOT_")
-_RUN_TIMEOUT = 30.0
-
-
-def chatbot_executable() -> str:
-    """The installed ``chatbot`` console script, next to this interpreter if possible."""
-    beside = Path(sys.executable).parent / "chatbot"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("chatbot")
-    if found is None:
-        pytest.fail("the chatbot command is not installed (pip install -e '.[test]')")
-    return found
-
-
-def scrubbed_environment(home: Path) -> dict[str, str]:
-    """os.environ without OpenAI/chatbot settings, with every folder under ``home``.
-
-    For fixtures that run before (or outside) the per-test isolation in conftest.py.
-    """
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(_PRIVATE_PREFIXES) and k != "NO_COLOR"
-    }
-    env.update(
-        HOME=str(home),
-        CHATBOT_CONFIG_DIR=str(home / "config"),
-        CHATBOT_DATA_DIR=str(home / "data"),
-        CHATBOT_LOCAL="0",
-    )
-    return env
-
-
-def run_chatbot(
-    *args: str,
-    server: FakeOpenAIServer | None = None,
-    env: Mapping[str, str] | None = None,
-    extra_env: Mapping[str, str] | None = None,
-    stdin: str | None = None,
-    cwd: Path | None = None,
-    command: Sequence[str] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """Run ``chatbot ARGS`` to completion with pipes for stdin, stdout and stderr.
-
-    ``env`` defaults to the isolated test environment; ``CHATBOT_LOCAL=0`` keeps the
-    embedded local model from ever being started behind a test's back.
-    """
-    environment = dict(os.environ if env is None else env)
-    environment["CHATBOT_LOCAL"] = "0"
-    if server is not None:
-        environment["OPENAI_BASE_URL"] = server.base_url
-    environment.update(extra_env or {})
-    return subprocess.run(
-        [*(command or [chatbot_executable()]), *args],
-        input=stdin if stdin is not None else "",
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=cwd,
-        timeout=_RUN_TIMEOUT,
-        check=False,
-    )
-
-
-def chatbot_ids_for_title(listing: str, title: str) -> list[int]:
-    """The ids in the first column of the ``chatbot sessions`` rows showing ``title``."""
-    return [int(line.split()[0].lstrip("#*")) for line in listing.splitlines() if title in line]
-
-
-def chatbot_id_for_title(listing: str, title: str) -> int:
-    """The id of the one ``chatbot sessions`` row showing ``title``."""
-    ids = chatbot_ids_for_title(listing, title)
-    assert len(ids) == 1, f"expected one row titled {title!r} in:\n{listing}"
-    return ids[0]
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *, status: int) -> str:
-    """The run failed with ``status`` and said why in exactly one line; returns it."""
-    assert result.returncode == status, result
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def user_texts(body: Mapping[str, Any]) -> list[str]:
@@ -218,7 +133,7 @@ def test_reader_closing_the_pipe_early_is_not_a_crash(server: FakeOpenAIServer) 
         assert process.stdout.readline() == b"line 0\n"
         process.stdout.close()  # what `head -1` does once it has its line
         stderr = process.stderr.read().decode()
-        process.wait(timeout=_RUN_TIMEOUT)
+        process.wait(timeout=RUN_TIMEOUT)
 
     assert "Traceback" not in stderr
     assert len(stderr.splitlines()) <= 1, stderr

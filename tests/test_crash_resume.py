@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from fakeserver import FakeOpenAIServer, Reply
-from test_cli import chatbot_id_for_title, run_chatbot, scrubbed_environment
-from test_e2e_pty import Terminal, terminal_env
+from helpers import chatbot_id_for_title, run_chatbot, scrubbed_environment
+from terminal import Terminal, terminal_env
 
 FIRST_QUESTION = "My laptop cannot find the wifi network"
 FIRST_ANSWER = "Turn the wifi adapter off and on again."
