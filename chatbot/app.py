@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -85,53 +84,10 @@ class App:
 
     def run_store_command(self, args: argparse.Namespace) -> int:
         """``chatbot sessions``, ``chatbot export ID``, ``chatbot import FILE``."""
+        from chatbot.store_cli import run_store_command
+
         store = self._open_store(self._store_path(args.db, self.environ))
-        if args.command == "sessions":
-            from chatbot.session_commands import session_rows
-
-            infos = store.list_conversations(limit=args.limit, search=args.search)
-            if not infos:
-                print("no conversations found", file=self.stderr)
-                return 0
-            for row in session_rows(infos):
-                print(
-                    "  ".join(
-                        (
-                            row[0].rjust(4),
-                            row[1].ljust(11),
-                            row[2].ljust(18),
-                            row[3].rjust(3),
-                            sanitize(row[4]),
-                        )
-                    ),
-                    file=self.stdout,
-                )
-            return 0
-        if args.command == "export":
-            from chatbot.session_commands import render_export, write_private
-
-            text = render_export(store.load_conversation(args.id), args.format)
-            if args.output:
-                write_private(Path(args.output).expanduser(), text)
-                print(f"exported #{args.id} to {args.output}", file=self.stderr)
-            else:
-                self.stdout.write(text)
-            return 0
-        from chatbot.export import from_json
-
-        path = Path(args.file).expanduser()
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read {path}: {exc.__class__.__name__}") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path} is not JSON (line {exc.lineno}: {exc.msg})") from None
-        new_id = store.import_conversation(from_json(data, source=str(path)))
-        print(
-            f"imported as #{new_id} (continue it with: chatbot --session {new_id})",
-            file=self.stdout,
-        )
-        return 0
+        return run_store_command(args, store=store, stdout=self.stdout, stderr=self.stderr)
 
     # -- chatting --------------------------------------------------------
 
