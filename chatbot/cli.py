@@ -7,6 +7,7 @@ exit status: 0 success, 1 API or network failure, 2 usage or configuration.
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import sys
@@ -235,6 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     finally:
         app.close()
+        if argv is None:
+            # Leaving the process: skip the interpreter's final collection over
+            # the SDK's thousands of objects, which costs ~0.3 s per run.
+            gc.freeze()
 
 
 def _silence_stdout() -> None:
