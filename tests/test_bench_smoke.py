@@ -1,0 +1,49 @@
+"""The benchmark still runs end to end: every case reports, at tiny sizes, within a minute.
+
+Timings are not asserted: they depend on the machine. Only that each case ran, printed
+its targets with a verdict, and saved its figures.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = {
+    "startup": "1. Start-up",
+    "oneshot": "2. One-shot",
+    "render": "3. Render throughput",
+    "paced": "4. Paced stream",
+    "conversation": "5. Long conversation",
+}
+
+
+def test_quick_benchmark_reports_every_case(tmp_path: Path) -> None:
+    results = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--json", str(results)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+
+    for title in CASES.values():
+        assert title in out, f"{title!r} missing from:\n{out}"
+    # Every case ends with at least one target line carrying a verdict.
+    sections = out.split("\n\n")
+    for title in CASES.values():
+        section = next(s for s in sections if title in s)
+        verdicts = [line for line in section.splitlines() if line.strip().startswith("target:")]
+        assert verdicts, f"no targets printed for {title}"
+        assert all(line.rstrip().endswith(("PASS", "MISS")) for line in verdicts)
+
+    saved = json.loads(results.read_text(encoding="utf-8"))
+    assert {check["case"] for check in saved["checks"]} == set(CASES)
+    assert set(saved["figures"]) == set(CASES)
+    assert "targets met" in out
