@@ -288,6 +288,8 @@ class App:
             return 130
         if status is ReplyStatus.LENGTH:
             print("chatbot: the reply was cut by the max_tokens limit", file=self.stderr)
+        elif status is ReplyStatus.FILTERED:
+            print("chatbot: the server's content filter stopped the reply", file=self.stderr)
         elif status is ReplyStatus.CACHED:
             print("chatbot: (answered from the response cache)", file=self.stderr)
         if show_usage:

@@ -17,7 +17,7 @@ from chatbot.compaction import CompactionFailed, Compactor, summary_message
 from chatbot.config import Config, ModelParams
 from chatbot.context import Budget, Conversation, FittedRequest, fit_to_budget
 from chatbot.errors import ApiError, ContextLengthExceeded, MessageTooLarge
-from chatbot.inputs import clean_user_text
+from chatbot.inputs import clean_text
 from chatbot.journal import Journal, NullJournal
 from chatbot.messages import Message, ReplyStatus, Role
 from chatbot.personas import Persona
@@ -189,7 +189,7 @@ class ChatSession:
         Raises MessageTooLarge (nothing sent or recorded) or an ApiError (the
         question is kept, so /retry can ask it again).
         """
-        question = Message(role=Role.USER, content=clean_user_text(text))
+        question = Message(role=Role.USER, content=clean_text(text))
         # Fit before recording, so a message too large leaves no trace but the
         # input history, where the user can recall it.
         fitted = self.fit([*self.conversation.live_history, question])

@@ -24,7 +24,8 @@ from chatbot.errors import (
     ServerUnreachable,
     StreamDropped,
 )
-from chatbot.secrets import Redactor
+from chatbot.inputs import clean_text
+from chatbot.secrets import Redactor, StreamScrubber
 
 if TYPE_CHECKING:
     import openai
@@ -163,22 +164,36 @@ class ChatClient:
         """
         started = False
         chars = 0
+        # A server that echoes the key back in its reply must not get it onto
+        # the screen or into the store. Short placeholders ("not-needed") are
+        # not secrets and would mangle ordinary words.
+        scrubber = StreamScrubber(self._api_key) if len(self._api_key) >= 20 else None
         try:
             for event in self._stream_once(request):
                 if isinstance(event, TextDelta | ReasoningDelta):
                     started = True
                     chars += len(event.text)
+                    if scrubber is not None and isinstance(event, TextDelta):
+                        event = TextDelta(scrubber.feed(event.text))
+                        if not event.text:
+                            continue
                 elif isinstance(event, Finished | UsageReport):
+                    if scrubber is not None and (held := scrubber.flush()):
+                        yield TextDelta(held)
                     self._log("response", chars=chars, detail=repr(event))
                 yield event
         except ApiError as exc:
             self._log("error", error=type(exc).__name__, message=str(exc), chars=chars)
+            if scrubber is not None and (held := scrubber.flush()):
+                yield TextDelta(held)
             raise
         except Exception as exc:
             error = self._translate(exc, request=request, started=started)
             self._log(
                 "error", error=type(error).__name__, message=str(error), cause=repr(exc)[:500]
             )
+            if scrubber is not None and (held := scrubber.flush()):
+                yield TextDelta(held)
             raise error from None
         except BaseException:
             self._log("cancelled", chars=chars)
@@ -306,9 +321,9 @@ def _events_from_chunks(chunks: Any) -> Iterator[StreamEvent]:
                 extra = delta.model_extra or {}
                 reasoning = extra.get("reasoning_content") or extra.get("reasoning")
                 if isinstance(reasoning, str) and reasoning:
-                    yield ReasoningDelta(reasoning)
+                    yield ReasoningDelta(clean_text(reasoning))
                 if delta.content:
-                    yield TextDelta(delta.content)
+                    yield TextDelta(clean_text(delta.content))
             if choice.finish_reason:
                 finish = choice.finish_reason
         if usage is not None:
@@ -329,7 +344,7 @@ def _events_from_completion(completion: object) -> Iterator[StreamEvent]:
         message = choice.get("message")
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, str) and content:
-            yield TextDelta(content)
+            yield TextDelta(clean_text(content))
         reason = choice.get("finish_reason")
         finish = reason if isinstance(reason, str) else finish
     usage = body.get("usage")
@@ -391,7 +406,16 @@ def _connection_reason(exc: Exception) -> str:
         text = str(cause).lower()
         if "refused" in text:
             return "connection refused"
-        if "name or service not known" in text or "nodename" in text or "getaddrinfo" in text:
+        if any(
+            phrase in text
+            for phrase in (
+                "name or service not known",
+                "nodename",
+                "getaddrinfo",
+                "name resolution",
+                "no address associated",
+            )
+        ):
             return "the host name does not resolve"
         if "ssl" in text or "certificate" in text:
             return "TLS/certificate problem"

@@ -34,6 +34,9 @@ __all__ = [
     "builtin_commands",
 ]
 
+#: What /continue sends: models resume a cut reply reliably when asked plainly.
+CONTINUE_PROMPT = "Continue exactly where your last reply stopped, without repeating anything."
+
 TurnRunner = Callable[[Callable[[ReplyRenderer], TurnResult]], None]
 
 
@@ -172,6 +175,12 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
     @registry.add("retry", usage="/retry", help="regenerate the last reply")
     def _retry(ctx: CommandContext, _: str) -> None:
         ctx.run_turn(lambda renderer: ctx.session.retry(renderer=renderer))
+
+    @registry.add("continue", usage="/continue", help="ask the model to go on after a cut reply")
+    def _continue(ctx: CommandContext, _: str) -> None:
+        if ctx.session.conversation.last_reply() is None:
+            raise ChatbotError("there is no reply to continue yet")
+        ctx.run_turn(lambda renderer: ctx.session.send(CONTINUE_PROMPT, renderer=renderer))
 
     @registry.add("undo", usage="/undo", help="drop the last question and its reply")
     def _undo(ctx: CommandContext, _: str) -> None:

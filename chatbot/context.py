@@ -92,7 +92,7 @@ def fit_to_budget(
             f"That message is about {newest:,} tokens, more than the "
             f"{limit - counter.request_tokens(fixed):,} left for it in this model's "
             f"{budget.context_window:,}-token context (with {budget.reserved_for_reply:,} "
-            "kept for the reply). Nothing was sent; press Up to recall it."
+            "kept for the reply). Nothing was sent."
         )
     kept = list(history[kept_from:])
     dropped = _count_turns(history[:kept_from])

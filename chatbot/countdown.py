@@ -42,7 +42,7 @@ class CountdownWaiter:
 
         deadline = self._clock() + wait.seconds
         if not self.console.is_terminal:
-            self.console.print(Text(self._line(wait, wait.seconds), style="yellow"))
+            self.console.print(Text(self._line(wait, wait.seconds), style="yellow"), soft_wrap=True)
             self._sleep(wait.seconds)
             return
         from rich.live import Live

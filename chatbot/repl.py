@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from chatbot.chat import ChatSession, TurnResult
 from chatbot.commands import CommandContext, CommandRegistry, Exit
-from chatbot.errors import ApiError, ChatbotError
+from chatbot.errors import ApiError, ChatbotError, MessageTooLarge
 from chatbot.messages import ReplyStatus
 from chatbot.models import cost_of, format_dollars
 from chatbot.notices import Notices
@@ -97,6 +97,10 @@ class Repl:
             if self.session.conversation.messages:
                 self.notices.hint("your message is kept: /retry to send it again")
             return
+        except MessageTooLarge as exc:
+            self.notices.error(str(exc))
+            self.notices.hint("press Up to recall it, then shorten it or split it")
+            return
         except ChatbotError as exc:
             self.notices.error(str(exc))
             return
@@ -119,7 +123,9 @@ class Repl:
         if status is ReplyStatus.INTERRUPTED:
             self.notices.hint("reply interrupted; what arrived is kept (/retry for a new one)")
         elif status is ReplyStatus.LENGTH:
-            self.notices.warning("the reply was cut by the max_tokens limit")
+            self.notices.warning(
+                "the reply was cut by the max_tokens limit; /continue asks for the rest"
+            )
         elif status is ReplyStatus.FILTERED:
             self.notices.warning("the server's content filter stopped the reply")
         elif status is ReplyStatus.CACHED:

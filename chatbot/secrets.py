@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["Redactor", "Secret"]
+__all__ = ["Redactor", "Secret", "StreamScrubber"]
 
 # Key-shaped strings we redact even when they are not the configured key, since
 # servers sometimes echo back a key from another environment variable.
@@ -44,3 +44,34 @@ class Redactor:
             if secret in text:
                 text = text.replace(secret, "***")
         return _KEY_PATTERN.sub("***", text)
+
+
+class StreamScrubber:
+    """Replaces one secret in streamed text, even when it is split across chunks.
+
+    The end of each chunk that could be the start of the secret is held back
+    until the next chunk shows whether it is; :meth:`flush` releases it.
+    """
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        secret = self._secret
+        text = (self._held + text).replace(secret, "***")
+        hold = 0
+        # Only a suffix starting with the secret's first character can be its start.
+        start = max(0, len(text) - len(secret) + 1)
+        position = text.find(secret[0], start)
+        while position != -1:
+            if secret.startswith(text[position:]):
+                hold = len(text) - position
+                break
+            position = text.find(secret[0], position + 1)
+        self._held = text[len(text) - hold :]
+        return text[: len(text) - hold]
+
+    def flush(self) -> str:
+        held, self._held = self._held, ""
+        return held

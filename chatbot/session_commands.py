@@ -69,6 +69,7 @@ def render_export(stored: StoredConversation, fmt: str) -> str:
 def show_recent(ctx: CommandContext, stored: StoredConversation, *, exchanges: int = 3) -> None:
     """Render the last few exchanges of a resumed conversation."""
     from rich.rule import Rule
+    from rich.text import Text
 
     from chatbot.messages import Role
     from chatbot.render.markdown_stream import reply_markdown
@@ -77,7 +78,8 @@ def show_recent(ctx: CommandContext, stored: StoredConversation, *, exchanges: i
     starts = [i for i, m in enumerate(messages) if m.role is Role.USER]
     shown = messages[starts[-exchanges] :] if len(starts) >= exchanges else messages
     title = stored.info.title or "(untitled)"
-    ctx.console.print(Rule(f"#{stored.info.id} {sanitize(title)}", style="dim"))
+    # Text, not a string: a title is data and must not be parsed as rich markup.
+    ctx.console.print(Rule(Text(f"#{stored.info.id} {sanitize(title)}"), style="dim"))
     if len(shown) < len(messages):
         ctx.notices.hint(f"… {len(messages) - len(shown)} earlier messages")
     for message in shown:
@@ -111,6 +113,7 @@ def add_store_commands(
     @registry.add("sessions", usage="/sessions [TEXT]", help="recent conversations, or search them")
     def _sessions(ctx: CommandContext, argument: str) -> None:
         from rich.table import Table
+        from rich.text import Text
 
         infos = store.list_conversations(limit=20, search=argument or None)
         if not infos:
@@ -121,7 +124,7 @@ def add_store_commands(
             table.add_column(column, no_wrap=column != "title")
         for row in session_rows(infos):
             marker = "*" if row[0] == str(journal.conversation_id) else ""
-            table.add_row(marker + row[0], *row[1:])
+            table.add_row(marker + row[0], *(Text(sanitize(cell)) for cell in row[1:]))
         ctx.console.print(table)
 
     @registry.add("load", usage="/load ID", help="continue a stored conversation")

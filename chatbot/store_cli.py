@@ -41,7 +41,7 @@ def _sessions(
         print("no conversations found", file=stderr)
         return 0
     for ident, when, persona, turns, title in session_rows(infos):
-        columns = (ident.rjust(4), when.ljust(11), persona.ljust(18), turns.rjust(3))
+        columns = (ident.rjust(4), when.ljust(11), sanitize(persona).ljust(18), turns.rjust(3))
         print("  ".join((*columns, sanitize(title))), file=stdout)
     return 0
 
