@@ -14,14 +14,13 @@ import datetime
 import difflib
 import importlib.resources
 import re
-import stat
-import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chatbot.errors import PersonaError
+from chatbot.tomlfile import decode_utf8, one_line, os_reason, parse_toml, read_limited
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -152,7 +151,7 @@ def load_personas(
             data = resource.read_bytes()
         except (OSError, ValueError) as exc:
             raise PersonaError(
-                f"{label}: cannot read built-in personas: {_os_reason(exc)}"
+                f"{label}: cannot read built-in personas: {os_reason(exc)}"
             ) from None
         _merge_text(book, _decode(data, label=label), label=label)
     if user_file is not None:
@@ -173,75 +172,22 @@ def _merge_file(book: PersonaBook, path: Path, *, missing_ok: bool) -> None:
 
 
 def _read_bytes(path: Path, *, label: str, missing_ok: bool) -> bytes | None:
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        if missing_ok:
-            return None
-        raise PersonaError(f"{label}: personas file not found") from None
-    except (OSError, ValueError) as exc:
-        raise PersonaError(f"{label}: cannot read personas file: {_os_reason(exc)}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise PersonaError(f"{label}: is a directory, not a personas file")
-    # FIFOs and devices could block or never end; a personas file is a plain file.
-    if not stat.S_ISREG(info.st_mode):
-        raise PersonaError(f"{label}: not a regular file")
-    if info.st_size > MAX_FILE_BYTES:
-        raise PersonaError(_too_large(label, info.st_size))
-    try:
-        with path.open("rb") as handle:
-            # Read one byte past the limit: the file may have grown since stat().
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except (OSError, ValueError) as exc:
-        raise PersonaError(f"{label}: cannot read personas file: {_os_reason(exc)}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise PersonaError(_too_large(label, len(data)))
-    return data
-
-
-def _too_large(label: str, size: int) -> str:
-    return f"{label}: personas file too large ({size:,} bytes; the limit is 1 MB)"
+    return read_limited(
+        path,
+        label=label,
+        what="personas file",
+        error=PersonaError,
+        missing_ok=missing_ok,
+        max_bytes=MAX_FILE_BYTES,
+    )
 
 
 def _decode(data: bytes, *, label: str) -> str:
-    try:
-        # utf-8-sig: editors on Windows like to start files with a BOM.
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        byte = data[exc.start]
-        raise PersonaError(
-            f"{label}: not UTF-8 text (byte 0x{byte:02x} at offset {exc.start})"
-        ) from None
-
-
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+    return decode_utf8(data, label=label, error=PersonaError)
 
 
 def _parse(text: str, *, label: str) -> dict[str, object]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PersonaError(_syntax_message(exc, label)) from None
-    except ValueError as exc:
-        # Integers over Python's 4300-digit conversion limit land here.
-        raise PersonaError(f"{label}: invalid TOML: {_one_line(str(exc), limit=80)}") from None
-    except RecursionError:
-        raise PersonaError(f"{label}: invalid TOML: arrays or tables nested too deeply") from None
-
-
-def _syntax_message(exc: tomllib.TOMLDecodeError, label: str) -> str:
-    # Python 3.14 exposes lineno/colno/msg; older versions only put them in the text.
-    message = str(getattr(exc, "msg", None) or exc)
-    line = getattr(exc, "lineno", None)
-    column = getattr(exc, "colno", None)
-    found = _TOML_POSITION.search(message)
-    if found:
-        message = message[: found.start()]
-        if line is None:
-            line, column = int(found.group(1)), int(found.group(2))
-    if line is None:
-        return f"{label}: invalid TOML: {_one_line(message)}"
-    return f"{label}: invalid TOML at line {line}, column {column}: {_one_line(message)}"
+    return parse_toml(text, label=label, error=PersonaError)
 
 
 # --- validating -------------------------------------------------------------
@@ -434,20 +380,9 @@ def _toml_type(value: object) -> str:
 
 def _quote(text: str) -> str:
     """Quote text from a file or the user so that the message stays one short line."""
-    return repr(_one_line(text, limit=60)) if text.isprintable() else repr(text[:60])
+    return repr(one_line(text, limit=60)) if text.isprintable() else repr(text[:60])
 
 
 def _quote_path(path: Path) -> str:
     text = str(path)
     return text if text.isprintable() else repr(text)
-
-
-def _one_line(text: str, *, limit: int = 200) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _os_reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return _one_line(str(exc)) or type(exc).__name__

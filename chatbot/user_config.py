@@ -16,20 +16,18 @@ A missing file is fine; anything else wrong is one line naming the file.
 from __future__ import annotations
 
 import math
-import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chatbot.errors import ConfigError
 from chatbot.models import Price, model_key
+from chatbot.tomlfile import decode_utf8, parse_toml, read_limited
 
 __all__ = ["UserConfig", "load_user_config"]
 
 _SECTIONS = ("prices", "context_windows")
 _PRICE_KEYS = ("input", "output")
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -42,17 +40,12 @@ class UserConfig:
 
 def load_user_config(path: Path) -> UserConfig:
     """Read and validate ``path``; an absent file is an empty configuration."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    label = str(path)
+    data = read_limited(path, label=label, what="config file", error=ConfigError, missing_ok=True)
+    if data is None:
         return UserConfig()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc.__class__.__name__}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte offset {exc.start})") from None
-    document = _parse(text, path=path)
+    text = decode_utf8(data, label=label, error=ConfigError)
+    document = parse_toml(text, label=label, error=ConfigError)
     for key in document:
         if key not in _SECTIONS:
             raise ConfigError(f"{path}: unknown key {key!r} (expected {', '.join(_SECTIONS)})")
@@ -60,32 +53,6 @@ def load_user_config(path: Path) -> UserConfig:
         prices=_prices(document.get("prices", {}), path=path),
         context_windows=_windows(document.get("context_windows", {}), path=path),
     )
-
-
-def _parse(text: str, *, path: Path) -> dict[str, object]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(_syntax_message(exc, path=path)) from None
-    except (ValueError, RecursionError) as exc:
-        # Huge integers and deep nesting fail outside the decoder's own error type.
-        raise ConfigError(f"{path}: invalid TOML ({exc.__class__.__name__})") from None
-
-
-def _syntax_message(exc: tomllib.TOMLDecodeError, *, path: Path) -> str:
-    # Before Python 3.14 the position is only in the message text.
-    message = str(getattr(exc, "msg", None) or exc)
-    line = getattr(exc, "lineno", None)
-    column = getattr(exc, "colno", None)
-    found = _TOML_POSITION.search(message)
-    if found:
-        message = message[: found.start()]
-        if line is None:
-            line, column = int(found.group(1)), int(found.group(2))
-    message = " ".join(message.split())
-    if line is None:
-        return f"{path}: invalid TOML: {message}"
-    return f"{path}: invalid TOML at line {line}, column {column}: {message}"
 
 
 def _table(value: object, *, what: str, path: Path) -> dict[str, object]:
