@@ -16,30 +16,24 @@ from pathlib import Path
 
 import pytest
 from fakeserver import FakeOpenAIServer, Reply
-from helpers import RUN_TIMEOUT, chatbot_executable
-from test_faults import (
+from faultkit import (
     TRACEBACK,
     Tap,
     assistant,
     echo,
     environment,
+    paste,
     repl_harness,
     run_one_shot,
     stored_one_shot,
     user,
 )
+from helpers import RUN_TIMEOUT, chatbot_executable
 
 from chatbot.commands import builtin_commands
 from chatbot.personas import load_personas
 from chatbot.render import make_renderer
 from chatbot.repl import Repl
-
-PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
-
-
-def paste(text: str) -> str:
-    """``text`` as a terminal delivers a paste, then Enter."""
-    return f"{PASTE_START}{text}{PASTE_END}\r"
 
 
 def sent_texts(server: FakeOpenAIServer) -> list[str]:

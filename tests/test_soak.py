@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 from fakeserver import FakeOpenAIServer, RecordedRequest, Reply
+from faultkit import KEY, transcript
 from helpers import RecordingRenderer
-from test_faults import KEY, transcript
 
 from chatbot.chat import ChatSession
 from chatbot.client import ChatClient

@@ -20,24 +20,22 @@ from pathlib import Path
 
 import pytest
 from fakeserver import FakeOpenAIServer, Reply
-from prompt_toolkit.application import create_app_session
-from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.output import DummyOutput
-from test_faults import (
+from faultkit import (
     KEY,
     TRACEBACK,
     FakeTime,
     OneShot,
     endpoint,
     environment,
+    paste,
     patch_countdown,
     repl_harness,
     run_one_shot,
 )
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
 
-from chatbot.app import App
-from chatbot.cli import build_parser
-from chatbot.errors import ChatbotError
 from chatbot.personas import load_personas
 
 # (what a hostile server sends, what the user may see of it)
@@ -202,6 +200,16 @@ def _serve_always(server: FakeOpenAIServer, reply: Reply) -> None:
     server.default_reply = reply
 
 
+def _ask_a_failing_server(reply: Reply, *flags: str, home: Path) -> OneShot:
+    """``chatbot --raw FLAGS hello`` against a server that answers everything with ``reply``."""
+    with endpoint("server") as target:
+        assert target.server is not None
+        _serve_always(target.server, reply)
+        return run_one_shot(
+            ["--raw", *flags, "hello"], environ=environment(home, base_url=target.base_url)
+        )
+
+
 @pytest.mark.parametrize("reply", ERROR_REPLIES)
 def test_repl_error_lines_cannot_drive_the_terminal(reply: Reply, tmp_path: Path) -> None:
     with (
@@ -221,16 +229,11 @@ def test_repl_error_lines_cannot_drive_the_terminal(reply: Reply, tmp_path: Path
 def test_one_shot_error_lines_cannot_drive_the_terminal(
     reply: Reply, tmp_path: Path, fake_countdown: FakeTime
 ) -> None:
-    with endpoint("server") as target:
-        assert target.server is not None
-        _serve_always(target.server, reply)
-        result = run_one_shot(
-            ["--raw", "hello"], environ=environment(tmp_path, base_url=target.base_url)
-        )
-        assert result.code == 1
-        assert_terminal_safe(result.stdout + result.stderr)
-        (line,) = result.said
-        assert "please retry" in line
+    result = _ask_a_failing_server(reply, home=tmp_path)
+    assert result.code == 1
+    assert_terminal_safe(result.stdout + result.stderr)
+    (line,) = result.said
+    assert "please retry" in line
 
 
 HOSTILE_MODELS = (
@@ -341,7 +344,7 @@ def test_conversation_titles_cannot_drive_the_terminal(tmp_path: Path) -> None:
         endpoint("server") as target,
         repl_harness(base_url=target.base_url, home=tmp_path, terminal=True) as repl,
     ):
-        repl.step(f"\x1b[200~{HOSTILE_TITLE}\x1b[201~\r")
+        repl.step(paste(HOSTILE_TITLE))
         step = repl.step("/sessions\r")
         assert_terminal_safe(step.everything)
 
@@ -351,7 +354,7 @@ def test_loading_a_conversation_with_a_hostile_title_is_inert(tmp_path: Path) ->
         endpoint("server") as target,
         repl_harness(base_url=target.base_url, home=tmp_path, terminal=True) as repl,
     ):
-        repl.step("\x1b[200~see [link=https://evil.example/]the docs[/link]\x1b[201~\r")
+        repl.step(paste("see [link=https://evil.example/]the docs[/link]"))
         conversation = repl.journal.conversation_id
         step = repl.step(f"/clear\r/load {conversation}\r")
         assert_terminal_safe(step.everything)
@@ -422,15 +425,10 @@ def test_the_key_never_shows_in_repl_errors(reply: Reply, tmp_path: Path) -> Non
 def test_the_key_never_shows_in_one_shot_errors(
     reply: Reply, tmp_path: Path, fake_countdown: FakeTime
 ) -> None:
-    with endpoint("server") as target:
-        assert target.server is not None
-        _serve_always(target.server, reply)
-        result = run_one_shot(
-            ["--raw", "--debug", "hello"], environ=environment(tmp_path, base_url=target.base_url)
-        )
-        assert result.code == 1
-        assert len(result.said) == 2  # where the debug log is, and the error
-        assert_no_key(result.stdout, result.stderr, *_files(tmp_path))
+    result = _ask_a_failing_server(reply, "--debug", home=tmp_path)
+    assert result.code == 1
+    assert len(result.said) == 2  # where the debug log is, and the error
+    assert_no_key(result.stdout, result.stderr, *_files(tmp_path))
 
 
 def _files(root: Path) -> Iterator[bytes]:
@@ -449,20 +447,13 @@ class TtyStdin(io.StringIO):
 
 def run_interactive(argv: Sequence[str], *, keys: str, environ: Mapping[str, str]) -> OneShot:
     """The whole app in chat mode, typing ``keys`` then Ctrl-D into its prompt."""
-    out, err = io.StringIO(), io.StringIO()
     with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
         writer = threading.Thread(target=pipe.send_text, args=(keys + "\x04",))
         writer.start()
-        app = App(environ=environ, stdin=TtyStdin(), stdout=out, stderr=err)
         try:
-            code = app.run(build_parser().parse_args(list(argv)))
-        except ChatbotError as exc:
-            app.report(exc)
-            code = exc.exit_code
+            return run_one_shot(argv, environ=environ, stdin=TtyStdin())
         finally:
-            app.close()
             writer.join(timeout=30)
-    return OneShot(code=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 @pytest.fixture

@@ -1,0 +1,442 @@
+"""The shared harness of the reliability suites: a REPL a user could type into, and
+``chatbot QUESTION`` run in-process, both against the fake server with a fake clock.
+
+:class:`ReplHarness` runs the real REPL (PromptSession on a pipe, real store, real retry
+countdown) and reports each stretch of input as a :class:`Step`; :func:`run_one_shot`
+runs :class:`~chatbot.app.App` as ``chatbot.cli.main`` would. :func:`endpoint` points
+either at the fake server, a closed port or a host name that never resolves. Retries
+wait on :class:`FakeTime`: nothing sleeps for real.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import re
+import socket
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import pytest
+from fakeserver import FakeOpenAIServer
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.input.base import PipeInput
+from prompt_toolkit.output import DummyOutput
+from rich.console import Console
+
+from chatbot import countdown
+from chatbot.app import App
+from chatbot.chat import ChatSession
+from chatbot.cli import build_parser
+from chatbot.client import ChatClient
+from chatbot.commands import builtin_commands
+from chatbot.config import resolve_config
+from chatbot.countdown import CountdownWaiter
+from chatbot.errors import ChatbotError
+from chatbot.messages import Message, ReplyStatus
+from chatbot.persistence import StoreJournal
+from chatbot.personas import PersonaBook, load_personas
+from chatbot.prompt import SlashCompleter, build_prompt_session
+from chatbot.render import ReplyRenderer, make_renderer
+from chatbot.repl import Repl
+from chatbot.retry import RetryPolicy
+from chatbot.secrets import Redactor
+from chatbot.session_commands import add_store_commands
+from chatbot.store import Store
+
+__all__ = [
+    "ATTEMPTS",
+    "KEY",
+    "TRACEBACK",
+    "Endpoint",
+    "FakeTime",
+    "OneShot",
+    "ReplHarness",
+    "Step",
+    "Tap",
+    "Transcript",
+    "assistant",
+    "echo",
+    "endpoint",
+    "environment",
+    "paste",
+    "patch_countdown",
+    "repl_harness",
+    "run_one_shot",
+    "stored_one_shot",
+    "transcript",
+    "user",
+]
+
+#: A realistic project key: long enough that a leak of any part would be noticed.
+KEY = "sk-proj-Q3vT9xLm2Pa7Rk4Wn8Zb1Yc6Hd0Fg5Js3Ue7Ki2Ov9Nq4Xt8Mw1Lr6Sy0Bp5Cj"
+#: Retries allowed after a rate limit or a server error, in both modes.
+ATTEMPTS = 2
+TRACEBACK = "Traceback"
+
+Transcript = list[tuple[str, str, str]]
+
+
+class FakeTime:
+    """A clock and a sleep for the countdown: waits are recorded, never slept."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+        #: Set to make the next wait end as if the user pressed Ctrl-C.
+        self.interrupt = False
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        if self.interrupt:
+            self.interrupt = False
+            raise KeyboardInterrupt
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class Tap:
+    """Passes a reply on to the real renderer and remembers what the user was shown."""
+
+    def __init__(self, inner: ReplyRenderer) -> None:
+        self.inner = inner
+        self.chunks: list[str] = []
+
+    def feed(self, text: str) -> None:
+        self.chunks.append(text)
+        self.inner.feed(text)
+
+    def finish(self) -> None:
+        self.inner.finish()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+
+def transcript(messages: Sequence[Message]) -> Transcript:
+    """(role, content, status) of each message: what a user could tell apart."""
+    return [(m.role.value, m.content, m.status.value) for m in messages]
+
+
+def user(text: str) -> tuple[str, str, str]:
+    return ("user", text, "complete")
+
+
+def assistant(text: str, status: ReplyStatus = ReplyStatus.COMPLETE) -> tuple[str, str, str]:
+    return ("assistant", text, status.value)
+
+
+def echo(text: str) -> str:
+    """What the fake server answers when nothing else is scripted."""
+    return f"You said: {text}"
+
+
+def paste(text: str) -> str:
+    """``text`` as a terminal delivers a bracketed paste, then Enter."""
+    return f"\x1b[200~{text}\x1b[201~\r"
+
+
+@dataclass(kw_only=True)
+class Step:
+    """What one stretch of REPL input produced."""
+
+    code: int
+    #: Lines on the REPL's console: errors, warnings, hints (replies go elsewhere).
+    notices: list[str]
+    #: Lines the retry countdown printed.
+    status: list[str]
+    #: The text of each reply shown during the step.
+    shown: list[str]
+    #: Everything written anywhere, for checks that nothing leaked.
+    everything: str
+
+
+class ReplHarness:
+    """The REPL as a user meets it: a real PromptSession on a pipe, a real store.
+
+    Notices, the countdown and replies go to separate buffers so each can be checked
+    on its own; ``terminal=True`` makes them look like a colour terminal to rich.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        pipe: PipeInput,
+        home: Path,
+        flags: Mapping[str, object] | None = None,
+        key: str = KEY,
+        markdown: bool = False,
+        terminal: bool = False,
+        personas: PersonaBook | None = None,
+    ) -> None:
+        self.pipe = pipe
+        self.home = home
+        self.key = key
+        self.store_path = home / "data" / "conversations.sqlite3"
+        self.history_path = home / "data" / "input-history"
+        self.store = Store.open(self.store_path)
+        self.journal = StoreJournal(self.store)
+        config = resolve_config(
+            flags={"base_url": base_url, "timeout": 5.0, **(flags or {})},
+            env={"OPENAI_API_KEY": key},
+        )
+        book = personas or load_personas()
+        self.client = ChatClient(
+            api_key=key,
+            base_url=base_url,
+            timeout=config.timeout,
+            max_retries=0,
+            redact=Redactor([key]),
+        )
+        self.time = FakeTime()
+        self.out, self.status_out, self.reply_out = io.StringIO(), io.StringIO(), io.StringIO()
+        self.console = _console(self.out, terminal=terminal)
+        self.reply_console = _console(self.reply_out, terminal=terminal)
+        waiter = CountdownWaiter(
+            console=_console(self.status_out, terminal=False),
+            clock=self.time.clock,
+            sleep=self.time.sleep,
+        )
+        self.session = ChatSession(
+            config=config,
+            persona=book.get(config.persona_name or "default"),
+            client=self.client,
+            journal=self.journal,
+            retry_policy=RetryPolicy(attempts=ATTEMPTS, max_wait=5.0),
+            waiter=waiter,
+        )
+        commands = builtin_commands(personas=book)
+        add_store_commands(commands, store=self.store, journal=self.journal, confirm=lambda _: True)
+        self.prompt = build_prompt_session(
+            history_path=self.history_path,
+            completer=SlashCompleter(commands=commands.names, arguments=commands.argument_choices),
+            input=pipe,
+            output=DummyOutput(),
+        )
+        self.taps: list[Tap] = []
+        self._markdown = markdown
+        self.repl = Repl(
+            session=self.session,
+            prompt=self.prompt,
+            console=self.console,
+            personas=book,
+            commands=commands,
+            renderer_factory=self._renderer,
+        )
+        self.copied: list[str] = []
+        self.repl.context.copy = self.copied.append
+
+    def _renderer(self) -> Tap:
+        inner = make_renderer(
+            console=self.reply_console, markdown=self._markdown, file=self.reply_out
+        )
+        tap = Tap(inner)
+        self.taps.append(tap)
+        return tap
+
+    def step(self, keys: str) -> Step:
+        """Type ``keys``, then Ctrl-D; returns once the REPL has read the Ctrl-D."""
+        for buffer in (self.out, self.status_out, self.reply_out):
+            buffer.seek(0)
+            buffer.truncate()
+        first = len(self.taps)
+        # Each start of the loop greets while the conversation is empty; that is not news.
+        greeting = None if self.session.conversation.messages else self.session.persona.greeting
+        # A pipe holds 64 KiB: larger input must be written while the prompt reads it.
+        writer = threading.Thread(target=self.pipe.send_text, args=(keys + "\x04",))
+        writer.start()
+        try:
+            code = self.repl.run()
+        finally:
+            writer.join(timeout=30)
+        everything = self.out.getvalue() + self.status_out.getvalue() + self.reply_out.getvalue()
+        notices = self.out.getvalue().splitlines()
+        if greeting and [_unstyled(line) for line in notices[:1]] == [greeting]:
+            del notices[0]
+        return Step(
+            code=code,
+            notices=notices,
+            status=self.status_out.getvalue().splitlines(),
+            shown=[tap.text for tap in self.taps[first:]],
+            everything=everything,
+        )
+
+    @property
+    def held(self) -> Transcript:
+        """The conversation in memory."""
+        return transcript(self.session.conversation.messages)
+
+    @property
+    def stored(self) -> Transcript:
+        """The conversation as the store has it."""
+        if self.journal.conversation_id is None:
+            return []
+        return transcript(self.store.load_conversation(self.journal.conversation_id).messages)
+
+    def close(self) -> None:
+        self.client.close()
+        self.store.close()
+
+
+def _unstyled(line: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", line)
+
+
+def _console(file: TextIO, *, terminal: bool) -> Console:
+    if terminal:
+        return Console(
+            file=file, width=80, force_terminal=True, color_system="truecolor", highlight=False
+        )
+    return Console(file=file, width=80, color_system=None, highlight=False)
+
+
+@contextlib.contextmanager
+def repl_harness(*, base_url: str, home: Path, **options: Any) -> Iterator[ReplHarness]:
+    """A :class:`ReplHarness` on a fresh pipe, closed afterwards."""
+    with create_pipe_input() as pipe:
+        harness = ReplHarness(base_url=base_url, pipe=pipe, home=home, **options)
+        try:
+            yield harness
+        finally:
+            harness.close()
+
+
+@dataclass(kw_only=True)
+class OneShot:
+    """How one in-process ``chatbot QUESTION`` run ended."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def said(self) -> list[str]:
+        """The lines the tool itself wrote on stderr (not the retry countdown)."""
+        return [line for line in self.stderr.splitlines() if line.startswith("chatbot: ")]
+
+
+def environment(home: Path, *, base_url: str, key: str = KEY) -> dict[str, str]:
+    return {
+        "OPENAI_API_KEY": key,
+        "OPENAI_BASE_URL": base_url,
+        "CHATBOT_CONFIG_DIR": str(home / "config"),
+        "CHATBOT_DATA_DIR": str(home / "data"),
+        "CHATBOT_LOCAL": "0",
+    }
+
+
+def run_one_shot(
+    argv: Sequence[str],
+    *,
+    environ: Mapping[str, str],
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+) -> OneShot:
+    """``chatbot ARGV`` in-process, ending a domain error as ``chatbot.cli.main`` does."""
+    out = stdout if stdout is not None else io.StringIO()
+    err = io.StringIO()
+    app = App(
+        environ=environ,
+        stdin=stdin if stdin is not None else io.StringIO(""),
+        stdout=out,
+        stderr=err,
+    )
+    try:
+        code = app.run(build_parser().parse_args(list(argv)))
+    except ChatbotError as exc:
+        app.report(exc)
+        code = exc.exit_code
+    finally:
+        app.close()
+    return OneShot(code=code, stdout=_written(out), stderr=err.getvalue())
+
+
+def _written(stream: TextIO) -> str:
+    """What was written to a StringIO, or to a text wrapper over a BytesIO."""
+    if isinstance(stream, io.StringIO):
+        return stream.getvalue()
+    stream.flush()
+    raw = stream.buffer
+    assert isinstance(raw, io.BytesIO)
+    return raw.getvalue().decode("utf-8")
+
+
+def stored_one_shot(home: Path) -> Transcript:
+    """The newest conversation in the one-shot store."""
+    store = Store.open(home / "data" / "conversations.sqlite3")
+    try:
+        latest = store.latest_conversation_id()
+        return [] if latest is None else transcript(store.load_conversation(latest).messages)
+    finally:
+        store.close()
+
+
+def patch_countdown(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    """Give the app's real countdown a fake clock: its retries wait no real time."""
+    fake = FakeTime()
+    waiter = functools.partial(CountdownWaiter, clock=fake.clock, sleep=fake.sleep)
+    monkeypatch.setattr(countdown, "CountdownWaiter", waiter)
+    return fake
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on (until a test starts a server there)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Endpoint:
+    """Where the chatbot is pointed: the fake server, a closed port, or a bad host name.
+
+    A closed port can come back to life (``revive``): the server starts there, as a
+    user's local server would after they notice it was down.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.server: FakeOpenAIServer | None = None
+        self._port = 0
+        if kind == "server":
+            self.server = FakeOpenAIServer().start()
+            self.base_url = self.server.base_url
+        elif kind == "refused":
+            self._port = _closed_port()
+            self.base_url = f"http://127.0.0.1:{self._port}/v1"
+        elif kind == "dns":
+            # The reserved .invalid TLD never resolves (RFC 6761).
+            self.base_url = "http://api.chatbot-faults.invalid/v1"
+        else:
+            raise ValueError(kind)
+
+    @property
+    def requests(self) -> int:
+        return len(self.server.chat_requests) if self.server is not None else 0
+
+    def revive(self) -> bool:
+        """Bring the server up if it was down; False when it cannot come back."""
+        if self.kind == "refused" and self.server is None:
+            self.server = FakeOpenAIServer(port=self._port).start()
+        return self.server is not None
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            assert self.server.errors == []
+
+
+@contextlib.contextmanager
+def endpoint(kind: str) -> Iterator[Endpoint]:
+    target = Endpoint(kind)
+    try:
+        yield target
+    finally:
+        target.close()
