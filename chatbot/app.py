@@ -76,6 +76,12 @@ class App:
         raw = flag or env.get("CHATBOT_DB")
         return Path(raw).expanduser() if raw else self.paths.store
 
+    def _environment(self) -> tuple[dict[str, str], tuple[str, ...]]:
+        """The process environment over the ``.env`` files."""
+        return load_environment(
+            environ=self.environ, dotenv_files=default_dotenv_files(self.paths.config_dir)
+        )
+
     def _open_store(self, path: Path) -> Store:
         from chatbot.store import Store
 
@@ -86,7 +92,8 @@ class App:
         """``chatbot sessions``, ``chatbot export ID``, ``chatbot import FILE``."""
         from chatbot.store_cli import run_store_command
 
-        store = self._open_store(self._store_path(args.db, self.environ))
+        env, _ = self._environment()
+        store = self._open_store(self._store_path(args.db, env))
         return run_store_command(args, store=store, stdout=self.stdout, stderr=self.stderr)
 
     # -- chatting --------------------------------------------------------
@@ -100,9 +107,7 @@ class App:
             for name, description in format_persona_list(book):
                 print(f"{name:<20} {description}", file=self.stdout)
             return 0
-        env, warnings = load_environment(
-            environ=self.environ, dotenv_files=default_dotenv_files(self.paths.config_dir)
-        )
+        env, warnings = self._environment()
         self.redact = Redactor([env.get("OPENAI_API_KEY", "")])
         flags = parse_flags(args)
         unconfigured = not (
@@ -120,13 +125,18 @@ class App:
         config = replace(
             config, prices=user_config.prices, context_windows=user_config.context_windows
         )
+        if config.no_store and (args.resume or args.session is not None or config.cache):
+            raise ConfigError("--continue, --session and --cache need the store: drop --no-store")
+        book = self._personas(extra)
+        persona = book.get(config.persona_name or "default")
+        if persona.provider == "local" and not config.local and not flags.get("base_url"):
+            # The persona asks for the embedded model (a flag's --base-url still wins).
+            config = replace(config, local=True, local_reason="persona", base_url=None)
         prepare = None
         if config.local:
             config, prepare = self._start_local(config, model_flag=args.model)
         for warning in config.warnings:
             print(warning, file=self.stderr)
-        book = self._personas(extra)
-        persona = book.get(config.persona_name or "default")
 
         journal: Journal | None = None
         store_journal: StoreJournal | None = None
@@ -134,9 +144,7 @@ class App:
         if not config.no_store:
             from chatbot.persistence import StoreJournal
 
-            store = self._open_store(
-                self._store_path(None, env) if config.store_path is None else config.store_path
-            )
+            store = self._open_store(config.store_path or self.paths.store)
             journal = store_journal = self._store_journal = StoreJournal(store)
             resumed = self._resume_target(store, args)
 
@@ -169,7 +177,9 @@ class App:
             waiter=CountdownWaiter(console=self._console(self.stderr)),
         )
         if resumed is not None and store_journal is not None:
-            self._adopt(session, resumed, book, store_journal, model_flag=args.model)
+            from chatbot.persistence import resume
+
+            resume(session, resumed, book=book, journal=store_journal)
 
         question = self._question(args)
         if question is not None:
@@ -238,22 +248,6 @@ class App:
                 raise ConfigError("there is no conversation to continue yet")
             return store.load_conversation(latest)
         return None
-
-    def _adopt(
-        self,
-        session: ChatSession,
-        stored: StoredConversation,
-        book: PersonaBook,
-        journal: StoreJournal,
-        *,
-        model_flag: str | None,
-    ) -> None:
-        from chatbot.persistence import conversation_from_store, persona_for_stored
-
-        session.adopt(conversation_from_store(stored), persona=persona_for_stored(stored, book))
-        if stored.info.model and not model_flag:
-            session.config = session.config.with_model(stored.info.model)
-        journal.continue_conversation(stored.info.id)
 
     def _personas(self, extra: list[Path]) -> PersonaBook:
         return load_personas(user_file=self.paths.user_personas, extra_files=extra)

@@ -16,7 +16,7 @@ from chatbot.client import ChatClient, ChatRequest, Finished, TextDelta, UsageRe
 from chatbot.compaction import CompactionFailed, Compactor, summary_message
 from chatbot.config import Config, ModelParams
 from chatbot.context import Budget, Conversation, FittedRequest, fit_to_budget
-from chatbot.errors import ApiError, ContextLengthExceeded, MessageTooLarge
+from chatbot.errors import ApiError, ChatbotError, ContextLengthExceeded, MessageTooLarge
 from chatbot.inputs import clean_text
 from chatbot.journal import Journal, NullJournal
 from chatbot.messages import Message, ReplyStatus, Role
@@ -248,7 +248,13 @@ class ChatSession:
             # those in as well, a bounded number of times.
             for _ in range(3):
                 compacted += self.compact(upto=fitted.first_kept)
-                fitted = self.fit([*self.conversation.live_history, question])
+                try:
+                    fitted = self.fit([*self.conversation.live_history, question])
+                except MessageTooLarge:
+                    # With the summary there is no room left for the question:
+                    # send this once as dropping would have (that request fits);
+                    # the summary serves the turns after it.
+                    break
                 if not fitted.dropped_turns:
                     break
         except CompactionFailed as exc:
@@ -257,12 +263,16 @@ class ChatSession:
         return fitted, compacted, None
 
     def retry(self, *, renderer: ReplyRenderer) -> TurnResult:
-        """Regenerate the reply to the newest question."""
-        removed = self.conversation.pop_replies_after_last_user()
-        if self.conversation.last_user_index() is None:
-            raise ApiError("nothing to retry yet")
-        self.journal.forget(removed)
-        return self._answer(self.fit(), renderer=renderer)
+        """Regenerate the reply to the newest question (never from the cache)."""
+        conversation = self.conversation
+        index = conversation.last_user_index()
+        if index is None or index < conversation.summarised_upto:
+            raise ChatbotError("nothing to retry yet")
+        # Fit first: if the question no longer fits (a smaller model since),
+        # the old reply must still be there.
+        fitted = self.fit(conversation.messages[conversation.summarised_upto : index + 1])
+        self.journal.forget(conversation.pop_replies_after_last_user())
+        return self._answer(fitted, renderer=renderer, use_cache=False)
 
     def undo(self) -> list[Message]:
         """Drop the newest question and its replies."""
@@ -270,17 +280,21 @@ class ChatSession:
         self.journal.forget(removed)
         return removed
 
-    def _answer(self, fitted: FittedRequest, *, renderer: ReplyRenderer) -> TurnResult:
+    def _answer(
+        self, fitted: FittedRequest, *, renderer: ReplyRenderer, use_cache: bool = True
+    ) -> TurnResult:
         first_drop = fitted.dropped_turns > 0 and not self._told_about_drop
         if first_drop:
             self._told_about_drop = True
         try:
-            return self._answer_with_recovery(fitted, renderer=renderer, first_drop=first_drop)
+            return self._answer_with_recovery(
+                fitted, renderer=renderer, first_drop=first_drop, use_cache=use_cache
+            )
         finally:
             renderer.finish()
 
     def _answer_with_recovery(
-        self, fitted: FittedRequest, *, renderer: ReplyRenderer, first_drop: bool
+        self, fitted: FittedRequest, *, renderer: ReplyRenderer, first_drop: bool, use_cache: bool
     ) -> TurnResult:
         """Stream a reply, retrying visibly on rate limits and server errors.
 
@@ -292,7 +306,7 @@ class ChatSession:
         while True:
             self.dropped_turns = fitted.dropped_turns
             request = self._request(fitted)
-            if self._cache_enabled and self.cache is not None:
+            if use_cache and self._cache_enabled and self.cache is not None:
                 cached = self.cache.lookup(request, persona=self.persona.name)
                 if cached is not None:
                     return self._from_cache(
@@ -331,7 +345,12 @@ class ChatSession:
             messages=[m.to_api() for m in fitted.messages],
             temperature=params.temperature,
             top_p=params.top_p,
-            max_tokens=params.max_tokens,
+            # Never ask for more than the room the budget kept for the reply.
+            max_tokens=(
+                min(params.max_tokens, self.budget.reserved_for_reply)
+                if params.max_tokens
+                else None
+            ),
             stop=params.stop,
         )
 
@@ -376,7 +395,9 @@ class ChatSession:
             fitted.messages, reported_prompt_tokens=int(fitted.estimated_tokens / 0.7)
         )
         try:
-            return self.fit(max_prompt_tokens=int(fitted.estimated_tokens * 0.7))
+            # Counts are now in the calibrated (larger) units: the same number
+            # of them is ~70% of what the server refused.
+            return self.fit(max_prompt_tokens=fitted.estimated_tokens)
         except MessageTooLarge:
             raise ContextLengthExceeded(
                 f"{error} — even the newest message alone is too long for this model; "

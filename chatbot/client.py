@@ -388,7 +388,7 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     raw = headers.get("retry-after-ms")
     if raw:
         try:
-            return float(raw) / 1000
+            return max(0.0, float(raw) / 1000)
         except ValueError:
             pass
     raw = headers.get("retry-after")

@@ -153,7 +153,7 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
         if not argument:
             ctx.notices.plain(ctx.session.conversation.system_prompt)
             return
-        ctx.session.switch_persona(ctx.personas.ad_hoc(argument))
+        ctx.session.switch_persona(ctx.personas.ad_hoc(argument, base=ctx.session.persona))
         ctx.notices.info("system prompt set (persona: custom)")
 
     @registry.add("model", usage="/model [NAME]", help="switch model, or show it and the server's")

@@ -279,12 +279,13 @@ def resolve_config(
         context_window=_opt(flag("context_window"), int),
     )
 
-    api_key = _opt(flag("api_key"), str) or env.get("OPENAI_API_KEY") or ""
+    api_key = env.get("OPENAI_API_KEY") or ""
     base_url = _opt(flag("base_url"), str) or env.get("OPENAI_BASE_URL") or None
     local_model_raw = _opt(flag("local_model"), str) or env.get("CHATBOT_LOCAL_MODEL") or None
     local_reason: str | None = None
     local_env = _flag(env.get("CHATBOT_LOCAL"))
-    if flag("local") or local_model_raw or local_env:
+    chose_local_in_env = bool(env.get("CHATBOT_LOCAL_MODEL")) or bool(local_env)
+    if flag("local") or flag("local_model") or (chose_local_in_env and not flag("base_url")):
         local_reason = "flag"
     elif not api_key and not base_url:
         # CHATBOT_LOCAL=0 keeps the local model from being chosen by default.

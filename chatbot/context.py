@@ -143,7 +143,7 @@ class Conversation:
     def pop_replies_after_last_user(self) -> list[Message]:
         """Remove the replies to the newest question (for /retry); returns them."""
         index = self.last_user_index()
-        if index is None:
+        if index is None or index < self.summarised_upto:
             return []
         removed = self.messages[index + 1 :]
         del self.messages[index + 1 :]

@@ -24,9 +24,17 @@ class DebugLog:
         self.path = private_file(path)
         self._redact = redact
         self._lock = threading.Lock()
+        self._broken = False
 
     def event(self, kind: str, **fields: object) -> None:
         record = {"time": round(time.time(), 3), "event": kind, **fields}
         line = self._redact(json.dumps(record, ensure_ascii=False, default=str))
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        with self._lock:
+            if self._broken:
+                return
+            try:
+                with self.path.open("a", encoding="utf-8") as handle:
+                    handle.write(line + "\n")
+            except OSError:
+                # A full disk must not end the chat: stop logging instead.
+                self._broken = True

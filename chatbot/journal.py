@@ -32,15 +32,6 @@ class Journal(Protocol):
     ) -> None:
         """Persist ``message`` now; sets ``message.id``."""
 
-    def update(
-        self,
-        message: Message,
-        *,
-        prompt_tokens: int | None = None,
-        completion_tokens: int | None = None,
-    ) -> None:
-        """Persist a change to an already recorded message (content, status, usage)."""
-
     def forget(self, messages: Sequence[Message]) -> None:
         """The user removed these messages (/undo, /retry)."""
 
@@ -71,15 +62,6 @@ class NullJournal:
         *,
         persona: Persona,
         params: ModelParams,
-        prompt_tokens: int | None = None,
-        completion_tokens: int | None = None,
-    ) -> None:
-        return None
-
-    def update(
-        self,
-        message: Message,
-        *,
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
     ) -> None:

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from chatbot.errors import ConfigError
+
 __all__ = ["AppPaths", "ensure_private_dir", "private_file"]
 
 APP_NAME = "chatbot"
@@ -64,15 +66,21 @@ class AppPaths:
 
 def ensure_private_dir(path: Path) -> Path:
     """Create ``path`` (and parents) readable by the owner only, if missing."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the folder {path}: {exc.strerror or exc}") from None
     return path
 
 
 def private_file(path: Path) -> Path:
     """Make sure ``path`` exists with mode 0600 before anything writes to it."""
     ensure_private_dir(path.parent)
-    fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
-    os.close(fd)
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o600)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
+        os.close(fd)
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {path}: {exc.strerror or exc}") from None
     return path

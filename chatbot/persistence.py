@@ -7,6 +7,7 @@ leaving the chatbot without a word leaves no empty conversation behind.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from chatbot.client import ChatRequest
 from chatbot.config import ModelParams
@@ -15,7 +16,16 @@ from chatbot.messages import Message
 from chatbot.personas import Persona, PersonaBook
 from chatbot.store import Store, StoredConversation
 
-__all__ = ["StoreJournal", "StoreReplyCache", "conversation_from_store", "persona_for_stored"]
+if TYPE_CHECKING:
+    from chatbot.chat import ChatSession
+
+__all__ = [
+    "StoreJournal",
+    "StoreReplyCache",
+    "conversation_from_store",
+    "persona_for_stored",
+    "resume",
+]
 
 
 class StoreJournal:
@@ -59,23 +69,6 @@ class StoreJournal:
             persona=persona.name,
             model=params.model,
             params=_params(params),
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-        )
-
-    def update(
-        self,
-        message: Message,
-        *,
-        prompt_tokens: int | None = None,
-        completion_tokens: int | None = None,
-    ) -> None:
-        if message.id is None:
-            return
-        self.store.update_message(
-            message.id,
-            content=message.content,
-            status=message.status,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
         )
@@ -149,6 +142,21 @@ def conversation_from_store(stored: StoredConversation) -> Conversation:
             covers = sum(1 for m in stored.messages[:last_summary] if not m.summary)
         conversation.summarised_upto = min(covers, len(conversation.messages))
     return conversation
+
+
+def resume(
+    session: ChatSession, stored: StoredConversation, *, book: PersonaBook, journal: StoreJournal
+) -> None:
+    """Continue ``stored`` in ``session``: its messages, persona and model.
+
+    The stored model is used only when the user chose none (flag or
+    environment) this time: a conversation begun on a local model must not
+    send that model's name to another server the user now points at.
+    """
+    session.adopt(conversation_from_store(stored), persona=persona_for_stored(stored, book))
+    if stored.info.model and session.config.overrides.model is None:
+        session.config = session.config.with_model(stored.info.model)
+    journal.continue_conversation(stored.info.id)
 
 
 def persona_for_stored(stored: StoredConversation, book: PersonaBook) -> Persona:

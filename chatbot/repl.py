@@ -76,6 +76,9 @@ class Repl:
                     return 0
                 except ChatbotError as exc:
                     self.notices.error(str(exc))
+                except KeyboardInterrupt:
+                    # A slow command (/model asking the server, /compact): stop it, stay.
+                    self.notices.hint("cancelled")
                 continue
             if line.startswith("//"):
                 text = text.lstrip()[1:]  # "//path" sends "/path" literally
@@ -92,6 +95,10 @@ class Repl:
         renderer = self._new_renderer()
         try:
             result = turn(renderer)
+        except KeyboardInterrupt:
+            # Ctrl-C outside the stream itself (while summarising old turns).
+            self.notices.hint("cancelled")
+            return
         except ApiError as exc:
             self.notices.error(str(exc))
             if self.session.conversation.messages:

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chatbot.commands import CommandContext, CommandRegistry
-from chatbot.errors import ChatbotError
+from chatbot.errors import ChatbotError, ConfigError
 from chatbot.export import to_json, to_markdown
-from chatbot.persistence import StoreJournal, conversation_from_store, persona_for_stored
+from chatbot.persistence import StoreJournal, resume
 from chatbot.render.sanitize import sanitize
 from chatbot.store import ConversationInfo, Store, StoredConversation
 
@@ -48,11 +48,14 @@ def write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path``, created 0600: exports hold private conversations."""
     import os
 
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    # O_CREAT's mode only applies to a new file; an existing one is made private too.
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # O_CREAT's mode only applies to a new file; an existing one is made private too.
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def render_export(stored: StoredConversation, fmt: str) -> str:
@@ -131,11 +134,7 @@ def add_store_commands(
     def _load(ctx: CommandContext, argument: str) -> None:
         conversation_id = parse_id(argument, "/load ID")
         stored = store.load_conversation(conversation_id)
-        persona = persona_for_stored(stored, ctx.personas)
-        ctx.session.adopt(conversation_from_store(stored), persona=persona)
-        if stored.info.model:
-            ctx.session.config = ctx.session.config.with_model(stored.info.model)
-        journal.continue_conversation(conversation_id)
+        resume(ctx.session, stored, book=ctx.personas, journal=journal)
         show_recent(ctx, stored)
 
     @registry.add("rename", usage="/rename TITLE", help="rename this conversation")
@@ -171,8 +170,5 @@ def add_store_commands(
         text = render_export(store.load_conversation(conversation_id), fmt)
         suffix = "json" if fmt == "json" else "md"
         path = Path(target.strip() or f"chatbot-{conversation_id}.{suffix}").expanduser()
-        try:
-            write_private(path, text)
-        except OSError as exc:
-            raise ChatbotError(f"cannot write {path}: {exc.strerror or exc}") from None
+        write_private(path, text)
         ctx.notices.info(f"exported to {path}")

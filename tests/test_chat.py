@@ -191,3 +191,32 @@ def test_odd_input_is_made_sendable_without_losing_text(server: FakeOpenAIServer
     session.send(text, renderer=RecordingRenderer())
     sent = server.chat_requests[-1].body["messages"][-1]["content"]
     assert sent == "ab \ufffd שלום \u200b\u202e end"
+
+
+def test_retry_cannot_reach_into_summarised_turns(server: FakeOpenAIServer) -> None:
+    from chatbot.errors import ChatbotError
+
+    session = make_session(server.base_url)
+    for n in range(3):
+        session.send(f"q{n}", renderer=RecordingRenderer())
+    session.compact(keep_turns=1)
+    session.undo()
+    with pytest.raises(ChatbotError, match="nothing to retry"):
+        session.retry(renderer=RecordingRenderer())
+    assert session.conversation.summaries  # the summary is untouched
+
+
+def test_max_tokens_never_exceeds_the_room_kept_for_the_reply(server: FakeOpenAIServer) -> None:
+    session = make_session(server.base_url, context_window=1024, max_tokens=900)
+    session.send("hi", renderer=RecordingRenderer())
+    assert server.chat_requests[-1].body["max_tokens"] == session.budget.reserved_for_reply == 512
+
+
+def test_system_command_keeps_the_personas_parameters(server: FakeOpenAIServer) -> None:
+    book = load_personas()
+    session = make_session(server.base_url, persona=book.get("japanese-teacher"))
+    session.switch_persona(book.ad_hoc("Be brief.", base=session.persona))
+    session.send("hi", renderer=RecordingRenderer())
+    body = server.chat_requests[-1].body
+    assert body["messages"][0]["content"] == "Be brief."
+    assert body["temperature"] == book.get("japanese-teacher").temperature

@@ -134,3 +134,32 @@ def test_cache_is_off_by_default(server: FakeOpenAIServer, tmp_path: Path) -> No
             session, _ = session_with_store(server, store)
             session.send("same", renderer=RecordingRenderer())
         assert len(server.chat_requests) == 2
+
+
+def test_retry_asks_the_server_even_with_the_cache_on(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    server.enqueue(Reply(text="first"), Reply(text="second"))
+    with Store.open(tmp_path / "s.db") as store:
+        session, _ = session_with_store(server, store, cache=True)
+        session.send("q", renderer=RecordingRenderer())
+        result = session.retry(renderer=RecordingRenderer())
+        assert result.reply.content == "second"
+        assert result.reply.status is ReplyStatus.COMPLETE
+
+
+def test_resuming_keeps_a_model_the_user_chose_now(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    from chatbot.persistence import resume
+
+    with Store.open(tmp_path / "s.db") as store:
+        first, journal = session_with_store(server, store, model="local-model")
+        first.send("hello", renderer=RecordingRenderer())
+        stored = store.load_conversation(journal.conversation_id or 0)
+        chosen, journal2 = session_with_store(server, store, model="gpt-4o")
+        resume(chosen, stored, book=load_personas(), journal=journal2)
+        assert chosen.params.model == "gpt-4o"
+        unchosen, journal3 = session_with_store(server, store)
+        resume(unchosen, stored, book=load_personas(), journal=journal3)
+        assert unchosen.params.model == "local-model"
