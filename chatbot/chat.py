@@ -220,7 +220,10 @@ class ChatSession:
             return 0
         summaries = self.conversation.summaries
         params = self.params
-        text = Compactor(client=self.client, counter=self.counter).summarize(
+        compactor = Compactor(
+            client=self.client, counter=self.counter, on_usage=self._record_reported_usage
+        )
+        text = compactor.summarize(
             covered,
             model=params.model,
             budget=self.budget,
@@ -442,6 +445,15 @@ class ChatSession:
             completion_tokens=usage.completion_tokens if usage else None,
         )
 
+    def _record_reported_usage(self, model: str, usage: UsageReport) -> None:
+        """Tokens the server says a request used: this session's and the store's totals."""
+        self.journal.record_usage(
+            model=model,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+        self.usage.add(model=model, prompt=usage.prompt_tokens, completion=usage.completion_tokens)
+
     def _account(
         self, fitted: FittedRequest, usage: UsageReport | None, reply: Message | None = None
     ) -> None:
@@ -451,14 +463,7 @@ class ChatSession:
             self.counter.calibrate(fitted.messages, reported_prompt_tokens=usage.prompt_tokens)
             self.usage.last_prompt_tokens = usage.prompt_tokens
             self.usage.last_prompt_exact = True
-            self.journal.record_usage(
-                model=params.model,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-            )
-            self.usage.add(
-                model=params.model, prompt=usage.prompt_tokens, completion=usage.completion_tokens
-            )
+            self._record_reported_usage(params.model, usage)
         else:
             # Servers that report nothing (llama.cpp while streaming, some
             # proxies) still cost tokens: count our estimate, marked as such.

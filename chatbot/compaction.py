@@ -8,9 +8,9 @@ then combined.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from chatbot.client import ChatClient, ChatRequest, TextDelta
+from chatbot.client import ChatClient, ChatRequest, TextDelta, UsageReport
 from chatbot.context import Budget
 from chatbot.errors import ApiError
 from chatbot.messages import Message, Role
@@ -51,9 +51,17 @@ def _line(message: Message) -> str:
 class Compactor:
     """Asks the model for summaries, in pieces that each fit the budget."""
 
-    def __init__(self, *, client: ChatClient, counter: TokenCounter) -> None:
+    def __init__(
+        self,
+        *,
+        client: ChatClient,
+        counter: TokenCounter,
+        on_usage: Callable[[str, UsageReport], None] | None = None,
+    ) -> None:
         self.client = client
         self.counter = counter
+        #: Told what each summary request used (model, usage): it is paid for too.
+        self._on_usage = on_usage
 
     def summarize(
         self,
@@ -121,12 +129,16 @@ class Compactor:
             temperature=0.2,
             max_tokens=max_tokens,
         )
+        parts: list[str] = []
         try:
-            text = "".join(
-                event.text for event in self.client.stream(request) if isinstance(event, TextDelta)
-            )
+            for event in self.client.stream(request):
+                if isinstance(event, TextDelta):
+                    parts.append(event.text)
+                elif isinstance(event, UsageReport) and self._on_usage is not None:
+                    self._on_usage(model, event)
         except ApiError as exc:
             raise CompactionFailed(str(exc)) from None
+        text = "".join(parts)
         if not text.strip():
             raise CompactionFailed("the model returned an empty summary")
         return text.strip()

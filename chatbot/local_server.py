@@ -52,6 +52,7 @@ __all__ = [
     "install_sigterm_handler",
     "local_extra_installed",
     "pick_free_port",
+    "server_installed",
 ]
 
 #: Finds a top-level module without importing it (``importlib.util.find_spec``).
@@ -110,8 +111,8 @@ def find_bundled_model(*, find_spec: SpecFinder = importlib.util.find_spec) -> P
     return None
 
 
-def local_extra_installed(*, find_spec: SpecFinder = importlib.util.find_spec) -> bool:
-    """True when the ``local`` extra is usable: the server's modules and the model are present.
+def server_installed(*, find_spec: SpecFinder = importlib.util.find_spec) -> bool:
+    """True when llama.cpp's OpenAI-compatible server and what it needs are installed.
 
     Nothing is imported: loading llama_cpp loads its native library, which is slow.
     """
@@ -120,9 +121,16 @@ def local_extra_installed(*, find_spec: SpecFinder = importlib.util.find_spec) -
         return False
     llama_locations = specs[0].submodule_search_locations if specs[0] else None
     # find_spec("llama_cpp.server") would import llama_cpp; search its folder instead.
-    if not llama_locations or PathFinder.find_spec("server", list(llama_locations)) is None:
-        return False
-    return find_bundled_model(find_spec=find_spec) is not None
+    return bool(llama_locations) and (
+        PathFinder.find_spec("server", list(llama_locations or ())) is not None
+    )
+
+
+def local_extra_installed(*, find_spec: SpecFinder = importlib.util.find_spec) -> bool:
+    """True when the ``local`` extra is usable: the server and the bundled model are present."""
+    return server_installed(find_spec=find_spec) and (
+        find_bundled_model(find_spec=find_spec) is not None
+    )
 
 
 def pick_free_port(host: str = "127.0.0.1") -> int:

@@ -118,3 +118,18 @@ def test_summary_is_stored_and_restored_with_what_it_covers(
         restored = conversation_from_store(stored)
         assert restored.summaries[0].content.startswith(SUMMARY_LABEL)
         assert [m.content for m in restored.live_history] == ["fact-3", "You said: fact-3"]
+
+
+def test_summary_requests_count_in_the_usage(server: FakeOpenAIServer) -> None:
+    def summarizer(body: dict[str, Any]) -> Reply | None:
+        if is_summary_request(body):
+            return Reply(text="- notes", prompt_tokens=400, completion_tokens=30)
+        return Reply(text="ok", prompt_tokens=10, completion_tokens=2)
+
+    server.responder = summarizer
+    session = make_session(server.base_url)
+    for n in range(3):
+        session.send(f"q{n}", renderer=RecordingRenderer())
+    session.compact(keep_turns=1)
+    assert session.usage.prompt_tokens == 3 * 10 + 400
+    assert session.usage.completion_tokens == 3 * 2 + 30
