@@ -106,13 +106,8 @@ class ChatSession:
         self.counter = counter or TokenCounter()
         self.journal: Journal = journal or NullJournal()
         self.persona = persona
-        self.conversation = Conversation(system_prompt=persona.system)
         self.usage = SessionUsage()
-        self.dropped_turns = 0
-        self._told_about_drop = False
-        self.journal.start_conversation(
-            persona=persona, system_prompt=persona.system, model=self.params.model
-        )
+        self.clear()
 
     # -- settings --------------------------------------------------------
 
@@ -232,6 +227,7 @@ class ChatSession:
         summary = summary_message(text)
         self.conversation.summaries = [summary]
         self.conversation.summarised_upto += upto
+        self.dropped_turns = 0  # the summary now stands in for what was left out
         self.journal.record_summary(
             summary,
             covers=self.conversation.summarised_upto,

@@ -178,22 +178,19 @@ class ChatClient:
                         if not event.text:
                             continue
                 elif isinstance(event, Finished | UsageReport):
-                    if scrubber is not None and (held := scrubber.flush()):
-                        yield TextDelta(held)
+                    yield from _release(scrubber)
                     self._log("response", chars=chars, detail=repr(event))
                 yield event
         except ApiError as exc:
             self._log("error", error=type(exc).__name__, message=str(exc), chars=chars)
-            if scrubber is not None and (held := scrubber.flush()):
-                yield TextDelta(held)
+            yield from _release(scrubber)
             raise
         except Exception as exc:
             error = self._translate(exc, request=request, started=started)
             self._log(
                 "error", error=type(error).__name__, message=str(error), cause=repr(exc)[:500]
             )
-            if scrubber is not None and (held := scrubber.flush()):
-                yield TextDelta(held)
+            yield from _release(scrubber)
             raise error from None
         except BaseException:
             self._log("cancelled", chars=chars)
@@ -307,6 +304,12 @@ class ChatClient:
         if isinstance(exc, UnicodeDecodeError | ValueError):
             return StreamDropped(f"the server sent a malformed reply ({exc.__class__.__name__})")
         return ApiError(f"unexpected failure talking to {where}: {exc.__class__.__name__}")
+
+
+def _release(scrubber: StreamScrubber | None) -> Iterator[TextDelta]:
+    """Text the scrubber held back in case it was the start of the key."""
+    if scrubber is not None and (held := scrubber.flush()):
+        yield TextDelta(held)
 
 
 def _events_from_chunks(chunks: Any) -> Iterator[StreamEvent]:
