@@ -28,6 +28,7 @@ __all__ = [
     "chatbot_executable",
     "chatbot_id_for_title",
     "chatbot_ids_for_title",
+    "copy_store",
     "make_config",
     "make_session",
     "run_chatbot",
@@ -164,3 +165,13 @@ def chatbot_id_for_title(listing: str, title: str) -> int:
     ids = chatbot_ids_for_title(listing, title)
     assert len(ids) == 1, f"expected one row titled {title!r} in:\n{listing}"
     return ids[0]
+
+
+def copy_store(path: Path, folder: Path) -> Path:
+    """A private copy of the store at ``path`` in ``folder``, WAL side files included."""
+    target = folder / path.name
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            shutil.copy2(source, f"{target}{suffix}")
+    return target

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import stat
 import subprocess
@@ -30,6 +29,7 @@ from helpers import (
     chatbot_executable,
     chatbot_id_for_title,
     chatbot_ids_for_title,
+    copy_store,
     run_chatbot,
     scrubbed_environment,
 )
@@ -312,12 +312,7 @@ class SeededStore:
 
     def copy_to(self, folder: Path) -> Path:
         """A private copy for one test to change (WAL side files included)."""
-        target = folder / self.path.name
-        for suffix in ("", "-wal", "-shm"):
-            source = Path(f"{self.path}{suffix}")
-            if source.exists():
-                shutil.copy2(source, f"{target}{suffix}")
-        return target
+        return copy_store(self.path, folder)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fakeserver import FakeOpenAIServer, Reply
-from helpers import chatbot_id_for_title, run_chatbot, scrubbed_environment
+from helpers import chatbot_id_for_title, copy_store, run_chatbot, scrubbed_environment
 from terminal import Terminal, terminal_env
 
 FIRST_QUESTION = "My laptop cannot find the wifi network"
@@ -37,12 +36,7 @@ class CrashedStore:
     path: Path
 
     def copy_to(self, folder: Path) -> Path:
-        target = folder / self.path.name
-        for suffix in ("", "-wal", "-shm"):
-            source = Path(f"{self.path}{suffix}")
-            if source.exists():
-                shutil.copy2(source, f"{target}{suffix}")
-        return target
+        return copy_store(self.path, folder)
 
 
 @pytest.fixture(scope="module")
