@@ -295,10 +295,7 @@ class App:
 
     def _print_usage(self, session: ChatSession, result: TurnResult) -> None:
         """``--usage``: the reply's tokens and cost on stderr, ``~`` marking estimates."""
-        import math
-
         from chatbot.models import describe_usage
-        from chatbot.tokens import estimate_tokens
 
         if result.reply.status is ReplyStatus.CACHED:
             print("usage: none (answered from the response cache)", file=self.stderr)
@@ -309,7 +306,7 @@ class App:
         else:
             # The same estimate the request was fitted with, and the reply counted alike.
             prompt = session.usage.last_prompt_tokens
-            completion = math.ceil(estimate_tokens(result.reply.content) * session.counter.factor)
+            completion = session.counter.text_tokens(result.reply.content)
             estimated = True
         line = describe_usage(
             session.params.model,

@@ -23,7 +23,7 @@ from chatbot.messages import Message, ReplyStatus, Role
 from chatbot.personas import Persona
 from chatbot.render import ReplyRenderer
 from chatbot.retry import RetryPolicy, RetryWait, Waiter, sleeping_waiter
-from chatbot.tokens import TokenCounter, estimate_tokens
+from chatbot.tokens import TokenCounter
 
 __all__ = ["ChatSession", "ReplyCache", "SessionUsage", "TurnResult"]
 
@@ -466,7 +466,7 @@ class ChatSession:
             self.usage.last_prompt_tokens = fitted.estimated_tokens
             self.usage.last_prompt_exact = False
             self.usage.estimated_requests += 1
-            completion = estimate_tokens(reply.content) if reply is not None else 0
+            completion = self.counter.text_tokens(reply.content) if reply is not None else 0
             self.usage.add(
                 model=params.model, prompt=fitted.estimated_tokens, completion=completion
             )

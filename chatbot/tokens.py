@@ -80,6 +80,10 @@ class TokenCounter:
         message.token_cache = (message.content, count)
         return count
 
+    def text_tokens(self, text: str) -> int:
+        """Calibrated estimate for bare text (a reply the server did not count)."""
+        return math.ceil(estimate_tokens(text) * self._factor)
+
     def message_tokens(self, message: Message) -> int:
         """Calibrated cost of one message."""
         return math.ceil(self.raw_message_tokens(message) * self._factor)
