@@ -38,8 +38,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chatbot.chat import ChatSession
-    from chatbot.context import FittedRequest
+    from chatbot.conversation.history import FittedRequest
+    from chatbot.conversation.session import ChatSession
 
 __all__ = ["main"]
 
@@ -395,10 +395,10 @@ def _serve() -> int:
 
 
 def _session(base_url: str, **kwargs: Any) -> ChatSession:
-    from chatbot.chat import ChatSession
-    from chatbot.client import ChatClient
-    from chatbot.config import resolve_config
-    from chatbot.personas import load_personas
+    from chatbot.api.client import ChatClient
+    from chatbot.conversation.session import ChatSession
+    from chatbot.settings.config import resolve_config
+    from chatbot.settings.personas import load_personas
 
     config = resolve_config(flags={"base_url": base_url}, env={"OPENAI_API_KEY": API_KEY})
     client = ChatClient(api_key=API_KEY, base_url=base_url, timeout=60, max_retries=0)
@@ -408,7 +408,7 @@ def _session(base_url: str, **kwargs: Any) -> ChatSession:
 
 def _trim_worker(sizes: Sequence[int]) -> dict[str, Any]:
     """Time what each turn does before sending: fit the history plus the new question."""
-    from chatbot.messages import Message, Role
+    from chatbot.conversation.messages import Message, Role
 
     fakeserver = _fakeserver()
     replies = [fakeserver.markdown_sample(150, seed=seed) for seed in range(64)]
@@ -461,8 +461,8 @@ def _memory_worker(base_url: str, *, turns: int, reply_tokens: int, db: Path) ->
     """A scripted session through the real client and store; resident memory at the end."""
     import resource
 
-    from chatbot.persistence import StoreJournal
-    from chatbot.store import Store
+    from chatbot.store.database import Store
+    from chatbot.store.journal import StoreJournal
 
     before = _rss_mb()
     store = Store.open(db)

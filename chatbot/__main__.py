@@ -2,6 +2,6 @@
 
 import sys
 
-from chatbot.cli import main
+from chatbot.cli.main import main
 
 sys.exit(main())

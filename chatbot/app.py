@@ -9,26 +9,26 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from chatbot.chat import ChatSession, TurnResult
-from chatbot.client import ChatClient
-from chatbot.config import Config, default_dotenv_files, load_environment, resolve_config
+from chatbot.api.client import ChatClient
+from chatbot.conversation.journal import Journal
+from chatbot.conversation.messages import ReplyStatus
+from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ApiError, ChatbotError, ConfigError
-from chatbot.journal import Journal
-from chatbot.messages import ReplyStatus
-from chatbot.paths import AppPaths
-from chatbot.personas import PersonaBook, format_persona_list, load_personas
 from chatbot.render import ReplyRenderer, make_renderer
 from chatbot.render.sanitize import sanitize
 from chatbot.secrets import Redactor
+from chatbot.settings.config import Config, default_dotenv_files, load_environment, resolve_config
+from chatbot.settings.paths import AppPaths
+from chatbot.settings.personas import PersonaBook, format_persona_list, load_personas
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
     from rich.console import Console
 
-    from chatbot.debuglog import DebugLog
-    from chatbot.local_server import LocalServer
-    from chatbot.persistence import StoreJournal
-    from chatbot.store import Store, StoredConversation
+    from chatbot.api.debuglog import DebugLog
+    from chatbot.api.local_server import LocalServer
+    from chatbot.store.database import Store, StoredConversation
+    from chatbot.store.journal import StoreJournal
 
 __all__ = ["App"]
 
@@ -83,14 +83,14 @@ class App:
         )
 
     def _open_store(self, path: Path) -> Store:
-        from chatbot.store import Store
+        from chatbot.store.database import Store
 
         self._store = Store.open(path)
         return self._store
 
     def run_store_command(self, args: argparse.Namespace) -> int:
         """``chatbot sessions``, ``chatbot export ID``, ``chatbot import FILE``."""
-        from chatbot.store_cli import run_store_command
+        from chatbot.cli.store_commands import run_store_command
 
         env, _ = self._environment()
         store = self._open_store(self._store_path(args.db, env))
@@ -99,7 +99,7 @@ class App:
     # -- chatting --------------------------------------------------------
 
     def run(self, args: argparse.Namespace) -> int:
-        from chatbot.cli import parse_flags
+        from chatbot.cli.main import parse_flags
 
         extra = [Path(p).expanduser() for p in args.personas]
         if args.list_personas:
@@ -119,7 +119,7 @@ class App:
             warnings=warnings,
             local_available=unconfigured and _local_extra_installed(),
         )
-        from chatbot.user_config import load_user_config
+        from chatbot.settings.user_config import load_user_config
 
         user_config = load_user_config(self.paths.user_config)
         config = replace(
@@ -142,7 +142,7 @@ class App:
         store_journal: StoreJournal | None = None
         resumed: StoredConversation | None = None
         if not config.no_store:
-            from chatbot.persistence import StoreJournal
+            from chatbot.store.journal import StoreJournal
 
             store = self._open_store(config.store_path or self.paths.store)
             journal = store_journal = self._store_journal = StoreJournal(store)
@@ -161,11 +161,11 @@ class App:
         )
         cache = None
         if self._store is not None:
-            from chatbot.persistence import StoreReplyCache
+            from chatbot.store.journal import StoreReplyCache
 
             cache = StoreReplyCache(self._store)
-        from chatbot.countdown import CountdownWaiter
-        from chatbot.retry import RetryPolicy
+        from chatbot.conversation.retry import RetryPolicy
+        from chatbot.repl.countdown import CountdownWaiter
 
         session = ChatSession(
             config=config,
@@ -177,7 +177,7 @@ class App:
             waiter=CountdownWaiter(console=self._console(self.stderr)),
         )
         if resumed is not None and store_journal is not None:
-            from chatbot.persistence import resume
+            from chatbot.store.journal import resume
 
             resume(session, resumed, book=book, journal=store_journal)
 
@@ -190,13 +190,13 @@ class App:
         self, config: Config, *, model_flag: str | None
     ) -> tuple[Config, Callable[[], str]]:
         """Boot the embedded llama.cpp server in the background; the prompt need not wait."""
-        from chatbot.local_server import (
+        from chatbot.api.local_server import (
             LocalServer,
             find_bundled_model,
             install_sigterm_handler,
             server_installed,
         )
-        from chatbot.paths import ensure_private_dir
+        from chatbot.settings.paths import ensure_private_dir
 
         if not server_installed():
             raise ConfigError(
@@ -236,7 +236,7 @@ class App:
     def _debug_log(self, args: argparse.Namespace) -> DebugLog | None:
         if not getattr(args, "debug", False):
             return None
-        from chatbot.debuglog import DebugLog
+        from chatbot.api.debuglog import DebugLog
 
         log = DebugLog(self.paths.debug_log, redact=self.redact)
         print(f"chatbot: debug log: {log.path}", file=self.stderr)
@@ -295,7 +295,7 @@ class App:
 
     def _print_usage(self, session: ChatSession, result: TurnResult) -> None:
         """``--usage``: the reply's tokens and cost on stderr, ``~`` marking estimates."""
-        from chatbot.models import describe_usage
+        from chatbot.settings.catalogue import describe_usage
 
         if result.reply.status is ReplyStatus.CACHED:
             print("usage: none (answered from the response cache)", file=self.stderr)
@@ -325,9 +325,9 @@ class App:
         config: Config,
         resumed: StoredConversation | None,
     ) -> int:
-        from chatbot.commands import builtin_commands
-        from chatbot.prompt import SlashCompleter, build_prompt_session
-        from chatbot.repl import Repl, toolbar_text
+        from chatbot.repl.commands.builtins import builtin_commands
+        from chatbot.repl.input_line import SlashCompleter, build_prompt_session
+        from chatbot.repl.loop import Repl, toolbar_text
 
         console = self._console(self.stdout)
         commands = builtin_commands(personas=book)
@@ -345,7 +345,7 @@ class App:
             return answer.strip().lower() in {"y", "yes"}
 
         if self._store is not None and self._store_journal is not None:
-            from chatbot.session_commands import add_store_commands
+            from chatbot.repl.commands.store_commands import add_store_commands
 
             add_store_commands(
                 commands, store=self._store, journal=self._store_journal, confirm=confirm
@@ -359,7 +359,7 @@ class App:
             renderer_factory=lambda: self._renderer(console, config=config),
         )
         if resumed is not None:
-            from chatbot.session_commands import show_recent
+            from chatbot.repl.commands.store_commands import show_recent
 
             show_recent(repl.context, resumed)
         _warm_up_after_first_render(prompt, session.client)
@@ -376,7 +376,7 @@ class App:
 
 
 def _local_extra_installed() -> bool:
-    from chatbot.local_server import local_extra_installed
+    from chatbot.api.local_server import local_extra_installed
 
     return local_extra_installed()
 

@@ -28,25 +28,25 @@ from prompt_toolkit.input.base import PipeInput
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from chatbot import countdown
+from chatbot.api.client import ChatClient
 from chatbot.app import App
-from chatbot.chat import ChatSession
-from chatbot.cli import build_parser
-from chatbot.client import ChatClient
-from chatbot.commands import builtin_commands
-from chatbot.config import resolve_config
-from chatbot.countdown import CountdownWaiter
+from chatbot.cli.main import build_parser
+from chatbot.conversation.messages import Message, ReplyStatus
+from chatbot.conversation.retry import RetryPolicy
+from chatbot.conversation.session import ChatSession
 from chatbot.errors import ChatbotError
-from chatbot.messages import Message, ReplyStatus
-from chatbot.persistence import StoreJournal
-from chatbot.personas import PersonaBook, load_personas
-from chatbot.prompt import SlashCompleter, build_prompt_session
 from chatbot.render import ReplyRenderer, make_renderer
-from chatbot.repl import Repl
-from chatbot.retry import RetryPolicy
+from chatbot.repl import countdown
+from chatbot.repl.commands.builtins import builtin_commands
+from chatbot.repl.commands.store_commands import add_store_commands
+from chatbot.repl.countdown import CountdownWaiter
+from chatbot.repl.input_line import SlashCompleter, build_prompt_session
+from chatbot.repl.loop import Repl
 from chatbot.secrets import Redactor
-from chatbot.session_commands import add_store_commands
-from chatbot.store import Store
+from chatbot.settings.config import resolve_config
+from chatbot.settings.personas import PersonaBook, load_personas
+from chatbot.store.database import Store
+from chatbot.store.journal import StoreJournal
 
 __all__ = [
     "ATTEMPTS",

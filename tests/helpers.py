@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from chatbot.chat import ChatSession
-from chatbot.client import ChatClient
-from chatbot.config import Config, resolve_config
-from chatbot.personas import Persona, load_personas
+from chatbot.api.client import ChatClient
+from chatbot.conversation.session import ChatSession
+from chatbot.settings.config import Config, resolve_config
+from chatbot.settings.personas import Persona, load_personas
 
 if TYPE_CHECKING:
     from fakeserver import FakeOpenAIServer

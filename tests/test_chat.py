@@ -7,8 +7,8 @@ from fakeserver import FakeOpenAIServer, Reply
 from helpers import TEST_KEY, RecordingRenderer, make_session
 
 from chatbot import errors
-from chatbot.messages import ReplyStatus, Role
-from chatbot.personas import load_personas
+from chatbot.conversation.messages import ReplyStatus, Role
+from chatbot.settings.personas import load_personas
 
 
 def test_reply_streams_into_the_renderer_and_the_history(server: FakeOpenAIServer) -> None:

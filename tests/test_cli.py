@@ -35,7 +35,7 @@ from helpers import (
 )
 
 from chatbot import __version__
-from chatbot.personas import load_personas
+from chatbot.settings.personas import load_personas
 
 
 def user_texts(body: Mapping[str, Any]) -> list[str]:

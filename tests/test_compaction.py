@@ -9,12 +9,12 @@ from typing import Any
 from fakeserver import FakeOpenAIServer, Reply
 from helpers import RecordingRenderer, make_session
 
-from chatbot.chat import ChatSession
-from chatbot.compaction import SUMMARY_INSTRUCTIONS, SUMMARY_LABEL
-from chatbot.messages import Message, Role
-from chatbot.persistence import StoreJournal, conversation_from_store
-from chatbot.store import Store
-from chatbot.tokens import TokenCounter
+from chatbot.conversation.compaction import SUMMARY_INSTRUCTIONS, SUMMARY_LABEL
+from chatbot.conversation.messages import Message, Role
+from chatbot.conversation.session import ChatSession
+from chatbot.conversation.tokens import TokenCounter
+from chatbot.store.database import Store
+from chatbot.store.journal import StoreJournal, conversation_from_store
 
 FACT = re.compile(r"fact-\d+")
 

@@ -4,10 +4,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatbot.context import Budget, Conversation, fit_to_budget
+from chatbot.conversation.history import Budget, Conversation, fit_to_budget
+from chatbot.conversation.messages import Message, Role
+from chatbot.conversation.tokens import TokenCounter
 from chatbot.errors import MessageTooLarge
-from chatbot.messages import Message, Role
-from chatbot.tokens import TokenCounter
 
 
 def user(text: str) -> Message:

@@ -5,8 +5,8 @@ import io
 import pytest
 from rich.console import Console
 
-from chatbot.countdown import CountdownWaiter
-from chatbot.retry import RetryWait
+from chatbot.conversation.retry import RetryWait
+from chatbot.repl.countdown import CountdownWaiter
 
 WAIT = RetryWait(seconds=1.0, attempt=1, attempts=3, reason="rate limited by http://x")
 

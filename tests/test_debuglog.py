@@ -7,7 +7,7 @@ from pathlib import Path
 from fakeserver import FakeOpenAIServer, Reply
 
 from chatbot.app import App
-from chatbot.cli import build_parser
+from chatbot.cli.main import build_parser
 
 KEY = "sk-proj-REALLYSECRET0123456789abcdef"
 

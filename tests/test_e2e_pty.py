@@ -16,7 +16,7 @@ from fakeserver import FakeOpenAIServer, Reply
 from helpers import chatbot_id_for_title, run_chatbot
 from terminal import Terminal, has_colour, strip_ansi, terminal_env
 
-from chatbot.personas import load_personas
+from chatbot.settings.personas import load_personas
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.errors import ConfigError, StoreError
-from chatbot.export import from_json, to_json, to_markdown
-from chatbot.messages import Message, ReplyStatus, Role
-from chatbot.store import Store, StoredConversation
+from chatbot.store.database import Store, StoredConversation
+from chatbot.store.export import from_json, to_json, to_markdown
 
 STARTED = 1_700_000_000.0
 

@@ -36,7 +36,7 @@ from faultkit import (
     user,
 )
 
-from chatbot.messages import ReplyStatus
+from chatbot.conversation.messages import ReplyStatus
 
 RETRY_HINT = "your message is kept: /retry to send it again"
 

@@ -30,10 +30,10 @@ from faultkit import (
 )
 from helpers import RUN_TIMEOUT, chatbot_executable
 
-from chatbot.commands import builtin_commands
-from chatbot.personas import load_personas
 from chatbot.render import make_renderer
-from chatbot.repl import Repl
+from chatbot.repl.commands.builtins import builtin_commands
+from chatbot.repl.loop import Repl
+from chatbot.settings.personas import load_personas
 
 
 def sent_texts(server: FakeOpenAIServer) -> list[str]:

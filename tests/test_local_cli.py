@@ -27,7 +27,7 @@ import pytest
 from helpers import RUN_TIMEOUT, chatbot_executable, run_chatbot
 from terminal import TOOLBAR, Terminal, terminal_env
 
-from chatbot.local_server import DEFAULT_ALIAS, local_extra_installed
+from chatbot.api.local_server import DEFAULT_ALIAS, local_extra_installed
 
 pytestmark = [
     pytest.mark.local_model,

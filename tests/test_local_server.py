@@ -21,15 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from chatbot import local_server
-from chatbot.errors import ConfigError, ServerUnreachable
-from chatbot.local_server import (
+from chatbot.api import local_server
+from chatbot.api.local_server import (
     BUNDLED_MODEL_FILE,
     LocalServer,
     find_bundled_model,
     local_extra_installed,
     pick_free_port,
 )
+from chatbot.errors import ConfigError, ServerUnreachable
 
 FAKE_SERVER = """\
 import argparse, json, os, sys, time
@@ -75,7 +75,7 @@ PARENT = textwrap.dedent(
     """\
     import signal, sys, time
     from pathlib import Path
-    from chatbot.local_server import LocalServer, install_sigterm_handler
+    from chatbot.api.local_server import LocalServer, install_sigterm_handler
 
     install_sigterm_handler()
     signal.signal(signal.SIGINT, lambda *_: print("interrupted", flush=True))

@@ -7,17 +7,17 @@ from pathlib import Path
 from fakeserver import FakeOpenAIServer, Reply
 from helpers import RecordingRenderer, make_config
 
-from chatbot.chat import ChatSession
-from chatbot.client import ChatClient
-from chatbot.messages import ReplyStatus, Role
-from chatbot.persistence import (
+from chatbot.api.client import ChatClient
+from chatbot.conversation.messages import ReplyStatus, Role
+from chatbot.conversation.session import ChatSession
+from chatbot.settings.personas import load_personas
+from chatbot.store.database import Store
+from chatbot.store.journal import (
     StoreJournal,
     StoreReplyCache,
     conversation_from_store,
     persona_for_stored,
 )
-from chatbot.personas import load_personas
-from chatbot.store import Store
 
 
 def session_with_store(
@@ -151,7 +151,7 @@ def test_retry_asks_the_server_even_with_the_cache_on(
 def test_resuming_keeps_a_model_the_user_chose_now(
     server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    from chatbot.persistence import resume
+    from chatbot.store.journal import resume
 
     with Store.open(tmp_path / "s.db") as store:
         first, journal = session_with_store(server, store, model="local-model")

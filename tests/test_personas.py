@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import chatbot
 from chatbot.errors import PersonaError
-from chatbot.personas import (
+from chatbot.settings.personas import (
     MAX_FILE_BYTES,
     Persona,
     PersonaBook,
@@ -78,13 +78,13 @@ def test_shipped_temperatures_follow_the_guide() -> None:
 def test_shipped_file_is_found_through_the_package_not_the_working_directory(
     tmp_path: Path,
 ) -> None:
-    resource = importlib.resources.files("chatbot") / "personas.toml"
+    resource = importlib.resources.files("chatbot.settings") / "personas.toml"
     assert resource.is_file()
     assert load_personas().get("default").source == str(resource)
     # Run from an unrelated folder: only the package location may lead to the file.
     package_root = Path(chatbot.__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": str(package_root)}
-    code = "from chatbot.personas import load_personas; print(*load_personas().names())"
+    code = "from chatbot.settings.personas import load_personas; print(*load_personas().names())"
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=tmp_path,

@@ -14,12 +14,12 @@ from prompt_toolkit.input.base import PipeInput
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from chatbot.chat import ChatSession
-from chatbot.commands import builtin_commands
-from chatbot.messages import ReplyStatus
-from chatbot.personas import load_personas
-from chatbot.prompt import SlashCompleter, build_prompt_session
-from chatbot.repl import Repl, toolbar_text
+from chatbot.conversation.messages import ReplyStatus
+from chatbot.conversation.session import ChatSession
+from chatbot.repl.commands.builtins import builtin_commands
+from chatbot.repl.input_line import SlashCompleter, build_prompt_session
+from chatbot.repl.loop import Repl, toolbar_text
+from chatbot.settings.personas import load_personas
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from fakeserver import FakeOpenAIServer, Reply
 from helpers import RecordingRenderer, make_session
 
 from chatbot import errors
-from chatbot.chat import ChatSession
-from chatbot.messages import ReplyStatus, Role
-from chatbot.retry import RetryPolicy, RetryWait
+from chatbot.conversation.messages import ReplyStatus, Role
+from chatbot.conversation.retry import RetryPolicy, RetryWait
+from chatbot.conversation.session import ChatSession
 
 
 def retrying(

@@ -27,14 +27,14 @@ from fakeserver import FakeOpenAIServer, RecordedRequest, Reply
 from faultkit import KEY, transcript
 from helpers import RecordingRenderer
 
-from chatbot.chat import ChatSession
-from chatbot.client import ChatClient
-from chatbot.config import resolve_config
+from chatbot.api.client import ChatClient
+from chatbot.conversation.retry import RetryPolicy, sleeping_waiter
+from chatbot.conversation.session import ChatSession
 from chatbot.errors import ApiError, ChatbotError
-from chatbot.persistence import StoreJournal
-from chatbot.personas import load_personas
-from chatbot.retry import RetryPolicy, sleeping_waiter
-from chatbot.store import Store
+from chatbot.settings.config import resolve_config
+from chatbot.settings.personas import load_personas
+from chatbot.store.database import Store
+from chatbot.store.journal import StoreJournal
 
 TURNS = 500
 SEED = 20_260_501

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from chatbot import store as store_module
+from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.errors import StoreError
-from chatbot.messages import Message, ReplyStatus, Role
-from chatbot.store import Store, default_store_path
+from chatbot.store import database as store_module
+from chatbot.store.database import Store, default_store_path
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -136,8 +136,8 @@ def test_message_survives_a_crash(db: Path) -> None:
         f"""
         import os
         from pathlib import Path
-        from chatbot.messages import Message, Role
-        from chatbot.store import Store
+        from chatbot.conversation.messages import Message, Role
+        from chatbot.store.database import Store
         store = Store.open(Path({str(db)!r}))
         cid = store.create_conversation(persona="p", model="m", system_prompt="")
         store.append_message(cid, Message(role=Role.USER, content="still here"),
@@ -385,8 +385,8 @@ def test_two_processes_writing_at_once_lose_nothing(db: Path) -> None:
     script = f"""
         import sys, time
         from pathlib import Path
-        from chatbot.messages import Message, Role
-        from chatbot.store import Store
+        from chatbot.conversation.messages import Message, Role
+        from chatbot.store.database import Store
         name = sys.argv[1]
         with Store.open(Path({str(db)!r})) as store:
             # Both processes are open and ready before either writes, so they collide.

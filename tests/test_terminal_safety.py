@@ -36,7 +36,7 @@ from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from chatbot.personas import load_personas
+from chatbot.settings.personas import load_personas
 
 # (what a hostile server sends, what the user may see of it)
 ATTACKS = [

@@ -16,20 +16,20 @@ from fakeserver import FakeOpenAIServer, Reply
 from helpers import RecordingRenderer, make_config, make_session
 from rich.console import Console
 
+from chatbot.api.client import ChatClient
 from chatbot.app import App
-from chatbot.chat import ChatSession
-from chatbot.cli import build_parser
-from chatbot.client import ChatClient
-from chatbot.commands import CommandContext, builtin_commands, usage_lines
+from chatbot.cli.main import build_parser
+from chatbot.conversation.messages import Message, Role
+from chatbot.conversation.session import ChatSession
 from chatbot.errors import ConfigError, MessageTooLarge
-from chatbot.messages import Message, Role
-from chatbot.models import Price, format_dollars, price_for
-from chatbot.notices import Notices
-from chatbot.persistence import StoreJournal
-from chatbot.personas import load_personas
-from chatbot.repl import toolbar_text
-from chatbot.store import Store
-from chatbot.user_config import load_user_config
+from chatbot.repl.commands.builtins import CommandContext, builtin_commands, usage_lines
+from chatbot.repl.loop import toolbar_text
+from chatbot.repl.notices import Notices
+from chatbot.settings.catalogue import Price, format_dollars, price_for
+from chatbot.settings.personas import load_personas
+from chatbot.settings.user_config import load_user_config
+from chatbot.store.database import Store
+from chatbot.store.journal import StoreJournal
 
 REPO = Path(__file__).resolve().parents[1]
 #: Deliberately unlike any real price, so a match cannot come from the built-in table.

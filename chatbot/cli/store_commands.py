@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TextIO
 
 from chatbot.errors import ConfigError
-from chatbot.export import from_json
 from chatbot.render.sanitize import sanitize
-from chatbot.session_commands import render_export, session_rows, write_private
-from chatbot.store import Store
+from chatbot.repl.commands.store_commands import render_export, session_rows, write_private
+from chatbot.store.database import Store
+from chatbot.store.export import from_json
 
 __all__ = ["run_store_command"]
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from chatbot.chat import ChatSession, TurnResult
-from chatbot.commands import CommandContext, CommandRegistry, Exit
+from chatbot.conversation.messages import ReplyStatus
+from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ApiError, ChatbotError, MessageTooLarge
-from chatbot.messages import ReplyStatus
-from chatbot.models import cost_of, format_dollars
-from chatbot.notices import Notices
-from chatbot.personas import PersonaBook
 from chatbot.render import ReplyRenderer
+from chatbot.repl.commands.builtins import CommandContext, CommandRegistry, Exit
+from chatbot.repl.notices import Notices
+from chatbot.settings.catalogue import cost_of, format_dollars
+from chatbot.settings.personas import PersonaBook
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession

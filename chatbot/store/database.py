@@ -21,8 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.errors import StoreError
-from chatbot.messages import Message, ReplyStatus, Role
 
 __all__ = [
     "ConversationInfo",

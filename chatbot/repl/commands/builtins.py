@@ -12,14 +12,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from chatbot.chat import ChatSession, TurnResult
-from chatbot.clipboard import ClipboardUnavailable, copy_to_clipboard
-from chatbot.codeblocks import code_blocks
+from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ChatbotError
-from chatbot.models import Price, cost_of, format_dollars
-from chatbot.notices import Notices
-from chatbot.personas import PersonaBook
 from chatbot.render import ReplyRenderer
+from chatbot.repl.clipboard import ClipboardUnavailable, copy_to_clipboard
+from chatbot.repl.codeblocks import code_blocks
+from chatbot.repl.notices import Notices
+from chatbot.settings.catalogue import Price, cost_of, format_dollars
+from chatbot.settings.personas import PersonaBook
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -196,7 +196,7 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
         help="summarise all but the last two turns to free the context",
     )
     def _compact(ctx: CommandContext, _: str) -> None:
-        from chatbot.compaction import CompactionFailed
+        from chatbot.conversation.compaction import CompactionFailed
 
         ctx.notices.hint("summarising…")
         try:

@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from chatbot.conversation.retry import RetryWait
 from chatbot.render.sanitize import sanitize
-from chatbot.retry import RetryWait
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from chatbot.client import ChatRequest
-from chatbot.config import ModelParams
-from chatbot.context import Conversation
-from chatbot.messages import Message
-from chatbot.personas import Persona, PersonaBook
-from chatbot.store import Store, StoredConversation
+from chatbot.api.client import ChatRequest
+from chatbot.conversation.history import Conversation
+from chatbot.conversation.messages import Message
+from chatbot.settings.config import ModelParams
+from chatbot.settings.personas import Persona, PersonaBook
+from chatbot.store.database import Store, StoredConversation
 
 if TYPE_CHECKING:
-    from chatbot.chat import ChatSession
+    from chatbot.conversation.session import ChatSession
 
 __all__ = [
     "StoreJournal",

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from chatbot.client import ChatClient, ChatRequest, TextDelta, UsageReport
-from chatbot.context import Budget
+from chatbot.api.client import ChatClient, ChatRequest, TextDelta, UsageReport
+from chatbot.conversation.history import Budget
+from chatbot.conversation.messages import Message, Role
+from chatbot.conversation.tokens import TokenCounter
 from chatbot.errors import ApiError
-from chatbot.messages import Message, Role
-from chatbot.tokens import TokenCounter
 
 __all__ = ["SUMMARY_LABEL", "CompactionFailed", "Compactor", "summary_message"]
 

@@ -12,18 +12,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from chatbot.client import ChatClient, ChatRequest, Finished, TextDelta, UsageReport
-from chatbot.compaction import CompactionFailed, Compactor, summary_message
-from chatbot.config import Config, ModelParams
-from chatbot.context import Budget, Conversation, FittedRequest, fit_to_budget
+from chatbot.api.client import ChatClient, ChatRequest, Finished, TextDelta, UsageReport
+from chatbot.conversation.compaction import CompactionFailed, Compactor, summary_message
+from chatbot.conversation.history import Budget, Conversation, FittedRequest, fit_to_budget
+from chatbot.conversation.journal import Journal, NullJournal
+from chatbot.conversation.messages import Message, ReplyStatus, Role
+from chatbot.conversation.retry import RetryPolicy, RetryWait, Waiter, sleeping_waiter
+from chatbot.conversation.tokens import TokenCounter
 from chatbot.errors import ApiError, ChatbotError, ContextLengthExceeded, MessageTooLarge
-from chatbot.inputs import clean_text
-from chatbot.journal import Journal, NullJournal
-from chatbot.messages import Message, ReplyStatus, Role
-from chatbot.personas import Persona
 from chatbot.render import ReplyRenderer
-from chatbot.retry import RetryPolicy, RetryWait, Waiter, sleeping_waiter
-from chatbot.tokens import TokenCounter
+from chatbot.settings.config import Config, ModelParams
+from chatbot.settings.personas import Persona
+from chatbot.text import clean_text
 
 __all__ = ["ChatSession", "ReplyCache", "SessionUsage", "TurnResult"]
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chatbot.debuglog import DebugLog
+from chatbot.api.debuglog import DebugLog
 from chatbot.errors import (
     ApiError,
     AuthenticationFailed,
@@ -24,8 +24,8 @@ from chatbot.errors import (
     ServerUnreachable,
     StreamDropped,
 )
-from chatbot.inputs import clean_text
 from chatbot.secrets import Redactor, StreamScrubber
+from chatbot.text import clean_text
 
 if TYPE_CHECKING:
     import openai

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.errors import PersonaError
-from chatbot.tomlfile import decode_utf8, one_line, os_reason, parse_toml, read_limited
+from chatbot.settings.tomlfile import decode_utf8, one_line, os_reason, parse_toml, read_limited
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -145,7 +145,7 @@ def load_personas(
     """
     book = PersonaBook()
     if builtin:
-        resource = importlib.resources.files("chatbot") / "personas.toml"
+        resource = importlib.resources.files("chatbot.settings") / "personas.toml"
         label = str(resource)
         try:
             data = resource.read_bytes()

@@ -11,9 +11,14 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 
+from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.errors import ConfigError
-from chatbot.messages import Message, ReplyStatus, Role
-from chatbot.store import ImportedConversation, ImportedMessage, MessageMeta, StoredConversation
+from chatbot.store.database import (
+    ImportedConversation,
+    ImportedMessage,
+    MessageMeta,
+    StoredConversation,
+)
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "from_json", "to_json", "to_markdown"]
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from chatbot.errors import ConfigError
-from chatbot.models import Price, context_window_for
-from chatbot.personas import Persona
 from chatbot.secrets import Secret
+from chatbot.settings.catalogue import Price, context_window_for
+from chatbot.settings.personas import Persona
 
 __all__ = [
     "DEFAULT_MODEL",

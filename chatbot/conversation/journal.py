@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from chatbot.config import ModelParams
-from chatbot.messages import Message
-from chatbot.personas import Persona
+from chatbot.conversation.messages import Message
+from chatbot.settings.config import ModelParams
+from chatbot.settings.personas import Persona
 
 __all__ = ["Journal", "NullJournal"]
 

@@ -11,8 +11,8 @@ import threading
 import time
 from pathlib import Path
 
-from chatbot.paths import private_file
 from chatbot.secrets import Redactor
+from chatbot.settings.paths import private_file
 
 __all__ = ["DebugLog"]
 

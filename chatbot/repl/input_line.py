@@ -19,7 +19,7 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import Output
 
-from chatbot.paths import private_file
+from chatbot.settings.paths import private_file
 
 __all__ = ["SlashCompleter", "build_prompt_session", "chat_key_bindings"]
 

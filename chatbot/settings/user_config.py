@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chatbot.errors import ConfigError
-from chatbot.models import Price, model_key
-from chatbot.tomlfile import decode_utf8, parse_toml, read_limited
+from chatbot.settings.catalogue import Price, model_key
+from chatbot.settings.tomlfile import decode_utf8, parse_toml, read_limited
 
 __all__ = ["UserConfig", "load_user_config"]
 

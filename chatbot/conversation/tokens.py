@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterable
 
-from chatbot.messages import Message
+from chatbot.conversation.messages import Message
 
 __all__ = ["TokenCounter", "estimate_tokens"]
 

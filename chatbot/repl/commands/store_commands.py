@@ -7,12 +7,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from chatbot.commands import CommandContext, CommandRegistry
 from chatbot.errors import ChatbotError, ConfigError
-from chatbot.export import to_json, to_markdown
-from chatbot.persistence import StoreJournal, resume
 from chatbot.render.sanitize import sanitize
-from chatbot.store import ConversationInfo, Store, StoredConversation
+from chatbot.repl.commands.builtins import CommandContext, CommandRegistry
+from chatbot.store.database import ConversationInfo, Store, StoredConversation
+from chatbot.store.export import to_json, to_markdown
+from chatbot.store.journal import StoreJournal, resume
 
 __all__ = ["add_store_commands", "describe_age", "show_recent", "write_private"]
 
@@ -74,7 +74,7 @@ def show_recent(ctx: CommandContext, stored: StoredConversation, *, exchanges: i
     from rich.rule import Rule
     from rich.text import Text
 
-    from chatbot.messages import Role
+    from chatbot.conversation.messages import Role
     from chatbot.render.markdown_stream import reply_markdown
 
     messages = [m for m in stored.messages if not m.summary]
