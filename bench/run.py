@@ -300,11 +300,10 @@ def _ok(run: ProcessRun, *, what: str) -> ProcessRun:
 
 
 def _fakeserver() -> ModuleType:
-    """tests/fakeserver.py: stdlib only, so the bench can load it without pytest."""
-    tests = str(ROOT / "tests")
-    if tests not in sys.path:
-        sys.path.insert(0, tests)
-    return importlib.import_module("fakeserver")
+    """tests/support/fakeserver.py: stdlib only, so the bench can load it without pytest."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module("tests.support.fakeserver")
 
 
 def spec_question(tokens: int, *, chunk_chars: int = 4, delay: float = 0.0) -> str:

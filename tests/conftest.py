@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakeserver import FakeOpenAIServer
+
+from tests.support.fakeserver import FakeOpenAIServer
 
 
 @pytest.fixture(autouse=True)

@@ -15,8 +15,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from fakeserver import FakeOpenAIServer, Reply
-from faultkit import (
+
+from chatbot.render import make_renderer
+from chatbot.repl.commands.builtins import builtin_commands
+from chatbot.repl.loop import Repl
+from chatbot.settings.personas import load_personas
+from tests.support.fakeserver import FakeOpenAIServer, Reply
+from tests.support.faultkit import (
     TRACEBACK,
     Tap,
     assistant,
@@ -28,12 +33,7 @@ from faultkit import (
     stored_one_shot,
     user,
 )
-from helpers import RUN_TIMEOUT, chatbot_executable
-
-from chatbot.render import make_renderer
-from chatbot.repl.commands.builtins import builtin_commands
-from chatbot.repl.loop import Repl
-from chatbot.settings.personas import load_personas
+from tests.support.helpers import RUN_TIMEOUT, chatbot_executable
 
 
 def sent_texts(server: FakeOpenAIServer) -> list[str]:

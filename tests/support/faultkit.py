@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import pytest
-from fakeserver import FakeOpenAIServer
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.input.base import PipeInput
 from prompt_toolkit.output import DummyOutput
@@ -47,6 +46,7 @@ from chatbot.settings.config import resolve_config
 from chatbot.settings.personas import PersonaBook, load_personas
 from chatbot.store.database import Store
 from chatbot.store.journal import StoreJournal
+from tests.support.fakeserver import FakeOpenAIServer
 
 __all__ = [
     "ATTEMPTS",

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakeserver import FakeOpenAIServer, Reply
-from helpers import RecordingRenderer, make_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.input.base import PipeInput
 from prompt_toolkit.output import DummyOutput
@@ -20,6 +18,8 @@ from chatbot.repl.commands.builtins import builtin_commands
 from chatbot.repl.input_line import SlashCompleter, build_prompt_session
 from chatbot.repl.loop import Repl, toolbar_text
 from chatbot.settings.personas import load_personas
+from tests.support.fakeserver import FakeOpenAIServer, Reply
+from tests.support.helpers import RecordingRenderer, make_session
 
 
 @pytest.fixture

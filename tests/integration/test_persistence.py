@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fakeserver import FakeOpenAIServer, Reply
-from helpers import RecordingRenderer, make_config
-
 from chatbot.api.client import ChatClient
 from chatbot.conversation.messages import ReplyStatus, Role
 from chatbot.conversation.session import ChatSession
@@ -18,6 +15,8 @@ from chatbot.store.journal import (
     conversation_from_store,
     persona_for_stored,
 )
+from tests.support.fakeserver import FakeOpenAIServer, Reply
+from tests.support.helpers import RecordingRenderer, make_config
 
 
 def session_with_store(

@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import RUN_TIMEOUT, chatbot_executable, run_chatbot
-from terminal import TOOLBAR, Terminal, terminal_env
 
 from chatbot.api.local_server import DEFAULT_ALIAS, local_extra_installed
+from tests.support.helpers import RUN_TIMEOUT, chatbot_executable, run_chatbot
+from tests.support.terminal import TOOLBAR, Terminal, terminal_env
 
 pytestmark = [
     pytest.mark.local_model,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from fakeserver import FakeOpenAIServer, Reply
-from helpers import TEST_KEY, RecordingRenderer, make_session
 
 from chatbot import errors
 from chatbot.conversation.messages import ReplyStatus, Role
 from chatbot.settings.personas import load_personas
+from tests.support.fakeserver import FakeOpenAIServer, Reply
+from tests.support.helpers import TEST_KEY, RecordingRenderer, make_session
 
 
 def test_reply_streams_into_the_renderer_and_the_history(server: FakeOpenAIServer) -> None:

@@ -19,8 +19,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from fakeserver import FakeOpenAIServer, Reply
-from faultkit import (
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from chatbot.settings.personas import load_personas
+from tests.support.fakeserver import FakeOpenAIServer, Reply
+from tests.support.faultkit import (
     KEY,
     TRACEBACK,
     FakeTime,
@@ -32,11 +37,6 @@ from faultkit import (
     repl_harness,
     run_one_shot,
 )
-from prompt_toolkit.application import create_app_session
-from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.output import DummyOutput
-
-from chatbot.settings.personas import load_personas
 
 # (what a hostile server sends, what the user may see of it)
 ATTACKS = [

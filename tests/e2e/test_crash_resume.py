@@ -15,9 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fakeserver import FakeOpenAIServer, Reply
-from helpers import chatbot_id_for_title, copy_store, run_chatbot, scrubbed_environment
-from terminal import Terminal, terminal_env
+
+from tests.support.fakeserver import FakeOpenAIServer, Reply
+from tests.support.helpers import (
+    chatbot_id_for_title,
+    copy_store,
+    run_chatbot,
+    scrubbed_environment,
+)
+from tests.support.terminal import Terminal, terminal_env
 
 FIRST_QUESTION = "My laptop cannot find the wifi network"
 FIRST_ANSWER = "Turn the wifi adapter off and on again."

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakeserver import FakeOpenAIServer, Reply
-from helpers import chatbot_id_for_title, run_chatbot
-from terminal import Terminal, has_colour, strip_ansi, terminal_env
 
 from chatbot.settings.personas import load_personas
+from tests.support.fakeserver import FakeOpenAIServer, Reply
+from tests.support.helpers import chatbot_id_for_title, run_chatbot
+from tests.support.terminal import Terminal, has_colour, strip_ansi, terminal_env
 
 
 @pytest.fixture

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from fakeserver import Reply
-from faultkit import (
+
+from chatbot.conversation.messages import ReplyStatus
+from tests.support.fakeserver import Reply
+from tests.support.faultkit import (
     ATTEMPTS,
     KEY,
     TRACEBACK,
@@ -35,8 +37,6 @@ from faultkit import (
     stored_one_shot,
     user,
 )
-
-from chatbot.conversation.messages import ReplyStatus
 
 RETRY_HINT = "your message is kept: /retry to send it again"
 

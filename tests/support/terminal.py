@@ -18,7 +18,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 import pexpect
-from helpers import chatbot_executable
+
+from tests.support.helpers import chatbot_executable
 
 if TYPE_CHECKING:
     from fakeserver import FakeOpenAIServer

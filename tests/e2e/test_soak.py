@@ -23,9 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakeserver import FakeOpenAIServer, RecordedRequest, Reply
-from faultkit import KEY, transcript
-from helpers import RecordingRenderer
 
 from chatbot.api.client import ChatClient
 from chatbot.conversation.retry import RetryPolicy, sleeping_waiter
@@ -35,6 +32,9 @@ from chatbot.settings.config import resolve_config
 from chatbot.settings.personas import load_personas
 from chatbot.store.database import Store
 from chatbot.store.journal import StoreJournal
+from tests.support.fakeserver import FakeOpenAIServer, RecordedRequest, Reply
+from tests.support.faultkit import KEY, transcript
+from tests.support.helpers import RecordingRenderer
 
 TURNS = 500
 SEED = 20_260_501

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from fakeserver import FakeOpenAIServer, Reply
-from helpers import RecordingRenderer, make_session
 
 from chatbot import errors
 from chatbot.conversation.messages import ReplyStatus, Role
 from chatbot.conversation.retry import RetryPolicy, RetryWait
 from chatbot.conversation.session import ChatSession
+from tests.support.fakeserver import FakeOpenAIServer, Reply
+from tests.support.helpers import RecordingRenderer, make_session
 
 
 def retrying(

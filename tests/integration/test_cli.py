@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakeserver import FakeOpenAIServer, Reply
-from helpers import (
+
+from chatbot import __version__
+from chatbot.settings.personas import load_personas
+from tests.support.fakeserver import FakeOpenAIServer, Reply
+from tests.support.helpers import (
     RUN_TIMEOUT,
     TEST_KEY,
     assert_one_line_error,
@@ -33,9 +36,6 @@ from helpers import (
     run_chatbot,
     scrubbed_environment,
 )
-
-from chatbot import __version__
-from chatbot.settings.personas import load_personas
 
 
 def user_texts(body: Mapping[str, Any]) -> list[str]:

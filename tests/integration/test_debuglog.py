@@ -4,10 +4,9 @@ import io
 import json
 from pathlib import Path
 
-from fakeserver import FakeOpenAIServer, Reply
-
 from chatbot.app import App
 from chatbot.cli.main import build_parser
+from tests.support.fakeserver import FakeOpenAIServer, Reply
 
 KEY = "sk-proj-REALLYSECRET0123456789abcdef"
 

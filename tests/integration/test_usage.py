@@ -12,8 +12,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from fakeserver import FakeOpenAIServer, Reply
-from helpers import RecordingRenderer, make_config, make_session
 from rich.console import Console
 
 from chatbot.api.client import ChatClient
@@ -30,8 +28,10 @@ from chatbot.settings.personas import load_personas
 from chatbot.settings.user_config import load_user_config
 from chatbot.store.database import Store
 from chatbot.store.journal import StoreJournal
+from tests.support.fakeserver import FakeOpenAIServer, Reply
+from tests.support.helpers import RecordingRenderer, make_config, make_session
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 #: Deliberately unlike any real price, so a match cannot come from the built-in table.
 USER_PRICE = Price(1000.0, 2000.0)
 

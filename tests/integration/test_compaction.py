@@ -6,15 +6,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from fakeserver import FakeOpenAIServer, Reply
-from helpers import RecordingRenderer, make_session
-
 from chatbot.conversation.compaction import SUMMARY_INSTRUCTIONS, SUMMARY_LABEL
 from chatbot.conversation.messages import Message, Role
 from chatbot.conversation.session import ChatSession
 from chatbot.conversation.tokens import TokenCounter
 from chatbot.store.database import Store
 from chatbot.store.journal import StoreJournal, conversation_from_store
+from tests.support.fakeserver import FakeOpenAIServer, Reply
+from tests.support.helpers import RecordingRenderer, make_session
 
 FACT = re.compile(r"fact-\d+")
 

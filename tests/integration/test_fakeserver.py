@@ -16,10 +16,11 @@ from typing import Any
 import httpx2
 import openai
 import pytest
-from fakeserver import FakeOpenAIServer, Reply, markdown_sample
 from markdown_it import MarkdownIt
 from openai import OpenAI
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
+
+from tests.support.fakeserver import FakeOpenAIServer, Reply, markdown_sample
 
 MESSAGES: list[ChatCompletionMessageParam] = [
     {"role": "system", "content": "Be brief."},
@@ -347,7 +348,7 @@ def test_client_leaving_mid_stream_is_quiet(
 def test_cli_serves_the_text_file(tmp_path: Path) -> None:
     text_file = tmp_path / "reply.md"
     text_file.write_text("# From a file\n\nHello.", encoding="utf-8")
-    script = Path(__file__).with_name("fakeserver.py")
+    script = Path(__file__).parents[1] / "support" / "fakeserver.py"
     cmd = [sys.executable, str(script), "--port", "0", "--text-file", str(text_file)]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as proc:
         try:

@@ -20,7 +20,7 @@ from chatbot.errors import StoreError
 from chatbot.store import database as store_module
 from chatbot.store.database import Store, default_store_path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def user(text: str, **kwargs: object) -> Message:
