@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
     from chatbot.api.debuglog import DebugLog
     from chatbot.api.local_server import LocalServer
-    from chatbot.store.database import Store, StoredConversation
+    from chatbot.store.database import Store
     from chatbot.store.journal import StoreJournal
+    from chatbot.store.records import StoredConversation
 
 __all__ = ["App"]
 

@@ -360,11 +360,9 @@ class LocalServer:
     def _open_log(self) -> IO[bytes] | int:
         if self.log_path is None:
             return subprocess.DEVNULL
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        # The mode above applies only to a new file; an old log may be wider.
-        os.fchmod(fd, 0o600)
-        return os.fdopen(fd, "wb")
+        from chatbot.settings.paths import open_private
+
+        return os.fdopen(open_private(self.log_path, truncate=True), "wb")
 
     def _launch(self) -> None:
         """Start the child on a fresh port (the caller holds the lock)."""

@@ -9,7 +9,8 @@ from typing import TextIO
 
 from chatbot.errors import ConfigError
 from chatbot.render.sanitize import sanitize
-from chatbot.repl.commands.store_commands import render_export, session_rows, write_private
+from chatbot.repl.commands.store_commands import render_export, session_rows
+from chatbot.settings.paths import write_private
 from chatbot.store.database import Store
 from chatbot.store.export import from_json
 

@@ -13,7 +13,17 @@ from pathlib import Path
 
 from chatbot.errors import ConfigError
 
-__all__ = ["AppPaths", "ensure_private_dir", "private_file"]
+__all__ = [
+    "STORE_FILE_NAME",
+    "AppPaths",
+    "ensure_private_dir",
+    "open_private",
+    "private_file",
+    "write_private",
+]
+
+#: The conversation store inside the data folder.
+STORE_FILE_NAME = "conversations.sqlite3"
 
 APP_NAME = "chatbot"
 
@@ -57,7 +67,7 @@ class AppPaths:
 
     @property
     def store(self) -> Path:
-        return self.data_dir / "conversations.sqlite3"
+        return self.data_dir / STORE_FILE_NAME
 
     @property
     def debug_log(self) -> Path:
@@ -73,14 +83,41 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def open_private(path: Path, *, truncate: bool = False, exclusive: bool = False) -> int:
+    """Open ``path`` for writing as the owner's alone (0600), its folder made 0700.
+
+    The one writer of private files (history, logs, exports, the store):
+    ``O_CREAT``'s mode applies only to a new file, so an existing one is
+    narrowed too. Returns a file descriptor; ``exclusive`` raises
+    FileExistsError for an existing file instead of opening it.
+    """
+    ensure_private_dir(path.parent)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if truncate else os.O_APPEND)
+    if exclusive:
+        flags |= os.O_EXCL
+    fd = os.open(path, flags, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
 def private_file(path: Path) -> Path:
     """Make sure ``path`` exists with mode 0600 before anything writes to it."""
-    ensure_private_dir(path.parent)
     try:
-        fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
-        os.close(fd)
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o600)
+        os.close(open_private(path))
     except OSError as exc:
         raise ConfigError(f"cannot create {path}: {exc.strerror or exc}") from None
     return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path``'s content with ``text``, the file private (0600)."""
+    try:
+        with os.fdopen(open_private(path, truncate=True), "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -13,7 +13,7 @@ from datetime import datetime, tzinfo
 
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.errors import ConfigError
-from chatbot.store.database import (
+from chatbot.store.records import (
     ImportedConversation,
     ImportedMessage,
     MessageMeta,

@@ -14,7 +14,8 @@ from chatbot.conversation.history import Conversation
 from chatbot.conversation.messages import Message
 from chatbot.settings.config import ModelParams
 from chatbot.settings.personas import Persona, PersonaBook
-from chatbot.store.database import Store, StoredConversation
+from chatbot.store.database import Store
+from chatbot.store.records import StoredConversation
 
 if TYPE_CHECKING:
     from chatbot.conversation.session import ChatSession

@@ -17,7 +17,7 @@ import pytest
 
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.errors import StoreError
-from chatbot.store import database as store_module
+from chatbot.store import schema as schema_module
 from chatbot.store.database import Store, default_store_path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -299,7 +299,7 @@ def test_old_file_is_upgraded(db: Path) -> None:
         cid = new_conversation(store)
         store.append_message(cid, user("after upgrade"), persona="p", model="m")
     with sqlite3.connect(db) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == len(store_module._MIGRATIONS)
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == len(schema_module.MIGRATIONS)
     raw.close()
 
 
@@ -311,7 +311,7 @@ def test_failed_migration_leaves_the_file_at_its_old_version(
     def broken(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE no_such_table ADD COLUMN x")
 
-    monkeypatch.setattr(store_module, "_MIGRATIONS", [*store_module._MIGRATIONS, broken])
+    monkeypatch.setattr(schema_module, "MIGRATIONS", [*schema_module.MIGRATIONS, broken])
     with pytest.raises(StoreError, match=str(db)):
         Store.open(db)
     with sqlite3.connect(db) as raw:
@@ -505,7 +505,7 @@ def test_version_1_file_is_upgraded_with_its_usage(
 ) -> None:
     # A file written by the release whose schema ended at version 1.
     with monkeypatch.context() as patched:
-        patched.setattr(store_module, "_MIGRATIONS", store_module._MIGRATIONS[:1])
+        patched.setattr(schema_module, "MIGRATIONS", schema_module.MIGRATIONS[:1])
         with Store.open(db) as old:
             cid = new_conversation(old)
             old.append_message(cid, user("q", created_at=100.0), persona="p", model="m1")

@@ -14,8 +14,9 @@ import pytest
 
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.errors import ConfigError, StoreError
-from chatbot.store.database import Store, StoredConversation
+from chatbot.store.database import Store
 from chatbot.store.export import from_json, to_json, to_markdown
+from chatbot.store.records import StoredConversation
 
 STARTED = 1_700_000_000.0
 

@@ -7,14 +7,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from chatbot.errors import ChatbotError, ConfigError
+from chatbot.errors import ChatbotError
 from chatbot.render.sanitize import sanitize
 from chatbot.repl.commands.builtins import CommandContext, CommandRegistry
-from chatbot.store.database import ConversationInfo, Store, StoredConversation
+from chatbot.settings.paths import write_private
+from chatbot.store.database import Store
 from chatbot.store.export import to_json, to_markdown
 from chatbot.store.journal import StoreJournal, resume
+from chatbot.store.records import ConversationInfo, StoredConversation
 
-__all__ = ["add_store_commands", "describe_age", "show_recent", "write_private"]
+__all__ = ["add_store_commands", "describe_age", "show_recent"]
 
 
 def describe_age(then: float, *, now: float | None = None) -> str:
@@ -42,20 +44,6 @@ def session_rows(infos: list[ConversationInfo]) -> list[tuple[str, str, str, str
         )
         for info in infos
     ]
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path``, created 0600: exports hold private conversations."""
-    import os
-
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        # O_CREAT's mode only applies to a new file; an existing one is made private too.
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def render_export(stored: StoredConversation, fmt: str) -> str:
