@@ -402,7 +402,7 @@ def _session(base_url: str, **kwargs: Any) -> ChatSession:
     config = resolve_config(flags={"base_url": base_url}, env={"OPENAI_API_KEY": API_KEY})
     client = ChatClient(api_key=API_KEY, base_url=base_url, timeout=60, max_retries=0)
     persona = load_personas().get("default")
-    return ChatSession(config=config, persona=persona, client=client, **kwargs)
+    return ChatSession(config=config, persona=persona, backend=client, **kwargs)
 
 
 def _trim_worker(sizes: Sequence[int]) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 from chatbot.api.client import ChatClient
 from chatbot.conversation.journal import Journal
 from chatbot.conversation.messages import ReplyStatus
+from chatbot.conversation.outcome import describe_outcome
 from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ApiError, ChatbotError, ConfigError
 from chatbot.render import ReplyRenderer, make_renderer
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
     from chatbot.api.debuglog import DebugLog
     from chatbot.api.local_server import LocalServer
+    from chatbot.cli.options import RunOptions, StoreOptions
+    from chatbot.repl.notices import Notices
     from chatbot.store.database import Store
     from chatbot.store.journal import StoreJournal
     from chatbot.store.records import StoredConversation
@@ -89,28 +91,27 @@ class App:
         self._store = Store.open(path)
         return self._store
 
-    def run_store_command(self, args: argparse.Namespace) -> int:
+    def run_store_command(self, options: StoreOptions) -> int:
         """``chatbot sessions``, ``chatbot export ID``, ``chatbot import FILE``."""
         from chatbot.cli.store_commands import run_store_command
 
         env, _ = self._environment()
-        store = self._open_store(self._store_path(args.db, env))
-        return run_store_command(args, store=store, stdout=self.stdout, stderr=self.stderr)
+        store = self._open_store(self._store_path(options.db, env))
+        return run_store_command(options, store=store, stdout=self.stdout, stderr=self.stderr)
 
     # -- chatting --------------------------------------------------------
 
-    def run(self, args: argparse.Namespace) -> int:
-        from chatbot.cli.main import parse_flags
-
-        extra = [Path(p).expanduser() for p in args.personas]
-        if args.list_personas:
+    def run(self, options: RunOptions) -> int:
+        """A chat, or a one-shot answer when there is a question; returns the exit status."""
+        extra = list(options.persona_files)
+        if options.list_personas:
             book = self._personas(extra)
             for name, description in format_persona_list(book):
                 print(f"{name:<20} {description}", file=self.stdout)
             return 0
         env, warnings = self._environment()
         self.redact = Redactor([env.get("OPENAI_API_KEY", "")])
-        flags = parse_flags(args)
+        flags = options.flags
         unconfigured = not (
             flags.get("base_url") or env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL")
         )
@@ -126,7 +127,7 @@ class App:
         config = replace(
             config, prices=user_config.prices, context_windows=user_config.context_windows
         )
-        if config.no_store and (args.resume or args.session is not None or config.cache):
+        if config.no_store and (options.resume or options.session is not None or config.cache):
             raise ConfigError("--continue, --session and --cache need the store: drop --no-store")
         book = self._personas(extra)
         persona = book.get(config.persona_name or "default")
@@ -135,7 +136,7 @@ class App:
             config = replace(config, local=True, local_reason="persona", base_url=None)
         prepare = None
         if config.local:
-            config, prepare = self._start_local(config, model_flag=args.model)
+            config, prepare = self._start_local(config, model_flag=options.model)
         for warning in config.warnings:
             print(warning, file=self.stderr)
 
@@ -147,7 +148,7 @@ class App:
 
             store = self._open_store(config.store_path or self.paths.store)
             journal = store_journal = self._store_journal = StoreJournal(store)
-            resumed = self._resume_target(store, args)
+            resumed = self._resume_target(store, options)
 
         client = self._client = ChatClient(
             api_key=config.api_key.reveal(),
@@ -158,7 +159,7 @@ class App:
             include_usage=config.include_usage,
             redact=self.redact,
             prepare=prepare,
-            debug=self._debug_log(args),
+            debug=self._debug_log(options),
         )
         cache = None
         if self._store is not None:
@@ -167,25 +168,33 @@ class App:
             cache = StoreReplyCache(self._store)
         from chatbot.conversation.retry import RetryPolicy
         from chatbot.repl.countdown import CountdownWaiter
+        from chatbot.repl.notices import Notices
 
+        question = self._question(options)
+        # A chat announces slow background steps (summarising) on its own console.
+        notices = Notices(console=self._console(self.stdout)) if question is None else None
         session = ChatSession(
             config=config,
             persona=persona,
-            client=client,
+            backend=client,
             journal=journal,
             cache=cache,
             retry_policy=RetryPolicy(attempts=config.retries, max_wait=config.retry_max_wait),
             waiter=CountdownWaiter(console=self._console(self.stderr)),
+            notify=notices.hint if notices is not None else None,
         )
         if resumed is not None and store_journal is not None:
             from chatbot.store.journal import resume
 
             resume(session, resumed, book=book, journal=store_journal)
 
-        question = self._question(args)
-        if question is not None:
-            return self._one_shot(session, question, config=config, show_usage=args.usage)
-        return self._interactive(session, book, config=config, resumed=resumed)
+        if question is not None or notices is None:
+            return self._one_shot(
+                session, question or "", config=config, show_usage=options.show_usage
+            )
+        return self._interactive(
+            session, book, config=config, resumed=resumed, client=client, notices=notices
+        )
 
     def _start_local(
         self, config: Config, *, model_flag: str | None
@@ -234,8 +243,8 @@ class App:
 
         return config, prepare
 
-    def _debug_log(self, args: argparse.Namespace) -> DebugLog | None:
-        if not getattr(args, "debug", False):
+    def _debug_log(self, options: RunOptions) -> DebugLog | None:
+        if not options.debug:
             return None
         from chatbot.api.debuglog import DebugLog
 
@@ -243,10 +252,10 @@ class App:
         print(f"chatbot: debug log: {log.path}", file=self.stderr)
         return log
 
-    def _resume_target(self, store: Store, args: argparse.Namespace) -> StoredConversation | None:
-        if args.session is not None:
-            return store.load_conversation(args.session)
-        if args.resume:
+    def _resume_target(self, store: Store, options: RunOptions) -> StoredConversation | None:
+        if options.session is not None:
+            return store.load_conversation(options.session)
+        if options.resume:
             latest = store.latest_conversation_id()
             if latest is None:
                 raise ConfigError("there is no conversation to continue yet")
@@ -256,9 +265,9 @@ class App:
     def _personas(self, extra: list[Path]) -> PersonaBook:
         return load_personas(user_file=self.paths.user_personas, extra_files=extra)
 
-    def _question(self, args: argparse.Namespace) -> str | None:
+    def _question(self, options: RunOptions) -> str | None:
         """The one-shot question from arguments and/or piped stdin, or None for a chat."""
-        asked = " ".join(args.question)
+        asked = " ".join(options.question)
         piped = ""
         if not self.stdin.isatty():
             buffer = getattr(self.stdin, "buffer", None)
@@ -281,18 +290,14 @@ class App:
         except ApiError as exc:
             self.report(exc)
             return 1
-        status = result.reply.status
-        if status is ReplyStatus.INTERRUPTED:
-            return 130
-        if status is ReplyStatus.LENGTH:
-            print("chatbot: the reply was cut by the max_tokens limit", file=self.stderr)
-        elif status is ReplyStatus.FILTERED:
-            print("chatbot: the server's content filter stopped the reply", file=self.stderr)
-        elif status is ReplyStatus.CACHED:
-            print("chatbot: (answered from the response cache)", file=self.stderr)
+        outcome = describe_outcome(result.reply)
+        if outcome is not None and outcome.exit_code == 130:
+            return 130  # the user pressed Ctrl-C: they know
+        if outcome is not None:
+            print(f"chatbot: {outcome.text}", file=self.stderr)
         if show_usage:
             self._print_usage(session, result)
-        return 0
+        return 0 if outcome is None else outcome.exit_code
 
     def _print_usage(self, session: ChatSession, result: TurnResult) -> None:
         """``--usage``: the reply's tokens and cost on stderr, ``~`` marking estimates."""
@@ -325,12 +330,15 @@ class App:
         *,
         config: Config,
         resumed: StoredConversation | None,
+        client: ChatClient,
+        notices: Notices,
     ) -> int:
         from chatbot.repl.commands.builtins import builtin_commands
         from chatbot.repl.input_line import SlashCompleter, build_prompt_session
-        from chatbot.repl.loop import Repl, toolbar_text
+        from chatbot.repl.loop import Repl
+        from chatbot.repl.toolbar import toolbar_text
 
-        console = self._console(self.stdout)
+        console = notices.console
         commands = builtin_commands(personas=book)
         prompt = build_prompt_session(
             history_path=self.paths.input_history,
@@ -358,12 +366,13 @@ class App:
             personas=book,
             commands=commands,
             renderer_factory=lambda: self._renderer(console, config=config),
+            notices=notices,
         )
         if resumed is not None:
             from chatbot.repl.commands.store_commands import show_recent
 
             show_recent(repl.context, resumed)
-        _warm_up_after_first_render(prompt, session.client)
+        _warm_up_after_first_render(prompt, client)
         return repl.run()
 
     def _console(self, file: TextIO) -> Console:

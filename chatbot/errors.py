@@ -6,10 +6,15 @@ Every error a user can cause or a server can produce is one of these. Their
 
 from __future__ import annotations
 
+import copy
+from typing import Self
+
 __all__ = [
     "ApiError",
     "AuthenticationFailed",
     "ChatbotError",
+    "ClipboardUnavailable",
+    "CompactionFailed",
     "ConfigError",
     "ContextLengthExceeded",
     "MessageTooLarge",
@@ -51,13 +56,34 @@ class MessageTooLarge(ChatbotError):
     exit_code = 2
 
 
+class ClipboardUnavailable(ChatbotError):
+    """No way to reach a clipboard: no tool installed, and no terminal to ask."""
+
+
+class CompactionFailed(ChatbotError):
+    """A summary could not be made; the caller falls back to dropping turns."""
+
+
 class ApiError(ChatbotError):
     """The server or the network failed; the conversation stays consistent."""
 
     #: True when waiting and asking again automatically may succeed.
     retryable: bool = False
-    #: Set when part of a reply had been shown (and kept) before the failure.
-    partial_reply_kept: bool = False
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, partial_reply_kept: bool = False
+    ) -> None:
+        super().__init__(message)
+        #: Seconds the server asked us to wait before asking again, when it said.
+        self.retry_after = retry_after
+        #: True when part of a reply had been shown (and kept) before the failure.
+        self.partial_reply_kept = partial_reply_kept
+
+    def with_partial_reply_kept(self) -> Self:
+        """A copy marked as having kept a partial reply; the caught error stays as it was."""
+        marked = copy.copy(self)
+        marked.partial_reply_kept = True
+        return marked
 
 
 class AuthenticationFailed(ApiError):
@@ -69,6 +95,7 @@ class ModelNotFound(ApiError):
 
     def __init__(self, message: str, *, available: tuple[str, ...] = ()) -> None:
         super().__init__(message)
+        #: The models the server does offer, for the hint and for /model completion.
         self.available = available
 
 
@@ -77,19 +104,11 @@ class RateLimited(ApiError):
 
     retryable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
 
 class ServerError(ApiError):
     """The server answered with a 5xx status or an error event."""
 
     retryable = True
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class ReplyTimedOut(ApiError):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import TextIO
 
+from chatbot.cli.options import StoreOptions
 from chatbot.errors import ConfigError
 from chatbot.render.sanitize import sanitize
 from chatbot.repl.commands.store_commands import render_export, session_rows
@@ -17,9 +17,7 @@ from chatbot.store.export import from_json
 __all__ = ["run_store_command"]
 
 
-def run_store_command(
-    args: argparse.Namespace, *, store: Store, stdout: TextIO, stderr: TextIO
-) -> int:
+def run_store_command(args: StoreOptions, *, store: Store, stdout: TextIO, stderr: TextIO) -> int:
     """Run the parsed sub-command against ``store``; returns the exit status."""
     if args.command == "sessions":
         return _sessions(store, search=args.search, limit=args.limit, stdout=stdout, stderr=stderr)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from chatbot.api.client import ChatClient, ChatRequest, TextDelta, UsageReport
+from chatbot.api.events import ChatBackend, ChatRequest, TextDelta, UsageReport
 from chatbot.conversation.history import Budget
 from chatbot.conversation.messages import Message, Role
 from chatbot.conversation.tokens import TokenCounter
-from chatbot.errors import ApiError
+from chatbot.errors import ApiError, CompactionFailed
 
-__all__ = ["SUMMARY_LABEL", "CompactionFailed", "Compactor", "summary_message"]
+__all__ = ["SUMMARY_LABEL", "Compactor", "summary_message"]
 
 SUMMARY_LABEL = "Summary of the earlier conversation (older turns were condensed to save space):"
 
@@ -30,10 +30,6 @@ SUMMARY_INSTRUCTIONS = (
 
 #: The longest summary we ask for, in tokens.
 SUMMARY_MAX_TOKENS = 512
-
-
-class CompactionFailed(Exception):
-    """The summary could not be made; the caller falls back to dropping turns."""
 
 
 def summary_message(text: str) -> Message:
@@ -54,11 +50,11 @@ class Compactor:
     def __init__(
         self,
         *,
-        client: ChatClient,
+        backend: ChatBackend,
         counter: TokenCounter,
         on_usage: Callable[[str, UsageReport], None] | None = None,
     ) -> None:
-        self.client = client
+        self.backend = backend
         self.counter = counter
         #: Told what each summary request used (model, usage): it is paid for too.
         self._on_usage = on_usage
@@ -131,7 +127,7 @@ class Compactor:
         )
         parts: list[str] = []
         try:
-            for event in self.client.stream(request):
+            for event in self.backend.stream(request):
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                 elif isinstance(event, UsageReport) and self._on_usage is not None:

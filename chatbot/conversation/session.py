@@ -9,23 +9,30 @@ the :class:`TurnResult` and the one-line text of any :class:`ChatbotError`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-from chatbot.api.client import ChatClient, ChatRequest, Finished, TextDelta, UsageReport
-from chatbot.conversation.compaction import CompactionFailed, Compactor, summary_message
+from chatbot.api.events import ChatBackend, ChatRequest, Finished, TextDelta, UsageReport
+from chatbot.conversation.compaction import Compactor, summary_message
 from chatbot.conversation.history import Budget, Conversation, FittedRequest, fit_to_budget
 from chatbot.conversation.journal import Journal, NullJournal
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.conversation.retry import RetryPolicy, RetryWait, Waiter, sleeping_waiter
 from chatbot.conversation.tokens import TokenCounter
-from chatbot.errors import ApiError, ChatbotError, ContextLengthExceeded, MessageTooLarge
+from chatbot.conversation.usage import ContextFill, SessionUsage
+from chatbot.errors import (
+    ApiError,
+    ChatbotError,
+    CompactionFailed,
+    ContextLengthExceeded,
+    MessageTooLarge,
+)
 from chatbot.render import ReplyRenderer
 from chatbot.settings.config import Config, ModelParams
 from chatbot.settings.personas import Persona
 from chatbot.text import clean_text
 
-__all__ = ["ChatSession", "ReplyCache", "SessionUsage", "TurnResult"]
+__all__ = ["ChatSession", "ReplyCache", "TurnResult"]
 
 _FINISH_STATUS = {
     "length": ReplyStatus.LENGTH,
@@ -57,29 +64,6 @@ class TurnResult:
     compaction_note: str | None = None
 
 
-@dataclass(kw_only=True)
-class SessionUsage:
-    """Token counts for the toolbar and /usage."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    #: Prompt tokens of the last request, and whether the server reported them.
-    last_prompt_tokens: int = 0
-    last_prompt_exact: bool = False
-    requests: int = 0
-    #: Requests whose tokens are our estimate because the server reported none.
-    estimated_requests: int = 0
-    #: (model, prompt, completion) per request, for cost by model.
-    by_model: dict[str, list[int]] = field(default_factory=dict)
-
-    def add(self, *, model: str, prompt: int, completion: int) -> None:
-        self.prompt_tokens += prompt
-        self.completion_tokens += completion
-        totals = self.by_model.setdefault(model, [0, 0])
-        totals[0] += prompt
-        totals[1] += completion
-
-
 class ChatSession:
     """A conversation bound to a server, a persona and a journal."""
 
@@ -88,7 +72,7 @@ class ChatSession:
         *,
         config: Config,
         persona: Persona,
-        client: ChatClient,
+        backend: ChatBackend,
         counter: TokenCounter | None = None,
         journal: Journal | None = None,
         cache: ReplyCache | None = None,
@@ -102,7 +86,7 @@ class ChatSession:
         self.waiter = waiter
         #: Shows a short notice while something slow happens (summarising).
         self.notify = notify or (lambda _text: None)
-        self.client = client
+        self.backend = backend
         self.counter = counter or TokenCounter()
         self.journal: Journal = journal or NullJournal()
         self.persona = persona
@@ -146,12 +130,33 @@ class ChatSession:
             persona=self.persona, system_prompt=self.persona.system, model=self.params.model
         )
 
-    def adopt(self, conversation: Conversation, *, persona: Persona) -> None:
-        """Continue a conversation loaded from the store."""
+    def adopt(
+        self, conversation: Conversation, *, persona: Persona, model: str | None = None
+    ) -> None:
+        """Continue a conversation loaded from the store, on its ``model`` if given."""
+        if model is not None:
+            self.config = self.config.with_model(model)
         self.persona = persona
         self.conversation = conversation
         self.dropped_turns = 0
         self._told_about_drop = False
+
+    def context_fill(self) -> ContextFill:
+        """The last request's size, or an estimate of the next one's before any request."""
+        usage = self.usage
+        window = self.params.context_window
+        if usage.requests:
+            return ContextFill(
+                tokens=usage.last_prompt_tokens,
+                window=window,
+                exact=usage.last_prompt_exact,
+                measured=True,
+            )
+        conversation = self.conversation
+        tokens = self.counter.request_tokens(
+            [conversation.system_message(), *conversation.summaries, *conversation.live_history]
+        )
+        return ContextFill(tokens=tokens, window=window, exact=False, measured=False)
 
     # -- turns -----------------------------------------------------------
 
@@ -216,7 +221,7 @@ class ChatSession:
         summaries = self.conversation.summaries
         params = self.params
         compactor = Compactor(
-            client=self.client, counter=self.counter, on_usage=self._record_reported_usage
+            backend=self.backend, counter=self.counter, on_usage=self._record_reported_usage
         )
         text = compactor.summarize(
             covered,
@@ -323,8 +328,7 @@ class ChatSession:
                 retries += 1
                 delay = None
                 if exc.retryable and not exc.partial_reply_kept:
-                    retry_after = getattr(exc, "retry_after", None)
-                    delay = self.retry_policy.delay(retries, retry_after=retry_after)
+                    delay = self.retry_policy.delay(retries, retry_after=exc.retry_after)
                 if delay is None:
                     raise
                 self._wait(delay, retries, exc)
@@ -362,7 +366,7 @@ class ChatSession:
         usage: UsageReport | None = None
         finish: str | None = None
         try:
-            for event in self.client.stream(request):
+            for event in self.backend.stream(request):
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                     renderer.feed(event.text)
@@ -378,7 +382,7 @@ class ChatSession:
                 reply.content = "".join(parts)
                 reply.status = ReplyStatus.FAILED
                 self._keep(reply, usage)
-                exc.partial_reply_kept = True
+                raise exc.with_partial_reply_kept() from exc
             raise
         reply.content = "".join(parts)
         if reply.status is ReplyStatus.COMPLETE:

@@ -8,11 +8,9 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 
-__all__ = ["ClipboardUnavailable", "copy_to_clipboard", "find_clipboard_command"]
+from chatbot.errors import ClipboardUnavailable
 
-
-class ClipboardUnavailable(Exception):
-    """No clipboard tool is installed or reachable."""
+__all__ = ["copy_to_clipboard", "find_clipboard_command"]
 
 
 def find_clipboard_command(

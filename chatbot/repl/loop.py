@@ -5,20 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from chatbot.conversation.messages import ReplyStatus
+from chatbot.conversation.outcome import describe_outcome
 from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ApiError, ChatbotError, MessageTooLarge
 from chatbot.render import ReplyRenderer
 from chatbot.repl.commands.builtins import CommandContext, CommandRegistry, Exit
 from chatbot.repl.notices import Notices
-from chatbot.settings.catalogue import cost_of, format_dollars
 from chatbot.settings.personas import PersonaBook
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
     from rich.console import Console
 
-__all__ = ["Repl", "toolbar_text"]
+__all__ = ["Repl"]
 
 EXIT_WORDS = frozenset({"exit", "quit", ":q"})
 
@@ -35,15 +34,14 @@ class Repl:
         personas: PersonaBook,
         commands: CommandRegistry,
         renderer_factory: Callable[[], ReplyRenderer],
+        notices: Notices | None = None,
     ) -> None:
         self.session = session
         self.prompt = prompt
         self.console = console
-        self.notices = Notices(console=console)
+        self.notices = notices or Notices(console=console)
         self.commands = commands
         self._new_renderer = renderer_factory
-        # Slow background steps (summarising) announce themselves on this console.
-        session.notify = self.notices.hint
         self.context = CommandContext(
             session=session,
             personas=personas,
@@ -126,45 +124,6 @@ class Repl:
                 f"{result.dropped_turns} oldest turn(s) no longer fit the context and were left "
                 "out of the request; the toolbar shows how many are out."
             )
-        status = result.reply.status
-        if status is ReplyStatus.INTERRUPTED:
-            self.notices.hint("reply interrupted; what arrived is kept (/retry for a new one)")
-        elif status is ReplyStatus.LENGTH:
-            self.notices.warning(
-                "the reply was cut by the max_tokens limit; /continue asks for the rest"
-            )
-        elif status is ReplyStatus.FILTERED:
-            self.notices.warning("the server's content filter stopped the reply")
-        elif status is ReplyStatus.CACHED:
-            self.notices.hint("(answered from the response cache)")
-
-
-def toolbar_text(session: ChatSession) -> str:
-    """Persona, model, context used against the budget, session tokens and cost if priced."""
-    params = session.params
-    usage = session.usage
-    if usage.requests:
-        used = usage.last_prompt_tokens
-        mark = "" if usage.last_prompt_exact else "~"
-    else:
-        conversation = session.conversation
-        used = session.counter.request_tokens(
-            [conversation.system_message(), *conversation.summaries, *conversation.live_history]
-        )
-        mark = "~"
-    parts = [
-        f" {session.persona.name}",
-        params.model,
-        f"context {mark}{used:,}/{params.context_window:,}",
-    ]
-    if session.dropped_turns:
-        parts.append(f"{session.dropped_turns} turns out")
-    tokens = usage.prompt_tokens + usage.completion_tokens
-    # The last request's usage was not reported, so the session total misses some.
-    estimated = "~" if usage.estimated_requests else ""
-    parts.append(f"session {estimated}{tokens:,} tokens")
-    if tokens:
-        cost = cost_of(usage.by_model, prices=session.config.prices)
-        if not cost.unpriced:
-            parts.append(estimated + format_dollars(cost.dollars))
-    return " │ ".join(parts)
+        outcome = describe_outcome(result.reply)
+        if outcome is not None:
+            self.notices.show(outcome.level, outcome.in_repl())

@@ -41,3 +41,9 @@ class Notices:
 
     def plain(self, text: str) -> None:
         self._line(text, style="")
+
+    def show(self, level: str, text: str) -> None:
+        """``text`` at a named level: "error", "warning", "info" or "hint"."""
+        {"error": self.error, "warning": self.warning, "info": self.info}.get(level, self.hint)(
+            text
+        )

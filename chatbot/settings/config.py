@@ -8,10 +8,9 @@ the user typed still wins.
 
 from __future__ import annotations
 
-import math
 import os
 import stat
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TypeVar
@@ -19,6 +18,17 @@ from typing import TypeVar
 from chatbot.errors import ConfigError
 from chatbot.secrets import Secret
 from chatbot.settings.catalogue import Price, context_window_for
+from chatbot.settings.limits import (
+    CONTEXT_WINDOW,
+    MAX_TOKENS,
+    MAX_WAIT,
+    OVERFLOW_POLICIES,
+    RETRIES,
+    TEMPERATURE,
+    TIMEOUT,
+    TOP_P,
+    Range,
+)
 from chatbot.settings.personas import Persona
 
 __all__ = [
@@ -33,7 +43,6 @@ __all__ = [
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TIMEOUT = 60.0
-OVERFLOW_POLICIES = ("drop", "summarize")
 
 SETUP_HELP = (
     "No API key or server configured. Either set OPENAI_API_KEY (in your shell or a .env "
@@ -178,59 +187,20 @@ def _parse_dotenv(text: str) -> dict[str, str]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _number(
-    raw: str | None,
-    *,
-    name: str,
-    convert: Callable[[str], _T],
-    check: Callable[[_T], bool],
-    hint: str,
-) -> _T | None:
-    if raw is None or raw.strip() == "":
+def _env_number(env: Mapping[str, str], name: str, limits: Range) -> float | None:
+    """The variable's value checked against ``limits``; None when unset or blank."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
         return None
     try:
-        value = convert(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{name} must be {hint}, got {raw!r}") from None
-    if not check(value):
-        raise ConfigError(f"{name} must be {hint}, got {raw!r}")
-    return value
+        return limits.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} {exc}") from None
 
 
-def _temperature(raw: str | None, name: str) -> float | None:
-    return _number(
-        raw,
-        name=name,
-        convert=float,
-        check=lambda v: math.isfinite(v) and 0.0 <= v <= 2.0,
-        hint="a number from 0 to 2",
-    )
-
-
-def _top_p(raw: str | None, name: str) -> float | None:
-    return _number(
-        raw,
-        name=name,
-        convert=float,
-        check=lambda v: math.isfinite(v) and 0.0 <= v <= 1.0,
-        hint="a number from 0 to 1",
-    )
-
-
-def _positive_int(raw: str | None, name: str) -> int | None:
-    return _number(
-        raw, name=name, convert=int, check=lambda v: v > 0, hint="a positive whole number"
-    )
-
-
-def _positive_float(raw: str | None, name: str) -> float | None:
-    return _number(
-        raw,
-        name=name,
-        convert=float,
-        check=lambda v: math.isfinite(v) and v > 0,
-        hint="a positive number of seconds",
-    )
+def _env_int(env: Mapping[str, str], name: str, limits: Range) -> int | None:
+    value = _env_number(env, name, limits)
+    return None if value is None else int(value)
 
 
 def _overflow(raw: str | None) -> str | None:
@@ -238,7 +208,7 @@ def _overflow(raw: str | None) -> str | None:
         return None
     value = raw.strip().lower().replace("summarise", "summarize")
     if value not in OVERFLOW_POLICIES:
-        raise ConfigError(f"overflow policy must be drop or summarize, got {raw!r}")
+        raise ConfigError(f"overflow policy must be {' or '.join(OVERFLOW_POLICIES)}, got {raw!r}")
     return value
 
 
@@ -266,10 +236,10 @@ def resolve_config(
 
     env_layer = ParamOverrides(
         model=env.get("CHATBOT_MODEL") or env.get("OPENAI_MODEL") or None,
-        temperature=_temperature(env.get("CHATBOT_TEMPERATURE"), "CHATBOT_TEMPERATURE"),
-        top_p=_top_p(env.get("CHATBOT_TOP_P"), "CHATBOT_TOP_P"),
-        max_tokens=_positive_int(env.get("CHATBOT_MAX_TOKENS"), "CHATBOT_MAX_TOKENS"),
-        context_window=_positive_int(env.get("CHATBOT_CONTEXT_WINDOW"), "CHATBOT_CONTEXT_WINDOW"),
+        temperature=_env_number(env, "CHATBOT_TEMPERATURE", TEMPERATURE),
+        top_p=_env_number(env, "CHATBOT_TOP_P", TOP_P),
+        max_tokens=_env_int(env, "CHATBOT_MAX_TOKENS", MAX_TOKENS),
+        context_window=_env_int(env, "CHATBOT_CONTEXT_WINDOW", CONTEXT_WINDOW),
     )
     flag_layer = ParamOverrides(
         model=_opt(flag("model"), str),
@@ -300,21 +270,11 @@ def resolve_config(
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"base URL must start with http:// or https://, got {base_url!r}")
 
-    timeout = _opt(flag("timeout"), float) or _positive_float(
-        env.get("CHATBOT_TIMEOUT"), "CHATBOT_TIMEOUT"
-    )
+    timeout = _opt(flag("timeout"), float) or _env_number(env, "CHATBOT_TIMEOUT", TIMEOUT)
     retries = _opt(flag("retries"), int)
     if retries is None:
-        retries = _number(
-            env.get("CHATBOT_RETRIES"),
-            name="CHATBOT_RETRIES",
-            convert=int,
-            check=lambda v: 0 <= v <= 10,
-            hint="a whole number from 0 to 10",
-        )
-    max_wait = _opt(flag("max_wait"), float) or _positive_float(
-        env.get("CHATBOT_RETRY_MAX_WAIT"), "CHATBOT_RETRY_MAX_WAIT"
-    )
+        retries = _env_int(env, "CHATBOT_RETRIES", RETRIES)
+    max_wait = _opt(flag("max_wait"), float) or _env_number(env, "CHATBOT_RETRY_MAX_WAIT", MAX_WAIT)
     store = _opt(flag("db"), str) or env.get("CHATBOT_DB") or None
     include_usage = _flag(env.get("CHATBOT_STREAM_USAGE"))
     return Config(

@@ -20,6 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.errors import PersonaError
+from chatbot.settings.limits import (
+    CONTEXT_WINDOW,
+    MAX_TOKENS,
+    OVERFLOW_POLICIES,
+    PROVIDERS,
+    TEMPERATURE,
+    TOP_P,
+    Range,
+)
 from chatbot.settings.tomlfile import decode_utf8, one_line, os_reason, parse_toml, read_limited
 
 __all__ = [
@@ -34,10 +43,7 @@ __all__ = [
 MAX_FILE_BYTES = 1024 * 1024
 
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-_MAX_INT = 1_000_000_000
 _MAX_STOPS = 4  # the OpenAI API accepts at most four stop sequences
-_OVERFLOW_CHOICES = ("drop", "summarize")
-_PROVIDER_CHOICES = ("local",)
 _AD_HOC_NAME = "custom"
 
 
@@ -288,25 +294,30 @@ def _check_string(key: str, value: object) -> str:
     return value
 
 
-def _number_check(low: float, high: float) -> Callable[[str, object], float]:
+def _number_check(limits: Range) -> Callable[[str, object], float]:
     def check(key: str, value: object) -> float:
         # bool is an int in Python, but TOML `true` is not a temperature.
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _Invalid(f"{key} must be a number, got {_toml_type(value)}")
-        if not low <= value <= high:  # also false for nan
-            raise _Invalid(f"{key} must be between {low:g} and {high:g}, got {value}")
+        if not limits.contains(value):
+            raise _Invalid(f"{key} must be between {limits.low:g} and {limits.high:g}, got {value}")
         return float(value)
 
     return check
 
 
-def _check_positive_int(key: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid(f"{key} must be a positive integer, got {_toml_type(value)}")
-    if not 0 < value <= _MAX_INT:
-        shown = value if abs(value) < 10**12 else "a huge number"
-        raise _Invalid(f"{key} must be a positive integer up to {_MAX_INT:,}, got {shown}")
-    return value
+def _positive_int_check(limits: Range) -> Callable[[str, object], int]:
+    def check(key: str, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Invalid(f"{key} must be a positive integer, got {_toml_type(value)}")
+        if not limits.contains(value):
+            shown = value if abs(value) < 10**12 else "a huge number"
+            raise _Invalid(
+                f"{key} must be a positive integer up to {limits.high:,.0f}, got {shown}"
+            )
+        return value
+
+    return check
 
 
 def _check_stop(key: str, value: object) -> tuple[str, ...]:
@@ -343,15 +354,15 @@ _CHECKS: dict[str, Callable[[str, object], object]] = {
     "description": _check_description,
     "system": _check_system,
     "model": _check_model,
-    "temperature": _number_check(0.0, 2.0),
-    "top_p": _number_check(0.0, 1.0),
-    "max_tokens": _check_positive_int,
+    "temperature": _number_check(TEMPERATURE),
+    "top_p": _number_check(TOP_P),
+    "max_tokens": _positive_int_check(MAX_TOKENS),
     "stop": _check_stop,
     "greeting": _check_greeting,
-    "context_window": _check_positive_int,
+    "context_window": _positive_int_check(CONTEXT_WINDOW),
     "cache": _check_bool,
-    "overflow": _choice_check(_OVERFLOW_CHOICES),
-    "provider": _choice_check(_PROVIDER_CHOICES),
+    "overflow": _choice_check(OVERFLOW_POLICIES),
+    "provider": _choice_check(PROVIDERS),
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from chatbot.api.client import ChatRequest
+from chatbot.api.events import ChatRequest
 from chatbot.conversation.history import Conversation
 from chatbot.conversation.messages import Message
 from chatbot.settings.config import ModelParams
@@ -154,9 +154,12 @@ def resume(
     environment) this time: a conversation begun on a local model must not
     send that model's name to another server the user now points at.
     """
-    session.adopt(conversation_from_store(stored), persona=persona_for_stored(stored, book))
-    if stored.info.model and session.config.overrides.model is None:
-        session.config = session.config.with_model(stored.info.model)
+    keep_model = stored.info.model and session.config.overrides.model is None
+    session.adopt(
+        conversation_from_store(stored),
+        persona=persona_for_stored(stored, book),
+        model=stored.info.model if keep_model else None,
+    )
     journal.continue_conversation(stored.info.id)
 
 

@@ -146,7 +146,7 @@ def make_session(base_url: str, store: Store) -> ChatSession:
     return ChatSession(
         config=config,
         persona=load_personas().get("default"),
-        client=client,
+        backend=client,
         journal=StoreJournal(store),
         retry_policy=RetryPolicy(attempts=2, max_wait=0.01, base=0.002),
         waiter=sleeping_waiter,
@@ -211,7 +211,7 @@ def test_500_turns_with_random_faults_stay_consistent(tmp_path: Path) -> None:
         # Measured with the client still open, so a pooled leak cannot hide behind close().
         assert settled(open_fds, fds_before, slack=2) - fds_before <= 2
         assert settled(lambda: established(server.port), 0, slack=0) == 0
-        session.client.close()
+        session.backend.close()
         assert server.errors == []
     store.close()
 

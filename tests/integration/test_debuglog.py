@@ -4,8 +4,7 @@ import io
 import json
 from pathlib import Path
 
-from chatbot.app import App
-from chatbot.cli.main import build_parser
+from chatbot.cli import main
 from tests.support.fakeserver import FakeOpenAIServer, Reply
 
 KEY = "sk-proj-REALLYSECRET0123456789abcdef"
@@ -22,11 +21,7 @@ def run(args: list[str], server: FakeOpenAIServer, home: Path) -> tuple[int, str
     stdout, stderr = io.StringIO(), io.StringIO()
     stdin = io.StringIO("")
     stdin.isatty = lambda: True  # type: ignore[method-assign]
-    app = App(environ=environ, stdin=stdin, stdout=stdout, stderr=stderr)
-    try:
-        code = app.run(build_parser().parse_args(args))
-    finally:
-        app.close()
+    code = main(list(args), environ=environ, stdin=stdin, stdout=stdout, stderr=stderr)
     return code, stdout.getvalue(), stderr.getvalue()
 
 

@@ -27,7 +27,7 @@ def session_with_store(
     session = ChatSession(
         config=make_config(server.base_url, **flags),
         persona=load_personas().get("it-support"),
-        client=client,
+        backend=client,
         journal=journal,
         cache=StoreReplyCache(store),
     )

@@ -16,7 +16,8 @@ from chatbot.conversation.messages import ReplyStatus
 from chatbot.conversation.session import ChatSession
 from chatbot.repl.commands.builtins import builtin_commands
 from chatbot.repl.input_line import SlashCompleter, build_prompt_session
-from chatbot.repl.loop import Repl, toolbar_text
+from chatbot.repl.loop import Repl
+from chatbot.repl.toolbar import toolbar_text
 from chatbot.settings.personas import load_personas
 from tests.support.fakeserver import FakeOpenAIServer, Reply
 from tests.support.helpers import RecordingRenderer, make_session

@@ -15,14 +15,13 @@ import pytest
 from rich.console import Console
 
 from chatbot.api.client import ChatClient
-from chatbot.app import App
-from chatbot.cli.main import build_parser
+from chatbot.cli import main
 from chatbot.conversation.messages import Message, Role
 from chatbot.conversation.session import ChatSession
 from chatbot.errors import ConfigError, MessageTooLarge
 from chatbot.repl.commands.builtins import CommandContext, builtin_commands, usage_lines
-from chatbot.repl.loop import toolbar_text
 from chatbot.repl.notices import Notices
+from chatbot.repl.toolbar import toolbar_text
 from chatbot.settings.catalogue import Price, format_dollars, price_for
 from chatbot.settings.personas import load_personas
 from chatbot.settings.user_config import load_user_config
@@ -220,7 +219,7 @@ def store_session(server: FakeOpenAIServer, store: Store) -> tuple[ChatSession, 
     session = ChatSession(
         config=make_config(server.base_url),
         persona=load_personas().get("default"),
-        client=client,
+        backend=client,
         journal=journal,
     )
     return session, journal
@@ -331,11 +330,9 @@ def test_retried_and_undone_replies_still_count_today(
 def run_app(server: FakeOpenAIServer, *argv: str) -> tuple[int, str]:
     environ = {**os.environ, "OPENAI_BASE_URL": server.base_url, "CHATBOT_LOCAL": "0"}
     stderr = io.StringIO()
-    app = App(environ=environ, stdin=io.StringIO(""), stdout=io.StringIO(), stderr=stderr)
-    try:
-        code = app.run(build_parser().parse_args(list(argv)))
-    finally:
-        app.close()
+    code = main(
+        list(argv), environ=environ, stdin=io.StringIO(""), stdout=io.StringIO(), stderr=stderr
+    )
     return code, stderr.getvalue()
 
 
@@ -355,13 +352,13 @@ def test_one_shot_usage_is_printed_on_stderr_and_estimates_are_marked(
 
 def test_config_file_windows_and_errors_reach_the_app(server: FakeOpenAIServer) -> None:
     write_config('[context_windows]\n"fake-model" = 64\n')
-    with pytest.raises(MessageTooLarge, match="64-token context"):
-        run_app(server, "-m", "fake-model", "word " * 200)
+    code, err = run_app(server, "-m", "fake-model", "word " * 200)
+    assert code == MessageTooLarge.exit_code and "64-token context" in err
     assert server.chat_requests == []
 
     path = write_config("[context_windows]\nfake-model = -1\n")
-    with pytest.raises(ConfigError, match=re.escape(str(path))):
-        run_app(server, "hello")
+    code, err = run_app(server, "hello")
+    assert code == ConfigError.exit_code and str(path) in err
 
 
 def test_usage_flag_in_a_real_process(server: FakeOpenAIServer) -> None:

@@ -28,12 +28,10 @@ from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
 from chatbot.api.client import ChatClient
-from chatbot.app import App
-from chatbot.cli.main import build_parser
+from chatbot.cli import main
 from chatbot.conversation.messages import Message, ReplyStatus
 from chatbot.conversation.retry import RetryPolicy
 from chatbot.conversation.session import ChatSession
-from chatbot.errors import ChatbotError
 from chatbot.render import ReplyRenderer, make_renderer
 from chatbot.repl import countdown
 from chatbot.repl.commands.builtins import builtin_commands
@@ -208,7 +206,7 @@ class ReplHarness:
         self.session = ChatSession(
             config=config,
             persona=book.get(config.persona_name or "default"),
-            client=self.client,
+            backend=self.client,
             journal=self.journal,
             retry_policy=RetryPolicy(attempts=ATTEMPTS, max_wait=5.0),
             waiter=waiter,
@@ -340,22 +338,16 @@ def run_one_shot(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
 ) -> OneShot:
-    """``chatbot ARGV`` in-process, ending a domain error as ``chatbot.cli.main`` does."""
+    """``chatbot ARGV`` in-process, through the same ``main`` the shell runs."""
     out = stdout if stdout is not None else io.StringIO()
     err = io.StringIO()
-    app = App(
+    code = main(
+        list(argv),
         environ=environ,
         stdin=stdin if stdin is not None else io.StringIO(""),
         stdout=out,
         stderr=err,
     )
-    try:
-        code = app.run(build_parser().parse_args(list(argv)))
-    except ChatbotError as exc:
-        app.report(exc)
-        code = exc.exit_code
-    finally:
-        app.close()
     return OneShot(code=code, stdout=_written(out), stderr=err.getvalue())
 
 

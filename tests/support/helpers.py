@@ -78,7 +78,7 @@ def make_session(
     config = make_config(base_url, **flags)
     client = ChatClient(api_key=TEST_KEY, base_url=base_url, timeout=timeout, max_retries=0)
     return ChatSession(
-        config=config, persona=persona or load_personas().get("default"), client=client
+        config=config, persona=persona or load_personas().get("default"), backend=client
     )
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from chatbot.conversation.session import ChatSession, TurnResult
-from chatbot.errors import ChatbotError
+from chatbot.errors import ChatbotError, ClipboardUnavailable
 from chatbot.render import ReplyRenderer
-from chatbot.repl.clipboard import ClipboardUnavailable, copy_to_clipboard
+from chatbot.repl.clipboard import copy_to_clipboard
 from chatbot.repl.codeblocks import code_blocks
 from chatbot.repl.notices import Notices
 from chatbot.settings.catalogue import Price, cost_of, format_dollars
@@ -163,7 +163,7 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
             ctx.notices.info(f"model: {argument}")
             return
         ctx.notices.plain(f"model: {ctx.session.params.model}")
-        available = ctx.session.client.list_models()
+        available = ctx.session.backend.list_models()
         if available:
             ctx.notices.hint("available: " + ", ".join(available[:40]))
 
@@ -196,7 +196,7 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
         help="summarise all but the last two turns to free the context",
     )
     def _compact(ctx: CommandContext, _: str) -> None:
-        from chatbot.conversation.compaction import CompactionFailed
+        from chatbot.errors import CompactionFailed
 
         ctx.notices.hint("summarising…")
         try:
@@ -348,20 +348,12 @@ def _aligned(rows: list[_Row]) -> list[str]:
 
 
 def _context_line(session: ChatSession) -> str:
-    usage = session.usage
-    window = session.params.context_window
-    if usage.requests:
-        fill = usage.last_prompt_tokens
-        mark = "" if usage.last_prompt_exact else "~"
-        when = "in the last request"
-    else:
-        conversation = session.conversation
-        fill = session.counter.request_tokens(
-            [conversation.system_message(), *conversation.summaries, *conversation.live_history]
-        )
-        mark = "~"
-        when = "for the next request"
-    line = f"context: {mark}{fill:,} of {window:,} tokens {when} ({fill / window:.0%})"
+    fill = session.context_fill()
+    when = "in the last request" if fill.measured else "for the next request"
+    line = (
+        f"context: {fill.mark}{fill.tokens:,} of {fill.window:,} tokens {when} "
+        f"({fill.fraction:.0%})"
+    )
     if session.dropped_turns:
         line += f", {session.dropped_turns} oldest turns left out"
     return line

@@ -1,0 +1,106 @@
+"""What the command line asked for, as frozen, typed options for the app.
+
+The app never sees ``argparse.Namespace``: the CLI turns it into one of these.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+__all__ = ["RunOptions", "StoreOptions", "run_options", "store_options"]
+
+#: Options that feed :func:`chatbot.settings.config.resolve_config`, by their flag names.
+_CONFIG_FLAGS = (
+    "persona",
+    "model",
+    "base_url",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "context_window",
+    "timeout",
+    "retries",
+    "overflow",
+    "max_wait",
+    "markdown",
+    "db",
+    "local",
+    "local_model",
+    "no_store",
+    "cache",
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunOptions:
+    """A chat or one-shot run."""
+
+    #: The question words; empty for a chat (stdin may still hold a question).
+    question: tuple[str, ...] = ()
+    #: Only the settings the user gave, keyed as ``resolve_config`` expects.
+    flags: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    persona_files: tuple[Path, ...] = ()
+    list_personas: bool = False
+    resume: bool = False
+    session: int | None = None
+    show_usage: bool = False
+    debug: bool = False
+
+    @property
+    def model(self) -> str | None:
+        value = self.flags.get("model")
+        return value if isinstance(value, str) else None
+
+    @property
+    def base_url(self) -> str | None:
+        value = self.flags.get("base_url")
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoreOptions:
+    """``chatbot sessions|export|import``."""
+
+    command: str
+    db: str | None = None
+    search: str | None = None
+    limit: int = 20
+    id: int = 0
+    format: str = "md"
+    output: str | None = None
+    file: str = ""
+
+
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The run the parsed chat/one-shot arguments describe."""
+    flags = {
+        name: getattr(args, name) for name in _CONFIG_FLAGS if getattr(args, name, None) is not None
+    }
+    return RunOptions(
+        question=tuple(args.question),
+        flags=MappingProxyType(flags),
+        persona_files=tuple(Path(p).expanduser() for p in args.personas),
+        list_personas=bool(args.list_personas),
+        resume=bool(args.resume),
+        session=args.session,
+        show_usage=bool(args.usage),
+        debug=bool(args.debug),
+    )
+
+
+def store_options(args: argparse.Namespace) -> StoreOptions:
+    """The store sub-command the parsed arguments describe."""
+    return StoreOptions(
+        command=args.command,
+        db=getattr(args, "db", None),
+        search=getattr(args, "search", None),
+        limit=getattr(args, "limit", 20),
+        id=getattr(args, "id", 0),
+        format=getattr(args, "format", "md"),
+        output=getattr(args, "output", None),
+        file=getattr(args, "file", ""),
+    )

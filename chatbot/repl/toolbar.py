@@ -1,0 +1,30 @@
+"""The bottom toolbar: persona, model, context fill, session tokens and cost."""
+
+from __future__ import annotations
+
+from chatbot.conversation.session import ChatSession
+from chatbot.settings.catalogue import cost_of, format_dollars
+
+__all__ = ["toolbar_text"]
+
+
+def toolbar_text(session: ChatSession) -> str:
+    """Persona, model, context used against the budget, session tokens and cost if priced."""
+    fill = session.context_fill()
+    usage = session.usage
+    parts = [
+        f" {session.persona.name}",
+        session.params.model,
+        f"context {fill.mark}{fill.tokens:,}/{fill.window:,}",
+    ]
+    if session.dropped_turns:
+        parts.append(f"{session.dropped_turns} turns out")
+    tokens = usage.prompt_tokens + usage.completion_tokens
+    # The last request's usage was not reported, so the session total misses some.
+    estimated = "~" if usage.estimated_requests else ""
+    parts.append(f"session {estimated}{tokens:,} tokens")
+    if tokens:
+        cost = cost_of(usage.by_model, prices=session.config.prices)
+        if not cost.unpriced:
+            parts.append(estimated + format_dollars(cost.dollars))
+    return " │ ".join(parts)

@@ -1,0 +1,68 @@
+"""Every range and choice a setting may take, in one table.
+
+The command line, the environment, ``config.toml`` and personas all check
+against these, so a limit changes in one place.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = [
+    "CONTEXT_WINDOW",
+    "MAX_TOKENS",
+    "MAX_WAIT",
+    "OVERFLOW_POLICIES",
+    "PROVIDERS",
+    "RETRIES",
+    "TEMPERATURE",
+    "TIMEOUT",
+    "TOP_P",
+    "Range",
+]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Range:
+    """A numeric setting's bounds; ``above`` excludes ``low`` itself."""
+
+    low: float
+    high: float | None = None
+    above: bool = False
+    integer: bool = False
+    #: How the allowed values read in an error: "a number from 0 to 2".
+    hint: str
+
+    def contains(self, value: float) -> bool:
+        """True for a finite value inside the bounds (never for NaN)."""
+        if not math.isfinite(value):
+            return False
+        if value < self.low or (self.above and value == self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def parse(self, raw: str) -> float:
+        """The value of ``raw``; ValueError naming the allowed values otherwise."""
+        text = raw.strip()
+        try:
+            value: float = int(text) if self.integer else float(text)
+        except ValueError:
+            raise ValueError(f"must be {self.hint}, got {raw!r}") from None
+        if not self.contains(value):
+            raise ValueError(f"must be {self.hint}, got {raw}")
+        return value
+
+
+TEMPERATURE = Range(low=0.0, high=2.0, hint="a number from 0 to 2")
+TOP_P = Range(low=0.0, high=1.0, hint="a number from 0 to 1")
+MAX_TOKENS = Range(low=1, high=1_000_000_000, integer=True, hint="a positive whole number")
+CONTEXT_WINDOW = MAX_TOKENS
+RETRIES = Range(low=0, high=10, integer=True, hint="a whole number from 0 to 10")
+TIMEOUT = Range(low=0.0, above=True, hint="a positive number of seconds")
+MAX_WAIT = TIMEOUT
+
+#: What to do with turns that no longer fit the context window.
+OVERFLOW_POLICIES = ("drop", "summarize")
+#: Where a persona's model runs, when not behind the configured server.
+PROVIDERS = ("local",)
