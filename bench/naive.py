@@ -64,7 +64,7 @@ def run_live(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Baseline clients for bench/run.py.")
+    parser = argparse.ArgumentParser(description="Baseline clients for python -m bench.")
     parser.add_argument("mode", choices=("sdk", "live"))
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--question", required=True)

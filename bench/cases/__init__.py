@@ -1,0 +1,34 @@
+"""The measured cases, in the order they run and print.
+
+Each case takes the run's ``Bench``, prints a titled table and records its figures and
+target verdicts in ``bench.report``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bench.cases.conversation import case_conversation, memory_worker, trim_worker
+from bench.cases.render import case_paced, case_render, final_render_bytes
+from bench.cases.startup import case_oneshot, case_startup
+from bench.harness import Bench
+
+__all__ = [
+    "CASES",
+    "case_conversation",
+    "case_oneshot",
+    "case_paced",
+    "case_render",
+    "case_startup",
+    "final_render_bytes",
+    "memory_worker",
+    "trim_worker",
+]
+
+CASES: tuple[Callable[[Bench], None], ...] = (
+    case_startup,
+    case_oneshot,
+    case_render,
+    case_paced,
+    case_conversation,
+)
