@@ -26,6 +26,7 @@ __all__ = [
     "ServerUnreachable",
     "StoreError",
     "StreamDropped",
+    "ToolsUnsupported",
 ]
 
 
@@ -125,3 +126,7 @@ class StreamDropped(ApiError):
 
 class ContextLengthExceeded(ApiError):
     """The server said the request is longer than the model's context."""
+
+
+class ToolsUnsupported(ApiError):
+    """The server refused a request because it offered tools: this server or model has none."""

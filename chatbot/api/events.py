@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = [
     "ChatBackend",
@@ -19,6 +19,8 @@ __all__ = [
     "ReasoningDelta",
     "StreamEvent",
     "TextDelta",
+    "ToolCall",
+    "ToolCallsRequested",
     "UsageReport",
 ]
 
@@ -26,11 +28,14 @@ __all__ = [
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ChatRequest:
     model: str
-    messages: Sequence[Mapping[str, str]]
+    #: Chat messages as the API takes them (tool calls carry more than strings).
+    messages: Sequence[Mapping[str, Any]]
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
     stop: Sequence[str] | None = None
+    #: Function tools offered to the model (OpenAI ``tools``); None offers none.
+    tools: Sequence[Mapping[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +54,30 @@ class UsageReport:
     completion_tokens: int
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ToolCall:
+    """One call the model asked for: its id, the tool's name and its raw JSON arguments."""
+
+    id: str
+    name: str
+    #: Exactly what the model sent, valid JSON or not: it is checked before anything runs.
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallsRequested:
+    """The reply asks for these calls (streamed ``delta.tool_calls``, gathered by index)."""
+
+    calls: tuple[ToolCall, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Finished:
     #: "stop", "length", "content_filter", ... or None when the server never said.
     reason: str | None
 
 
-StreamEvent = TextDelta | ReasoningDelta | UsageReport | Finished
+StreamEvent = TextDelta | ReasoningDelta | UsageReport | ToolCallsRequested | Finished
 
 
 class ChatBackend(Protocol):

@@ -22,7 +22,7 @@ from chatbot.errors import (
 )
 from chatbot.secrets import Redactor
 
-__all__ = ["translate"]
+__all__ = ["refuses_tools", "server_message", "translate"]
 
 
 def translate(
@@ -39,7 +39,7 @@ def translate(
     import openai
 
     where = base_url
-    detail = redact(_server_message(exc))
+    detail = redact(server_message(exc))
     if isinstance(exc, openai.APITimeoutError):
         if started:
             return StreamDropped(f"the reply stalled for over {timeout:g}s and was cut")
@@ -91,7 +91,7 @@ def translate(
     return ApiError(f"unexpected failure talking to {where}: {exc.__class__.__name__}")
 
 
-def _server_message(exc: Exception) -> str:
+def server_message(exc: Exception) -> str:
     body = getattr(exc, "body", None)
     message: object = None
     if isinstance(body, dict):
@@ -103,6 +103,20 @@ def _server_message(exc: Exception) -> str:
         return ""
     first_line = " ".join(message.split())
     return first_line[:300]
+
+
+def refuses_tools(exc: Exception) -> bool:
+    """True when an error status says the request's ``tools`` are not supported.
+
+    OpenAI ("tools is not supported in this model"), Ollama ("does not support
+    tools") and llama.cpp without --jinja ("tools param requires --jinja flag")
+    answer 400, some proxies 422 or 500; all name tools or functions.
+    """
+    status = getattr(exc, "status_code", None)
+    if status not in (400, 422, 500, 501) or _is_context_length(exc):
+        return False
+    text = f"{server_message(exc)} {exc}".lower()
+    return "tool" in text or "function" in text
 
 
 def _is_context_length(exc: Exception) -> bool:

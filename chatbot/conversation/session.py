@@ -8,17 +8,28 @@ the :class:`TurnResult` and the one-line text of any :class:`ChatbotError`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
-from chatbot.api.events import ChatBackend, ChatRequest, Finished, TextDelta, UsageReport
+from chatbot.api.events import (
+    ChatBackend,
+    ChatRequest,
+    Finished,
+    TextDelta,
+    ToolCall,
+    ToolCallsRequested,
+    UsageReport,
+)
 from chatbot.conversation.compaction import Compactor, summary_message
-from chatbot.conversation.history import Budget, Conversation, FittedRequest, fit_to_budget
+from chatbot.conversation.history import Budget, Conversation, FittedRequest
 from chatbot.conversation.journal import Journal, NullJournal
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.conversation.retry import RetryPolicy, RetryWait, Waiter, sleeping_waiter
 from chatbot.conversation.tokens import TokenCounter
+from chatbot.conversation.tool_history import fit_history
+from chatbot.conversation.tool_turns import ToolHost, run_tool_rounds
 from chatbot.conversation.usage import ContextFill, SessionUsage
 from chatbot.errors import (
     ApiError,
@@ -26,6 +37,7 @@ from chatbot.errors import (
     CompactionFailed,
     ContextLengthExceeded,
     MessageTooLarge,
+    ToolsUnsupported,
 )
 from chatbot.render import ReplyRenderer
 from chatbot.settings.config import Config, ModelParams
@@ -62,6 +74,8 @@ class TurnResult:
     compacted_turns: int = 0
     #: Set when summarising failed and old turns were dropped instead.
     compaction_note: str | None = None
+    #: Tool rounds run in this turn (the model asked, the tools answered).
+    tool_rounds: int = 0
 
 
 class ChatSession:
@@ -79,8 +93,11 @@ class ChatSession:
         retry_policy: RetryPolicy | None = None,
         waiter: Waiter = sleeping_waiter,
         notify: Callable[[str], None] | None = None,
+        tools: ToolHost | None = None,
     ) -> None:
         self.config = config
+        #: The tools the model may call; None offers none.
+        self.tools = tools
         self.cache = cache
         self.retry_policy = retry_policy or RetryPolicy(attempts=0)
         self.waiter = waiter
@@ -171,7 +188,12 @@ class ChatSession:
                 context_window=max_prompt_tokens + budget.reserved_for_reply,
                 reserved_for_reply=budget.reserved_for_reply,
             )
-        return fit_to_budget(
+        offered = self._offered_tools()
+        if offered:
+            # The tools' schemas are part of the prompt: they take room too.
+            spent = self.counter.text_tokens(json.dumps(offered))
+            budget = replace(budget, context_window=max(1, budget.context_window - spent))
+        return fit_history(
             system=conversation.system_message(),
             pinned=conversation.summaries,
             history=conversation.live_history if history is None else history,
@@ -291,11 +313,40 @@ class ChatSession:
         if first_drop:
             self._told_about_drop = True
         try:
-            return self._answer_with_recovery(
+            result = self._answer_with_recovery(
                 fitted, renderer=renderer, first_drop=first_drop, use_cache=use_cache
             )
+            if result.reply.tool_calls and self.tools is not None:
+                result = run_tool_rounds(
+                    result,
+                    host=self.tools,
+                    renderer=renderer,
+                    answer=self._next_tool_round,
+                    keep=self._keep_tool_result,
+                    first_number=self._next_tool_number,
+                )
+            return result
         finally:
             renderer.finish()
+
+    def _next_tool_round(self, renderer: ReplyRenderer) -> TurnResult:
+        """The model's answer to the tool results just kept."""
+        return self._answer_with_recovery(
+            self.fit(), renderer=renderer, first_drop=False, use_cache=False
+        )
+
+    def _keep_tool_result(self, message: Message) -> None:
+        self.conversation.append(message)
+        self.journal.record(message, persona=self.persona, params=self.params)
+
+    def _next_tool_number(self) -> int:
+        """The number ``/tool N`` will know the next tool result by."""
+        return sum(1 for m in self.conversation.messages if m.role is Role.TOOL) + 1
+
+    def _offered_tools(self) -> list[dict[str, Any]] | None:
+        if self.tools is None:
+            return None
+        return self.tools.offered(model=self.params.model, persona=self.persona)
 
     def _answer_with_recovery(
         self, fitted: FittedRequest, *, renderer: ReplyRenderer, first_drop: bool, use_cache: bool
@@ -310,7 +361,8 @@ class ChatSession:
         while True:
             self.dropped_turns = fitted.dropped_turns
             request = self._request(fitted)
-            if use_cache and self._cache_enabled and self.cache is not None:
+            # A cached text answer cannot stand in for a reply that may call tools.
+            if use_cache and self._cache_enabled and self.cache is not None and not request.tools:
                 cached = self.cache.lookup(request, persona=self.persona.name)
                 if cached is not None:
                     return self._from_cache(
@@ -318,6 +370,12 @@ class ChatSession:
                     )
             try:
                 reply, usage = self._stream(request, renderer=renderer)
+            except ToolsUnsupported as exc:
+                if self.tools is None or not request.tools:
+                    raise
+                # Said once; the host stops offering tools to this server and model.
+                self.tools.refused(model=request.model, reason=str(exc))
+                continue
             except ContextLengthExceeded as exc:
                 if exc.partial_reply_kept or trimmed:
                     raise
@@ -335,7 +393,12 @@ class ChatSession:
                 continue
             break
         self._account(fitted, usage, reply)
-        if self._cache_enabled and self.cache is not None and reply.status is ReplyStatus.COMPLETE:
+        if (
+            self._cache_enabled
+            and self.cache is not None
+            and reply.status is ReplyStatus.COMPLETE
+            and not request.tools
+        ):
             self.cache.remember(request, persona=self.persona.name, reply=reply.content)
         return TurnResult(
             reply=reply, dropped_turns=fitted.dropped_turns, first_drop=first_drop, usage=usage
@@ -355,6 +418,7 @@ class ChatSession:
                 else None
             ),
             stop=params.stop,
+            tools=self._offered_tools(),
         )
 
     def _stream(
@@ -365,6 +429,7 @@ class ChatSession:
         parts: list[str] = []
         usage: UsageReport | None = None
         finish: str | None = None
+        calls: tuple[ToolCall, ...] = ()
         try:
             for event in self.backend.stream(request):
                 if isinstance(event, TextDelta):
@@ -372,6 +437,8 @@ class ChatSession:
                     renderer.feed(event.text)
                 elif isinstance(event, UsageReport):
                     usage = event
+                elif isinstance(event, ToolCallsRequested):
+                    calls = event.calls
                 elif isinstance(event, Finished):
                     finish = event.reason
                 # ReasoningDelta: thinking text is not part of the answer.
@@ -385,7 +452,11 @@ class ChatSession:
                 raise exc.with_partial_reply_kept() from exc
             raise
         reply.content = "".join(parts)
-        if reply.status is ReplyStatus.COMPLETE:
+        if reply.status is ReplyStatus.COMPLETE and calls:
+            reply.status = ReplyStatus.TOOL_CALLS
+            # Only calls to tools we offered are kept: each will get its answer.
+            reply.tool_calls = calls if request.tools else ()
+        elif reply.status is ReplyStatus.COMPLETE:
             reply.status = _FINISH_STATUS.get(finish or "", ReplyStatus.COMPLETE)
         if reply.content or reply.status is not ReplyStatus.INTERRUPTED:
             self._keep(reply, usage)

@@ -77,6 +77,9 @@ class TokenCounter:
         if cached is not None and cached[0] is message.content:
             return cached[1]
         count = estimate_tokens(message.content) + MESSAGE_OVERHEAD
+        for call in message.tool_calls:
+            # The call's id, name and JSON arguments are sent too, with some framing.
+            count += estimate_tokens(call.name) + estimate_tokens(call.arguments) + 12
         message.token_cache = (message.content, count)
         return count
 

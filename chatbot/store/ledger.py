@@ -21,7 +21,7 @@ class Ledger(StoreConnection):
         persona: str,
         model: str,
         params: Mapping[str, object],
-        messages: Sequence[Mapping[str, str]],
+        messages: Sequence[Mapping[str, object]],
     ) -> str:
         """A stable digest of everything that determines a reply."""
         canonical = json.dumps(

@@ -1,0 +1,208 @@
+"""The built-in ``shell`` tool: one command, approved by the user, run with no terminal.
+
+The command runs under ``/bin/sh -c`` in a new session (its own process group,
+no controlling terminal), with stdin closed and a time limit; the whole group
+is stopped on timeout or Ctrl-C. stdout and stderr are merged and capped at
+16 KB (head and tail). The API key and any password in the server URL are not
+in its environment, anything it leaves running is stopped, and it never
+elevates itself: a command that asks for ``sudo`` (or ``su``, ``doas``,
+``pkexec``) is refused, so the model must hand such a command to the user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from chatbot.tools.output import OUTPUT_LIMIT, HeadTail
+from chatbot.tools.spec import ToolSpec
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "SHELL_SPEC",
+    "ShellResult",
+    "elevation_in",
+    "run_shell",
+    "shell_environment",
+]
+
+DEFAULT_TIMEOUT = 30.0
+_GRACE_SECONDS = 1.0
+_READ_BYTES = 65536
+
+SHELL_SPEC = ToolSpec(
+    name="shell",
+    description=(
+        "Run one shell command (/bin/sh) on the user's computer and get its output "
+        "(stdout and stderr, up to 16 KB). The user sees the exact command and approves "
+        "each run. It runs without a terminal and without input, with a time limit, so "
+        "use non-interactive commands (e.g. `ping -c 3 example.org`, not `ping`). "
+        "Commands needing sudo or other administrator rights are refused: give those "
+        "to the user to run themselves."
+    ),
+    parameters={
+        "type": "object",
+        "properties": {
+            "command": {"type": "string", "description": "the command line to run"},
+        },
+        "required": ["command"],
+        "additionalProperties": False,
+    },
+)
+
+# A command word in a position where the shell would run it: at the start, after a
+# separator, or after a prefix command such as env, nohup, exec or time.
+_ELEVATE = re.compile(
+    r"(?:^|[;&|(`\n]|\$\(|\b(?:then|do|else|exec|env|nohup|time|command|xargs|nice)\s)"
+    r"\s*(?:\S*/)?(sudo|su|doas|pkexec|run0)(?=\s|$|[;&|)])"
+)
+
+
+def elevation_in(command: str) -> str | None:
+    """The elevating program ``command`` would run (``sudo`` …), if any."""
+    match = _ELEVATE.search(command)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ShellResult:
+    """What one command did: its capped, sanitised output and how it ended."""
+
+    output: str
+    exit_status: int | None
+    timed_out: bool
+    seconds: float
+    total_bytes: int
+
+    def for_model(self) -> str:
+        """The text the model is sent: the output and a line on how the command ended."""
+        if self.timed_out:
+            ending = "[the command was stopped: it ran longer than the time limit]"
+        elif self.exit_status is not None and self.exit_status < 0:
+            ending = f"[the command was killed by signal {-self.exit_status}]"
+        else:
+            ending = f"[exit status {self.exit_status}]"
+        body = self.output if self.output.strip() else "(no output)"
+        return f"{body.rstrip()}\n{ending}"
+
+
+def shell_environment(
+    environ: Mapping[str, str], *, secrets: Iterable[str] = (), base_urls: Iterable[str] = ()
+) -> dict[str, str]:
+    """``environ`` without the API key or any server URL's password.
+
+    Any variable whose value contains a secret is left out, whatever its name.
+    """
+    hidden = {s for s in secrets if s and len(s) >= 4}
+    for url in base_urls:
+        password = _url_password(url)
+        if password:
+            hidden.add(password)
+    env: dict[str, str] = {}
+    for name, value in environ.items():
+        if name == "OPENAI_API_KEY" or any(secret in value for secret in hidden):
+            continue
+        env[name] = value
+    # No pager or editor can wait for a terminal that is not there.
+    env.update(PAGER="cat", GIT_PAGER="cat", SYSTEMD_PAGER="", TERM="dumb")
+    env.pop("SUDO_ASKPASS", None)
+    return env
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def run_shell(
+    command: str, *, env: Mapping[str, str], timeout: float = DEFAULT_TIMEOUT
+) -> ShellResult:
+    """Run ``command``; KeyboardInterrupt stops its whole process group and propagates."""
+    started = time.monotonic()
+    kept = HeadTail(OUTPUT_LIMIT)
+    process = subprocess.Popen(
+        ["/bin/sh", "-c", command],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=dict(env),
+        # A new session: its own process group, and no controlling terminal.
+        start_new_session=True,
+        close_fds=True,
+    )
+    assert process.stdout is not None
+    timed_out = False
+    try:
+        fd = process.stdout.fileno()
+        deadline = started + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            readable, _, _ = select.select([fd], [], [], min(remaining, 0.2))
+            if not readable:
+                continue
+            data = os.read(fd, _READ_BYTES)
+            if not data:
+                break  # every writer closed the pipe
+            kept.feed(data)
+        if timed_out:
+            _stop_group(process)
+        else:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _stop_group(process)
+            else:
+                _kill_leftovers(process)
+    except BaseException:
+        _stop_group(process)
+        raise
+    finally:
+        process.stdout.close()
+    return ShellResult(
+        output=kept.text(),
+        exit_status=process.returncode,
+        timed_out=timed_out,
+        seconds=time.monotonic() - started,
+        total_bytes=kept.total,
+    )
+
+
+def _kill_leftovers(process: subprocess.Popen[bytes]) -> None:
+    """Stop what the command left running in its group (``cmd &``): no orphans."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the command's process group, SIGKILL after a second."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=_GRACE_SECONDS)
+            if sig == signal.SIGTERM:
+                # The leader is gone; anything it left in the group goes too.
+                os.killpg(process.pid, signal.SIGKILL)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+        except ProcessLookupError:
+            break
+    if process.returncode is None:
+        process.wait()
