@@ -29,9 +29,11 @@ if TYPE_CHECKING:
     from chatbot.api.local_server import LocalServer
     from chatbot.cli.options import RunOptions, StoreOptions
     from chatbot.repl.notices import Notices
+    from chatbot.settings.user_config import UserConfig
     from chatbot.store.database import Store
     from chatbot.store.journal import StoreJournal
     from chatbot.store.records import StoredConversation
+    from chatbot.tools.toolbox import Toolbox
 
 __all__ = ["App"]
 
@@ -57,6 +59,7 @@ class App:
         self._store: Store | None = None
         self._store_journal: StoreJournal | None = None
         self._local: LocalServer | None = None
+        self._tools: Toolbox | None = None
 
     # -- edges -----------------------------------------------------------
 
@@ -66,6 +69,8 @@ class App:
         print(f"chatbot: {text}", file=self.stderr, flush=True)
 
     def close(self) -> None:
+        if self._tools is not None:
+            self._tools.close()
         if self._client is not None:
             self._client.close()
         if self._local is not None:
@@ -173,6 +178,9 @@ class App:
         question = self._question(options)
         # A chat announces slow background steps (summarising) on its own console.
         notices = Notices(console=self._console(self.stdout)) if question is None else None
+        tools = self._toolbox(
+            options, config=config, env=env, user_config=user_config, notices=notices
+        )
         session = ChatSession(
             config=config,
             persona=persona,
@@ -182,6 +190,7 @@ class App:
             retry_policy=RetryPolicy(attempts=config.retries, max_wait=config.retry_max_wait),
             waiter=CountdownWaiter(console=self._console(self.stderr)),
             notify=notices.hint if notices is not None else None,
+            tools=tools,
         )
         if resumed is not None and store_journal is not None:
             from chatbot.store.journal import resume
@@ -195,6 +204,27 @@ class App:
         return self._interactive(
             session, book, config=config, resumed=resumed, client=client, notices=notices
         )
+
+    def _toolbox(
+        self,
+        options: RunOptions,
+        *,
+        config: Config,
+        env: Mapping[str, str],
+        user_config: UserConfig,
+        notices: Notices | None,
+    ) -> Toolbox:
+        """Tools for this run: a chat shows them on stdout, one-shot mode on stderr."""
+        from chatbot.tools.setup import toolbox_for_run
+
+        out = notices.console if notices is not None else self._console(self.stdout)
+        self._tools = toolbox_for_run(
+            options, config=config, env=env, user_config=user_config, chat=notices is not None,
+            console=out if notices is not None else self._console(self.stderr),
+            renderer_factory=lambda: self._renderer(out, config=config),
+            data_dir=self.paths.data_dir,
+        )  # fmt: skip
+        return self._tools
 
     def _start_local(
         self, config: Config, *, model_flag: str | None
@@ -286,7 +316,7 @@ class App:
         except ApiError as exc:
             self.report(exc)
             return 1
-        outcome = describe_outcome(result.reply)
+        outcome = describe_outcome(result.reply, tool_rounds=result.tool_rounds)
         if outcome is not None and outcome.exit_code == 130:
             return 130  # the user pressed Ctrl-C: they know
         if outcome is not None:
@@ -368,7 +398,12 @@ class App:
             from chatbot.repl.commands.store_commands import show_recent
 
             show_recent(repl.context, resumed)
-        _warm_up_after_first_render(prompt, client)
+        start_servers = None
+        if self._tools is not None:
+            from chatbot.tools.setup import for_chat
+
+            start_servers = for_chat(self._tools, prompt=prompt, commands=commands)
+        _warm_up_after_first_render(prompt, client, start_servers)
         return repl.run()
 
     def _console(self, file: TextIO) -> Console:
@@ -387,15 +422,19 @@ def _local_extra_installed() -> bool:
     return local_extra_installed()
 
 
-def _warm_up_after_first_render(prompt: PromptSession[str], client: ChatClient) -> None:
-    """Load the SDK once the prompt is on screen, not before.
+def _warm_up_after_first_render(
+    prompt: PromptSession[str], client: ChatClient, start_servers: Callable[[], None] | None
+) -> None:
+    """Load the SDK, and start MCP servers, once the prompt is on screen, not before.
 
-    Importing openai takes most of a second; started any earlier it competes
-    with drawing the prompt for the interpreter lock.
+    Importing openai takes most of a second (the MCP SDK more); started any
+    earlier it competes with drawing the prompt for the interpreter lock.
     """
 
     def start(_: object) -> None:
         prompt.app.after_render -= start
         client.warm_up()
+        if start_servers is not None:
+            start_servers()
 
     prompt.app.after_render += start

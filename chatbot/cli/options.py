@@ -49,6 +49,10 @@ class RunOptions:
     session: int | None = None
     show_usage: bool = False
     debug: bool = False
+    #: Run tool calls without asking.
+    assume_yes: bool = False
+    no_tools: bool = False
+    max_tool_rounds: int | None = None
 
     @property
     def model(self) -> str | None:
@@ -89,6 +93,9 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         session=args.session,
         show_usage=bool(args.usage),
         debug=bool(args.debug),
+        assume_yes=bool(args.yes),
+        no_tools=bool(args.no_tools),
+        max_tool_rounds=args.max_tool_rounds,
     )
 
 

@@ -37,11 +37,22 @@ def summary_message(text: str) -> Message:
     return Message(role=Role.SYSTEM, content=f"{SUMMARY_LABEL}\n{text.strip()}", summary=True)
 
 
+#: A tool result in a summary request: its head and tail, not kilobytes of output.
+_TOOL_RESULT_CHARS = 600
+
+
 def _line(message: Message) -> str:
     who = "User" if message.role is Role.USER else "Assistant"
     if message.summary:
         who = "Earlier summary"
-    return f"{who}: {message.content.strip()}"
+    if message.role is Role.TOOL:
+        text = message.content.strip()
+        if len(text) > _TOOL_RESULT_CHARS:
+            half = _TOOL_RESULT_CHARS // 2
+            text = f"{text[:half]} […] {text[-half:]}"
+        return f"Tool result ({message.tool_name or 'tool'}): {text}"
+    calls = "".join(f"\n[calls {c.name} with {c.arguments[:300]}]" for c in message.tool_calls)
+    return f"{who}: {message.content.strip()}{calls}"
 
 
 class Compactor:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from chatbot.conversation.messages import Message, ReplyStatus, Role
+from chatbot.conversation.messages import Message, ReplyStatus, Role, restore_tool_fields
 from chatbot.errors import StoreError
 from chatbot.settings.paths import STORE_FILE_NAME
 from chatbot.store.files import damaged
@@ -210,6 +210,8 @@ class Store(Ledger):
                     params = json.loads(row[8])
                 except ValueError as exc:
                     raise damaged(self._path, f"message {message_id}: {exc}") from exc
+                if isinstance(params, dict):
+                    restore_tool_fields(message, params)
                 messages.append(message)
                 meta[message_id] = MessageMeta(
                     persona=row[6],

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 
-from chatbot.conversation.messages import Message, ReplyStatus, Role
+from chatbot.conversation.messages import Message, ReplyStatus, Role, restore_tool_fields
 from chatbot.errors import ConfigError
 from chatbot.store.records import (
     ImportedConversation,
@@ -30,6 +30,8 @@ _STATUS_NOTES = {
     ReplyStatus.LENGTH: "_(cut off: the reply reached its token limit)_",
     ReplyStatus.FILTERED: "_(stopped by the content filter)_",
     ReplyStatus.FAILED: "_(incomplete: the connection dropped)_",
+    ReplyStatus.DECLINED: "_(not run: not approved)_",
+    ReplyStatus.SKIPPED: "_(not run: the turn reached its limit of tool rounds)_",
 }
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
@@ -37,9 +39,28 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 def _heading(message: Message) -> str:
     if message.summary:
         return "## Summary of earlier turns"
+    if message.role is Role.TOOL:
+        return f"### Tool result: `{message.tool_name or 'tool'}`"
     return {Role.USER: "## You", Role.ASSISTANT: "## Assistant", Role.SYSTEM: "## System"}[
         message.role
     ]
+
+
+def _tool_parts(message: Message) -> list[str]:
+    """A reply's tool calls, and a result's body, as fenced blocks that cannot break out."""
+    parts = []
+    for call in message.tool_calls:
+        parts.append(f"Calls `{call.name}` with:\n\n{_fenced(call.arguments, 'json')}")
+    if message.role is Role.TOOL:
+        body = message.content.strip("\n")
+        parts.append(_fenced(body, "text") if body else "_(no output)_")
+    return parts
+
+
+def _fenced(text: str, language: str) -> str:
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
 
 
 def _close_fences(text: str) -> str:
@@ -88,10 +109,11 @@ def to_markdown(conv: StoredConversation, *, tz: tzinfo | None = None) -> str:
             shown = (meta.persona, meta.model)
             section.append(f"_{meta.persona} · {meta.model}_")
         body = message.content.strip("\n").rstrip()
-        if body:
+        if body and message.role is not Role.TOOL:
             section.append(_close_fences(body))
+        section += _tool_parts(message)
         note = _STATUS_NOTES.get(message.status)
-        if note is not None and message.role is Role.ASSISTANT:
+        if note is not None and message.role in (Role.ASSISTANT, Role.TOOL):
             section.append(note)
         parts.append("\n\n".join(section))
     return "\n\n".join(parts) + "\n"
@@ -210,6 +232,7 @@ def _message(
         prompt_tokens=_count(obj, "prompt_tokens", where),
         completion_tokens=_count(obj, "completion_tokens", where),
     )
+    restore_tool_fields(message, meta.params)
     return ImportedMessage(message=message, meta=meta)
 
 

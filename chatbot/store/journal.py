@@ -69,7 +69,8 @@ class StoreJournal:
             message,
             persona=persona.name,
             model=params.model,
-            params=_params(params),
+            # A tool call or result keeps its ids and names here, to be resumed and exported.
+            params={**_params(params), **message.tool_fields()},
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
         )

@@ -33,7 +33,8 @@ class Approver:
     """Decides whether a call may run, asking through ``ask`` when it must."""
 
     def __init__(self, *, ask: Asker | None, assume_yes: bool = False) -> None:
-        self._ask = ask
+        #: How to ask; set once the chat's prompt exists. None: nobody to ask.
+        self.ask = ask
         self.assume_yes = assume_yes
         #: Tools the user approved for the rest of the session.
         self.always: set[str] = set()
@@ -45,12 +46,12 @@ class Approver:
         """RUN, DECLINED or NO_TERMINAL; KeyboardInterrupt from the asker propagates."""
         if not self.needs_asking(spec, trusted=trusted):
             return Verdict.RUN
-        if self._ask is None:
+        if self.ask is None:
             return Verdict.NO_TERMINAL
         builtin = spec.server is None
         question = "run? [y/N] " if builtin else "run? [y/N/a = always this tool, this session] "
         try:
-            answer = self._ask(question).strip().lower()
+            answer = self.ask(question).strip().lower()
         except EOFError:
             return Verdict.DECLINED
         if answer in ("y", "yes"):

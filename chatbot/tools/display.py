@@ -71,7 +71,8 @@ class ToolConsole:
     def start(self, number: int, name: str, brief: str) -> None:
         """The start of a call's line; :meth:`finish` completes it."""
         self._close_line()
-        self._print(f"⚙ #{number} {name} {brief} …", style="dim", end="")
+        shown = f"{name} {brief}" if brief else name
+        self._print(f"⚙ #{number} {shown} …", style="dim", end="")
         self._open = True
 
     def finish(self, outcome: str, *, ok: bool = True) -> None:
@@ -88,7 +89,8 @@ class ToolConsole:
     def line(self, number: int, name: str, brief: str, outcome: str) -> None:
         """A call that did not run (refused, bad arguments …), in one line."""
         self._close_line()
-        self._print(f"⚙ #{number} {name} {brief} → {outcome}", style="yellow")
+        shown = f"{name} {brief}" if brief else name
+        self._print(f"⚙ #{number} {shown} → {outcome}", style="yellow")
 
     def notice(self, text: str) -> None:
         self._close_line()

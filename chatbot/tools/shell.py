@@ -17,11 +17,14 @@ import re
 import select
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from types import FrameType
 from urllib.parse import urlsplit
 
+from chatbot.tools.mcp_launch import watched_command
 from chatbot.tools.output import OUTPUT_LIMIT, HeadTail
 from chatbot.tools.spec import ToolSpec
 
@@ -130,8 +133,10 @@ def run_shell(
     """Run ``command``; KeyboardInterrupt stops its whole process group and propagates."""
     started = time.monotonic()
     kept = HeadTail(OUTPUT_LIMIT)
+    # Under the watchdog, so a kill -9 of the chatbot still stops the command.
+    program, arguments = watched_command("/bin/sh", ["-c", command])
     process = subprocess.Popen(
-        ["/bin/sh", "-c", command],
+        [program, *arguments],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -143,30 +148,8 @@ def run_shell(
     assert process.stdout is not None
     timed_out = False
     try:
-        fd = process.stdout.fileno()
-        deadline = started + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                timed_out = True
-                break
-            readable, _, _ = select.select([fd], [], [], min(remaining, 0.2))
-            if not readable:
-                continue
-            data = os.read(fd, _READ_BYTES)
-            if not data:
-                break  # every writer closed the pipe
-            kept.feed(data)
-        if timed_out:
-            _stop_group(process)
-        else:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _stop_group(process)
-            else:
-                _kill_leftovers(process)
+        with _sigterm_raises():
+            timed_out = _collect(process, kept, deadline=started + timeout)
     except BaseException:
         _stop_group(process)
         raise
@@ -179,6 +162,52 @@ def run_shell(
         seconds=time.monotonic() - started,
         total_bytes=kept.total,
     )
+
+
+def _collect(process: subprocess.Popen[bytes], kept: HeadTail, *, deadline: float) -> bool:
+    """Read the output until the command ends; True if it ran out of time (and was stopped)."""
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            _stop_group(process)
+            return True
+        readable, _, _ = select.select([fd], [], [], min(remaining, 0.2))
+        if not readable:
+            continue
+        data = os.read(fd, _READ_BYTES)
+        if not data:
+            break  # every writer closed the pipe
+        kept.feed(data)
+    try:
+        process.wait(timeout=max(0.1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        _stop_group(process)
+        return True
+    _kill_leftovers(process)
+    return False
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While a command runs, SIGTERM unwinds through ``finally`` so the command is stopped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        yield  # someone already handles it (the local model's handler raises SystemExit too)
+        return
+
+    def leave(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, leave)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _kill_leftovers(process: subprocess.Popen[bytes]) -> None:

@@ -104,6 +104,11 @@ class Toolbox:
             "/tools on tries them again)"
         )
 
+    def close(self) -> None:
+        """Stop the MCP servers (the chatbot is leaving)."""
+        if self.hub is not None:
+            self.hub.close()
+
     def new_renderer(self) -> ReplyRenderer:
         return self._renderer_factory()
 
@@ -170,7 +175,7 @@ class Toolbox:
                     status=ReplyStatus.DECLINED,
                 )
         trusted = spec.server is not None and self._trusted(spec.server)
-        if self.approver.needs_asking(spec, trusted=trusted):
+        if self.approver.needs_asking(spec, trusted=trusted) and self.approver.ask is not None:
             self.console.ask_about(spec.name, arguments, shell=spec is SHELL_SPEC)
         verdict = self.approver.decide(spec, trusted=trusted)
         if verdict is Verdict.NO_TERMINAL:

@@ -21,6 +21,11 @@ What the openai SDK (3.57, over httpx2) does with each quirk, found by experimen
 - 429's ``Retry-After`` is readable as ``err.response.headers["retry-after"]``.
 - Chunks with ``choices: []`` and the ``delta.reasoning_content`` field pass through;
   the latter only via ``delta.model_extra``.
+- ``tool_calls``: streamed as ``delta.tool_calls`` the way OpenAI does, the id and name
+  first and the JSON arguments in ``argument_chunk_chars`` pieces after, by ``index``
+  (``interleave_tool_calls`` mixes the pieces of parallel calls); the SDK hands them
+  over as ``ChoiceDeltaToolCall`` objects. ``reject_tools``: a 400 naming ``tools``
+  for any request that offers them, as servers without tool support answer.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from typing import Any
 
 __all__ = [
     "FakeOpenAIServer",
+    "FakeToolCall",
     "RecordedRequest",
     "Reply",
     "Responder",
@@ -57,6 +63,15 @@ _DEFAULT_MODELS = ("fake-model", "gpt-4o-mini")
 _POLL_SECONDS = 0.02
 # OpenAI's JSON has no spaces; byte counts in benchmarks should match.
 _COMPACT = (",", ":")
+
+
+@dataclass(frozen=True)
+class FakeToolCall:
+    """A call the fake model asks for; ``arguments`` is sent as is, valid JSON or not."""
+
+    name: str
+    arguments: str = "{}"
+    id: str | None = None
 
 
 @dataclass(kw_only=True)
@@ -89,6 +104,17 @@ class Reply:
     reject_stream_options: bool = False
     ignore_stream: bool = False
     hang: bool = False
+    tool_calls: list[FakeToolCall] = field(default_factory=list)
+    argument_chunk_chars: int = 5
+    interleave_tool_calls: bool = False
+    reject_tools: bool = False
+
+    @property
+    def finish(self) -> str:
+        """``tool_calls`` when the reply asks for some and no other finish was set."""
+        if self.tool_calls and self.finish_reason == "stop":
+            return "tool_calls"
+        return self.finish_reason
 
 
 #: Decides the reply from a chat request body; ``None`` falls back to the queue.
@@ -330,6 +356,15 @@ class _Handler(BaseHTTPRequestHandler):
             }
             self._send_json(400, {"error": error}, reply.headers)
             return
+        if reply.reject_tools and body.get("tools"):
+            error = {
+                "message": f"tools is not supported for model {model}",
+                "type": "invalid_request_error",
+                "param": "tools",
+                "code": None,
+            }
+            self._send_json(400, {"error": error}, reply.headers)
+            return
         if reply.status != 200:
             payload = reply.error_body or default_error_body(reply, model=model)
             self._send_json(reply.status, payload, reply.headers)
@@ -405,12 +440,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self._write_chunk(b"data: {this is not json\n\n")
         if limit is not None:
             return
+        for piece in _tool_call_deltas(reply):
+            self._wait(reply.delay)
+            self._write_event(delta(piece))
         if reply.sse_error is not None:
             self._write_event({"error": reply.sse_error})
             self._write_event("[DONE]")
             self._write_chunk(b"")
             return
-        self._write_event(delta({}, reply.finish_reason))
+        self._write_event(delta({}, reply.finish))
         if usage is not None:
             self._write_event(chunk([], usage=usage))
         self._write_event("[DONE]")
@@ -425,6 +463,28 @@ class _Handler(BaseHTTPRequestHandler):
             yield {"content": piece}
 
 
+def _call_id(call: FakeToolCall, index: int) -> str:
+    return call.id or f"call_{index}_{uuid.uuid4().hex[:8]}"
+
+
+def _tool_call_deltas(reply: Reply) -> Iterator[dict[str, Any]]:
+    """``delta`` objects for the reply's tool calls: a head, then argument fragments."""
+    streams: list[list[dict[str, Any]]] = []
+    for index, call in enumerate(reply.tool_calls):
+        head = {"index": index, "id": _call_id(call, index), "type": "function"}
+        pieces = [{**head, "function": {"name": call.name, "arguments": ""}}]
+        for fragment in _split(call.arguments, reply.argument_chunk_chars):
+            pieces.append({"index": index, "function": {"arguments": fragment}})
+        streams.append(pieces)
+    if reply.interleave_tool_calls:
+        longest = max((len(pieces) for pieces in streams), default=0)
+        ordered = [p[n] for n in range(longest) for p in streams if n < len(p)]
+    else:
+        ordered = [piece for pieces in streams for piece in pieces]
+    for piece in ordered:
+        yield {"tool_calls": [piece]}
+
+
 def _model_object(model: str) -> dict[str, Any]:
     return {"id": model, "object": "model", "created": 1_700_000_000, "owned_by": "fakeserver"}
 
@@ -433,6 +493,15 @@ def _completion(model: str, text: str, reply: Reply, usage: dict[str, int]) -> d
     message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
     if reply.reasoning is not None:
         message["reasoning_content"] = reply.reasoning
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": _call_id(call, index),
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for index, call in enumerate(reply.tool_calls)
+        ]
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
         "object": "chat.completion",
@@ -440,7 +509,7 @@ def _completion(model: str, text: str, reply: Reply, usage: dict[str, int]) -> d
         "model": model,
         "system_fingerprint": "fp_fake",
         "choices": [
-            {"index": 0, "message": message, "finish_reason": reply.finish_reason, "logprobs": None}
+            {"index": 0, "message": message, "finish_reason": reply.finish, "logprobs": None}
         ],
         "usage": usage,
     }
