@@ -61,11 +61,13 @@ SHELL_SPEC = ToolSpec(
     },
 )
 
-# A command word in a position where the shell would run it: at the start, after a
-# separator, or after a prefix command such as env, nohup, exec or time.
+# A command word in a position where the shell would run it: at the start or after a
+# separator, past variable assignments and prefix commands such as env, nohup or time.
 _ELEVATE = re.compile(
-    r"(?:^|[;&|(`\n]|\$\(|\b(?:then|do|else|exec|env|nohup|time|command|xargs|nice)\s)"
-    r"\s*(?:\S*/)?(sudo|su|doas|pkexec|run0)(?=\s|$|[;&|)])"
+    r"(?:^|[;&|(`\n]|\$\()\s*"
+    r"(?:(?:then|do|else|exec|env|nohup|time|command|builtin|xargs|nice|timeout\s+\S+)\s+"
+    r"|[A-Za-z_]\w*=\S*\s+|-\S+\s+)*"
+    r"(?:\S*/)?(sudo|su|doas|pkexec|run0)(?=\s|$|[;&|)])"
 )
 
 
