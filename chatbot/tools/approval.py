@@ -74,15 +74,17 @@ def terminal_asker() -> Asker | None:
     except OSError:
         return None
     os.close(fd)
-    handle: list[IO[str]] = []
+    handles: list[IO[str]] = []
 
     def ask(question: str) -> str:
-        if not handle:
-            handle.append(open("/dev/tty", "r+", encoding="utf-8", errors="replace"))  # noqa: SIM115
-        tty = handle[0]
-        tty.write(question)
-        tty.flush()
-        line = tty.readline()
+        if not handles:
+            # Two handles: a terminal cannot seek, which a read-write text file needs.
+            handles.append(open("/dev/tty", encoding="utf-8", errors="replace"))  # noqa: SIM115
+            handles.append(open("/dev/tty", "w", encoding="utf-8"))  # noqa: SIM115
+        reader, writer = handles
+        writer.write(question)
+        writer.flush()
+        line = reader.readline()
         if not line:
             raise EOFError
         return line
