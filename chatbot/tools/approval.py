@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from enum import StrEnum
-from typing import IO
+from typing import IO, Literal
 
 from chatbot.tools.spec import ToolSpec
 
@@ -22,11 +21,8 @@ __all__ = ["Approver", "Asker", "Verdict", "terminal_asker"]
 Asker = Callable[[str], str]
 
 
-class Verdict(StrEnum):
-    RUN = "run"
-    DECLINED = "declined"
-    #: Nobody to ask: one-shot mode with no terminal and no --yes.
-    NO_TERMINAL = "no terminal"
+#: "no terminal": nobody to ask (one-shot mode with no terminal and no --yes).
+Verdict = Literal["run", "declined", "no terminal"]
 
 
 class Approver:
@@ -43,24 +39,24 @@ class Approver:
         return not (self.assume_yes or trusted or spec.name in self.always)
 
     def decide(self, spec: ToolSpec, *, trusted: bool) -> Verdict:
-        """RUN, DECLINED or NO_TERMINAL; KeyboardInterrupt from the asker propagates."""
+        """ "run", "declined" or "no terminal"; KeyboardInterrupt from the asker propagates."""
         if not self.needs_asking(spec, trusted=trusted):
-            return Verdict.RUN
+            return "run"
         if self.ask is None:
-            return Verdict.NO_TERMINAL
+            return "no terminal"
         builtin = spec.server is None
         question = "run? [y/N] " if builtin else "run? [y/N/a = always this tool, this session] "
         try:
             answer = self.ask(question).strip().lower()
         except EOFError:
-            return Verdict.DECLINED
+            return "declined"
         if answer in ("y", "yes"):
-            return Verdict.RUN
+            return "run"
         # The shell is asked about every time: "always" is not offered for it.
         if not builtin and answer in ("a", "always"):
             self.always.add(spec.name)
-            return Verdict.RUN
-        return Verdict.DECLINED
+            return "run"
+        return "declined"
 
 
 def terminal_asker() -> Asker | None:

@@ -12,6 +12,7 @@ elevates itself: a command that asks for ``sudo`` (or ``su``, ``doas``,
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import select
@@ -22,15 +23,15 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from chatbot.tools.mcp_launch import watched_command
-from chatbot.tools.output import OUTPUT_LIMIT, HeadTail
-from chatbot.tools.spec import ToolSpec
+if TYPE_CHECKING:
+    from chatbot.tools.output import HeadTail
+
 
 __all__ = [
     "DEFAULT_TIMEOUT",
-    "SHELL_SPEC",
     "ShellResult",
     "elevation_in",
     "run_shell",
@@ -41,29 +42,9 @@ DEFAULT_TIMEOUT = 30.0
 _GRACE_SECONDS = 1.0
 _READ_BYTES = 65536
 
-SHELL_SPEC = ToolSpec(
-    name="shell",
-    description=(
-        "Run one shell command (/bin/sh) on the user's computer and get its output "
-        "(stdout and stderr, up to 16 KB). The user sees the exact command and approves "
-        "each run. It runs without a terminal and without input, with a time limit, so "
-        "use non-interactive commands (e.g. `ping -c 3 example.org`, not `ping`). "
-        "Commands needing sudo or other administrator rights are refused: give those "
-        "to the user to run themselves."
-    ),
-    parameters={
-        "type": "object",
-        "properties": {
-            "command": {"type": "string", "description": "the command line to run"},
-        },
-        "required": ["command"],
-        "additionalProperties": False,
-    },
-)
-
 # A command word in a position where the shell would run it: at the start or after a
 # separator, past variable assignments and prefix commands such as env, nohup or time.
-_ELEVATE = re.compile(
+_ELEVATE = (
     r"(?:^|[;&|(`\n]|\$\()\s*"
     r"(?:(?:then|do|else|exec|env|nohup|time|command|builtin|xargs|nice|timeout\s+\S+)\s+"
     r"|[A-Za-z_]\w*=\S*\s+|-\S+\s+)*"
@@ -71,9 +52,15 @@ _ELEVATE = re.compile(
 )
 
 
+@functools.cache
+def _elevate() -> re.Pattern[str]:
+    # Compiled on first use: this module loads before the prompt, the pattern is not needed then.
+    return re.compile(_ELEVATE)
+
+
 def elevation_in(command: str) -> str | None:
     """The elevating program ``command`` would run (``sudo`` …), if any."""
-    match = _ELEVATE.search(command)
+    match = _elevate().search(command)
     return match.group(1) if match else None
 
 
@@ -133,6 +120,9 @@ def run_shell(
     command: str, *, env: Mapping[str, str], timeout: float = DEFAULT_TIMEOUT
 ) -> ShellResult:
     """Run ``command``; KeyboardInterrupt stops its whole process group and propagates."""
+    from chatbot.tools.mcp_launch import watched_command
+    from chatbot.tools.output import OUTPUT_LIMIT, HeadTail
+
     started = time.monotonic()
     kept = HeadTail(OUTPUT_LIMIT)
     # Under the watchdog, so a kill -9 of the chatbot still stops the command.

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SEPARATOR", "ToolSpec", "model_name"]
+__all__ = ["SEPARATOR", "SHELL_SPEC", "ToolSpec", "model_name"]
 
 #: Between server and tool in the names the model sees: ``server__tool``.
 SEPARATOR = "__"
@@ -55,3 +55,25 @@ def model_name(server: str, tool: str, *, taken: Iterable[str] = ()) -> str:
         name = base[: _MAX_NAME - len(suffix)] + suffix
         number += 1
     return name
+
+
+#: The built-in tool (see :mod:`chatbot.tools.shell` for how it runs).
+SHELL_SPEC = ToolSpec(
+    name="shell",
+    description=(
+        "Run one shell command (/bin/sh) on the user's computer and get its output "
+        "(stdout and stderr, up to 16 KB). The user sees the exact command and approves "
+        "each run. It runs without a terminal and without input, with a time limit, so "
+        "use non-interactive commands (e.g. `ping -c 3 example.org`, not `ping`). "
+        "Commands needing sudo or other administrator rights are refused: give those "
+        "to the user to run themselves."
+    ),
+    parameters={
+        "type": "object",
+        "properties": {
+            "command": {"type": "string", "description": "the command line to run"},
+        },
+        "required": ["command"],
+        "additionalProperties": False,
+    },
+)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatbot.api.events import ToolCall
 from chatbot.conversation.messages import Message, ReplyStatus
@@ -18,14 +18,13 @@ from chatbot.conversation.tool_turns import tool_message
 from chatbot.render import ReplyRenderer
 from chatbot.settings.personas import Persona
 from chatbot.settings.tool_config import ToolSettings
-from chatbot.tools.approval import Approver, Verdict
+from chatbot.tools.approval import Approver
 from chatbot.tools.display import ToolConsole, brief_arguments, size_text
-from chatbot.tools.mcp_hub import McpCallFailed, McpHub
 from chatbot.tools.memory import ToolSupportMemory
-from chatbot.tools.output import cap_text
-from chatbot.tools.shell import SHELL_SPEC, elevation_in, run_shell
-from chatbot.tools.spec import ToolSpec
-from chatbot.tools.validate import ArgumentError, parse_arguments
+from chatbot.tools.spec import SHELL_SPEC, ToolSpec
+
+if TYPE_CHECKING:
+    from chatbot.tools.mcp_hub import McpHub
 
 __all__ = ["Toolbox", "selects"]
 
@@ -153,6 +152,8 @@ class Toolbox:
         return not cancelled
 
     def _run_one(self, call: ToolCall, number: int) -> Message:
+        from chatbot.tools.validate import ArgumentError, parse_arguments
+
         spec = self._offered.get(call.name)
         if spec is None:
             names = ", ".join(self._offered) or "none"
@@ -165,6 +166,8 @@ class Toolbox:
             return tool_message(call, f"error: {exc}")
         brief = brief_arguments(arguments)
         if spec is SHELL_SPEC:
+            from chatbot.tools.shell import elevation_in
+
             elevated = elevation_in(str(arguments["command"]))
             if elevated is not None:
                 self.console.line(number, spec.name, brief, f"refused: it uses {elevated}")
@@ -178,12 +181,12 @@ class Toolbox:
         if self.approver.needs_asking(spec, trusted=trusted) and self.approver.ask is not None:
             self.console.ask_about(spec.name, arguments, shell=spec is SHELL_SPEC)
         verdict = self.approver.decide(spec, trusted=trusted)
-        if verdict is Verdict.NO_TERMINAL:
+        if verdict == "no terminal":
             self.console.line(
                 number, spec.name, brief, "refused: no terminal to ask (--yes allows it)"
             )
             return tool_message(call, _NO_TERMINAL, status=ReplyStatus.DECLINED)
-        if verdict is Verdict.DECLINED:
+        if verdict == "declined":
             self.console.line(number, spec.name, brief, "declined")
             return tool_message(
                 call,
@@ -203,12 +206,17 @@ class Toolbox:
     def _execute(self, spec: ToolSpec, arguments: dict[str, Any]) -> tuple[str, bool]:
         """The result text for the model, and whether the call succeeded."""
         if spec is SHELL_SPEC:
+            from chatbot.tools.shell import run_shell
+
             result = run_shell(
                 str(arguments["command"]),
                 env=self._shell_env,
                 timeout=self.settings.shell_timeout,
             )
             return result.for_model(), result.exit_status == 0 and not result.timed_out
+        from chatbot.tools.mcp_hub import McpCallFailed
+        from chatbot.tools.output import cap_text
+
         assert self.hub is not None and spec.server is not None
         config = next(s.config for s in self.hub.states() if s.config.name == spec.server)
         try:

@@ -7,7 +7,7 @@ from chatbot.errors import ChatbotError
 from chatbot.render.sanitize import sanitize
 from chatbot.repl.commands.builtins import CommandContext, CommandRegistry
 from chatbot.settings.personas import Persona
-from chatbot.tools.shell import SHELL_SPEC
+from chatbot.tools.spec import SHELL_SPEC
 from chatbot.tools.toolbox import Toolbox, selects
 
 __all__ = ["add_tool_commands", "tool_status_lines"]
