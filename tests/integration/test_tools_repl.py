@@ -165,7 +165,9 @@ def test_tools_lists_switches_off_and_on_and_tool_n_shows_a_result(
         Reply(tool_calls=[shell("printf 'line %s\\n' 1 2 3")]), Reply(text="Three lines.")
     )
 
-    shown = chat.type("count\ry\r/tool 1\r/tools\r/tools off\rno tools now\r/tools on\r/tool 7\r")
+    shown = chat.type(
+        "count\ry\r/tool 1\r/tools\r/tools off\rno tools now\r/tools on\r/tool 7\r/help\r"
+    )
 
     assert "#1 shell: result" in shown and "line 1\nline 2\nline 3" in shown
     assert "tools: on (/tools off stops offering them)" in shown
@@ -174,6 +176,7 @@ def test_tools_lists_switches_off_and_on_and_tool_n_shows_a_result(
     assert "tools off: the model is offered none until /tools on" in shown
     assert "tools on: the model may ask to use them" in shown
     assert "/tool takes a call number from 1 to 1" in shown
+    assert "/tools [on|off]" in shown and "/tool N" in shown  # /help names them
     assert "tools" not in server.chat_requests[-1].body
     assert server.chat_requests[0].body["tools"][0]["function"]["name"] == "shell"
 
