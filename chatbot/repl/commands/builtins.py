@@ -114,13 +114,15 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
 
     @registry.add("help", usage="/help", help="show commands and keys")
     def _help(ctx: CommandContext, _: str) -> None:
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(show_header=False, box=None, pad_edge=False)
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
         for command in registry:
-            table.add_row(command.usage, command.help)
+            # Usage is text, not markup: rich would swallow "[on|off]" as a tag.
+            table.add_row(escape(command.usage), escape(command.help))
         ctx.console.print(table)
         ctx.notices.hint(
             "Keys: Enter sends; Alt-Enter (or Esc then Enter, or Ctrl-J) adds a new line; "
