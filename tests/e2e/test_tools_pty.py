@@ -163,6 +163,41 @@ def test_no_mcp_server_outlives_a_kill_9_of_the_chatbot(
     assert gone_within(server_pid, 5), "the MCP server outlived the chatbot"
 
 
+def test_sigterm_stops_the_chatbot_and_its_mcp_server(
+    server: FakeOpenAIServer, terminals: list[Terminal], tmp_path: Path
+) -> None:
+    pytest.importorskip("mcp", reason="needs the 'mcp' extra")
+    pid_file = tmp_path / "mcp.pid"
+    configure_mcp(Path(os.environ["HOME"]), pid_file)
+    terminal = open_terminal(terminals, server)
+    terminal.wait_for_prompt()
+    server_pid = int(wait_for_file(pid_file))
+
+    os.kill(terminal.pid, signal.SIGTERM)
+
+    terminal.exit_status()
+    assert "Traceback" not in terminal.output
+    assert gone_within(server_pid, 5)
+
+
+def test_ctrl_c_in_one_shot_mode_during_an_mcp_call_exits_130_and_stops_the_server(
+    server: FakeOpenAIServer, terminals: list[Terminal], tmp_path: Path
+) -> None:
+    pytest.importorskip("mcp", reason="needs the 'mcp' extra")
+    pid_file = tmp_path / "mcp.pid"
+    configure_mcp(Path(os.environ["HOME"]), pid_file)
+    server.enqueue(Reply(text="", tool_calls=[FakeToolCall("demo__slow", '{"seconds": 60}')]))
+    terminal = open_terminal(terminals, server, "--yes", "take your time")
+    terminal.expect("⚙ #1 demo__slow")
+    server_pid = int(wait_for_file(pid_file))
+
+    terminal.child.send("\x03")
+
+    assert terminal.exit_status() == 130
+    assert "Traceback" not in terminal.output
+    assert gone_within(server_pid, 5)
+
+
 def test_ctrl_c_during_a_slow_command_cancels_it_and_the_chat_goes_on(
     server: FakeOpenAIServer, terminals: list[Terminal], tmp_path: Path
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -231,3 +232,32 @@ def test_the_tool_list_the_model_sees_is_valid_json_schema(
         entry = spec.to_openai()
         json.dumps(entry)
         assert entry["function"]["parameters"]["type"] == "object"
+
+
+def test_a_server_over_streamable_http(hubs: list[McpHub], tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    http = subprocess.Popen(
+        [sys.executable, MCP_SERVER, "web"],
+        env={**os.environ, "MCP_HTTP_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        hub = started(
+            hubs, tmp_path, McpServerConfig(name="web", url=f"http://127.0.0.1:{port}/mcp")
+        )
+
+        assert hub.states()[0].status == "ready", hub.states()[0].detail
+        assert "web__add" in {t.name for t in hub.tools()}
+        assert hub.call("web", "add", {"a": 1, "b": 41}, timeout=10).text == "42"
+    finally:
+        http.terminate()
+        http.wait(timeout=10)

@@ -4,7 +4,8 @@ Run as ``python -m tests.support.mcp_server [NAME]`` (or by path). Its tools:
 ``add``, ``shout`` (a ToolError past 5 times), ``slow`` (sleeps), ``noisy``
 (escape sequences and a lot of text), ``die`` (exits mid-call) and ``pid``
 (its process id, for the orphan tests). It writes its pid to ``$MCP_PID_FILE``
-when that is set, so a test can check the process is gone.
+when that is set, so a test can check the process is gone; with ``$MCP_HTTP_PORT`` it
+serves streamable HTTP on that port of 127.0.0.1 instead of stdio.
 """
 
 from __future__ import annotations
@@ -65,4 +66,8 @@ if __name__ == "__main__":
     if pid_file:
         with open(pid_file, "w", encoding="utf-8") as handle:
             handle.write(str(os.getpid()))
-    server.run()
+    port = os.environ.get("MCP_HTTP_PORT")
+    if port:
+        server.run(transport="streamable-http", host="127.0.0.1", port=int(port))
+    else:
+        server.run()
