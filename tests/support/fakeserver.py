@@ -33,7 +33,8 @@ Misbehaviours of real servers (issue 11), each at the HTTP level:
 - ``tool_calls``, ``list_content``, ``choice_index`` and ``extra_choice`` shape the
   deltas; ``redirect_to`` answers 301, so the client's POST comes back as a GET (405).
 - ``FakeOpenAIServer(not_found="ollama")`` answers unknown paths with Ollama's
-  plain-text ``404 page not found`` instead of OpenAI's ``Invalid URL (POST ...)``.
+  plain-text ``404 page not found`` instead of OpenAI's ``Invalid URL (POST ...)``;
+  ``not_found="webapp"`` with a web app's HTML page and status 200 (a catch-all route).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "WEB_APP_PAGE",
     "FakeOpenAIServer",
     "RecordedRequest",
     "Reply",
@@ -66,6 +68,11 @@ __all__ = [
 ]
 
 _DEFAULT_MODELS = ("fake-model", "gpt-4o-mini")
+#: What ``not_found="webapp"`` serves for every unknown path.
+WEB_APP_PAGE = (
+    "<!doctype html><html><head><title>Chat UI</title></head>"
+    '<body><div id="root"></div><script src="/app.js"></script></body></html>'
+)
 # How often blocked waits (hang, delays, serve loop) look at the closing flag.
 _POLL_SECONDS = 0.02
 # OpenAI's JSON has no spaces; byte counts in benchmarks should match.
@@ -356,6 +363,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self._owner.not_found == "ollama":
             self._send_raw(404, "text/plain", "404 page not found")
             return
+        if self._owner.not_found == "webapp":
+            # A single-page app's catch-all route: every path is its HTML shell.
+            self._send_raw(200, "text/html; charset=utf-8", WEB_APP_PAGE)
+            return
         message = f"Invalid URL ({self.command} {self.path})"
         error = {"message": message, "type": "invalid_request_error", "param": None, "code": None}
         self._send_json(404, {"error": error})
@@ -560,7 +571,8 @@ class FakeOpenAIServer:
         not_found: str = "openai",
     ) -> None:
         self.default_reply = default_reply if default_reply is not None else Reply()
-        #: How unknown paths answer: "openai" (JSON Invalid URL) or "ollama" (plain text).
+        #: How unknown paths answer: "openai" (JSON Invalid URL), "ollama" (plain text)
+        #: or "webapp" (an HTML page with status 200).
         self.not_found = not_found
         self.models: list[str] = list(models)
         self.responder = responder
