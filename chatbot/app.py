@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from chatbot.api.client import ChatClient
+from chatbot.api.server_log import ServerLog
 from chatbot.conversation.journal import Journal
 from chatbot.conversation.messages import ReplyStatus
 from chatbot.conversation.outcome import describe_outcome
@@ -162,6 +163,10 @@ class App:
             redact=self.redact,
             prepare=prepare,
             debug=self._debug_log(options),
+            # The embedded server logs some failures instead of sending them.
+            server_log=ServerLog(self._local.log_path)
+            if self._local is not None and self._local.log_path is not None
+            else None,
         )
         cache = None
         if self._store is not None:

@@ -21,6 +21,7 @@ from chatbot.api.events import (
     TextDelta,
     UsageReport,
 )
+from chatbot.api.server_log import ServerLog
 from chatbot.api.translate import translate
 from chatbot.errors import ApiError
 from chatbot.secrets import Redactor, StreamScrubber, url_secrets
@@ -47,6 +48,7 @@ class ChatClient:
         sdk_factory: Callable[[], openai.OpenAI] | None = None,
         prepare: Callable[[], str] | None = None,
         debug: DebugLog | None = None,
+        server_log: ServerLog | None = None,
     ) -> None:
         self._api_key = api_key
         self.base_url = base_url
@@ -58,6 +60,8 @@ class ChatClient:
         #: Waits for a server that is still starting and returns its base URL.
         self._prepare = prepare
         self._debug = debug
+        #: The embedded server's log, which holds the errors it does not send.
+        self._server_log = server_log
         self._sdk: openai.OpenAI | None = None
         self._lock = threading.Lock()
 
@@ -199,6 +203,7 @@ class ChatClient:
             kwargs["stop"] = list(request.stop)
         if self.include_usage:
             kwargs["stream_options"] = {"include_usage": True}
+        mark = self._server_log.mark() if self._server_log is not None else None
         try:
             response = client.chat.completions.create(stream=True, **kwargs)
         except openai.BadRequestError as exc:
@@ -219,12 +224,25 @@ class ChatClient:
                 redirects=[str(r.url) for r in http.history],
                 content_type=http.headers.get("content-type", ""),
             )
+            said = False
             try:
-                yield from events_from_body(_body_bytes(http))
+                for event in events_from_body(_body_bytes(http)):
+                    said = said or isinstance(event, TextDelta | ReasoningDelta)
+                    if isinstance(event, Finished) and not (said or event.reason or event.tools):
+                        self._raise_logged_error(mark)
+                    yield event
             except NotChatBody as exc:
                 if http.history:
                     exc.redirected_to = str(http.url)
                 raise
+
+    def _raise_logged_error(self, mark: int | None) -> None:
+        """After an empty stream, the error our own local server logged instead of sending."""
+        if self._server_log is None or mark is None:
+            return
+        error = self._server_log.error_since(mark)
+        if error is not None:
+            raise NotChatBody("error_event", error)
 
 
 def _body_bytes(response: httpx2.Response) -> Iterator[bytes]:

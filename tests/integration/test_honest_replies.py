@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.api.events import ChatRequest
+from chatbot.api.client import ChatClient
+from chatbot.api.events import ChatRequest, Finished
+from chatbot.api.server_log import ServerLog
 from chatbot.conversation.messages import ReplyStatus
+from chatbot.errors import ContextLengthExceeded
 from chatbot.store.database import Store
 from chatbot.store.journal import StoreReplyCache
 from tests.support.fakeserver import Reply
@@ -150,3 +153,38 @@ def test_a_repl_conversation_after_an_empty_reply_sends_no_empty_answer(tmp_path
                 assistant(echo("and now?")),
             ]
         )
+
+
+def test_an_empty_stream_from_our_own_server_shows_what_it_logged(tmp_path: Path) -> None:
+    """llama-cpp-python logs an over-long prompt's error and sends an empty 200 stream."""
+    log = tmp_path / "local-server.log"
+    log.write_text("INFO: started\n", encoding="utf-8")
+    logged = "ValueError: Requested tokens (3031) exceed context window of 2048\n"
+
+    def fail_quietly(body: dict[str, object]) -> Reply:
+        with log.open("a", encoding="utf-8") as handle:
+            handle.write(f"Traceback (most recent call last):\n  ...\n{logged}")
+        return Reply(raw_body="", content_type="text/event-stream")
+
+    with endpoint("server") as target:
+        assert target.server is not None
+        client = ChatClient(
+            api_key="not-needed",
+            base_url=target.base_url,
+            timeout=5,
+            max_retries=0,
+            server_log=ServerLog(log, wait=0.2),
+        )
+        request = ChatRequest(model="fake-model", messages=[{"role": "user", "content": "hi"}])
+        try:
+            target.server.responder = fail_quietly
+            with pytest.raises(ContextLengthExceeded) as caught:
+                list(client.stream(request))
+            assert "(Requested tokens (3031) exceed context window of 2048)" in str(caught.value)
+            # Nothing logged this time: an empty reply stays an empty reply.
+            target.server.responder = lambda body: Reply(
+                raw_body="", content_type="text/event-stream"
+            )
+            assert list(client.stream(request)) == [Finished(None)]
+        finally:
+            client.close()
