@@ -188,3 +188,17 @@ def test_an_empty_stream_from_our_own_server_shows_what_it_logged(tmp_path: Path
             assert list(client.stream(request)) == [Finished(None)]
         finally:
             client.close()
+
+
+def test_help_and_slash_help_say_what_a_cut_or_empty_reply_means(tmp_path: Path) -> None:
+    helped = run_one_shot(["--help"], environ=environment(tmp_path, base_url="http://h/v1"))
+    text = " ".join(helped.stdout.split())
+    assert helped.code == 0
+    assert "1 when the reply failed, was cut, empty, only tool calls, or not a chat answer" in text
+    with (
+        endpoint("server") as target,
+        repl_harness(base_url=target.base_url, home=tmp_path) as repl,
+    ):
+        shown = " ".join(repl.step("/help\r").everything.split())
+    assert "/retry regenerate the last reply (also one that was cut, empty or failed)" in shown
+    assert "/continue ask the model to go on after a cut reply" in shown
