@@ -207,12 +207,8 @@ class App:
         self, config: Config, *, model_flag: str | None
     ) -> tuple[Config, Callable[[], str]]:
         """Boot the embedded llama.cpp server in the background; the prompt need not wait."""
-        from chatbot.api.local_server import (
-            LocalServer,
-            find_bundled_model,
-            install_sigterm_handler,
-            server_installed,
-        )
+        from chatbot.api.local_install import find_bundled_model, server_installed
+        from chatbot.api.local_server import LocalServer, install_sigterm_handler
         from chatbot.settings.paths import ensure_private_dir
 
         if not server_installed():
@@ -394,7 +390,7 @@ class App:
 
 
 def _local_extra_installed() -> bool:
-    from chatbot.api.local_server import local_extra_installed
+    from chatbot.api.local_install import local_extra_installed
 
     return local_extra_installed()
 

@@ -40,6 +40,7 @@ from chatbot.repl.commands.store_commands import add_store_commands
 from chatbot.repl.countdown import CountdownWaiter
 from chatbot.repl.input_line import SlashCompleter, build_prompt_session
 from chatbot.repl.loop import Repl
+from chatbot.repl.notices import Notices
 from chatbot.secrets import Redactor, url_secrets
 from chatbot.settings.config import resolve_config
 from chatbot.settings.personas import PersonaBook, load_personas
@@ -202,6 +203,7 @@ class ReplHarness:
         self.out, self.status_out, self.reply_out = io.StringIO(), io.StringIO(), io.StringIO()
         self.console = _console(self.out, terminal=terminal)
         self.reply_console = _console(self.reply_out, terminal=terminal)
+        self.notices = Notices(console=self.console)
         waiter = CountdownWaiter(
             console=_console(self.status_out, terminal=False),
             clock=self.time.clock,
@@ -216,6 +218,7 @@ class ReplHarness:
             cache=StoreReplyCache(self.store),
             retry_policy=RetryPolicy(attempts=ATTEMPTS, max_wait=5.0),
             waiter=waiter,
+            notify=self.notices.hint,
         )
         commands = builtin_commands(personas=book)
         add_store_commands(commands, store=self.store, journal=self.journal, confirm=lambda _: True)
@@ -230,6 +233,7 @@ class ReplHarness:
         self.repl = Repl(
             session=self.session,
             prompt=self.prompt,
+            notices=self.notices,
             console=self.console,
             personas=book,
             commands=commands,
