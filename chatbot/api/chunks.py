@@ -1,8 +1,13 @@
-"""Turning a server's chunks or JSON completion into :mod:`events`."""
+"""Turning a server's chunks or JSON completion into :mod:`events`.
+
+Chunks arrive as plain JSON objects (see :mod:`chatbot.api.body`), so every
+oddity of a real server is visible here: content given as a list of parts,
+choices the client did not ask for, tool calls arriving in fragments.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from chatbot.api.events import (
@@ -16,37 +21,59 @@ from chatbot.api.events import (
 )
 from chatbot.text import clean_text
 
-__all__ = ["ToolCallAssembler", "events_from_chunks", "events_from_completion"]
+__all__ = ["ToolCalls", "content_text", "events_from_chunks", "events_from_completion"]
 
 
-class ToolCallAssembler:
-    """Gathers streamed ``delta.tool_calls`` fragments into whole calls, by ``index``.
+def content_text(content: object) -> str:
+    """The text of a message or delta ``content``.
 
-    The id and name come in the first fragment of a call and its JSON arguments in
-    pieces after it; parallel calls interleave under different indexes. Servers
-    that omit the index (one whole call per chunk) get one call per new id.
+    A string, or (Mistral style) a list of typed parts, of which only the
+    ``text`` parts are the answer; other part types are left out.
+    """
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict)
+            and part.get("type", "text") == "text"
+            and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+class ToolCalls:
+    """The tool calls a reply asked for, gathered from deltas by their ``index``.
+
+    The id and name come in a call's first fragment and its JSON arguments in
+    pieces after it; parallel calls interleave under different indexes. A server
+    that omits the index (one whole call per chunk) gets one call per new id.
     """
 
     def __init__(self) -> None:
         self._calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
         self._last: int | None = None
+        #: The legacy single ``function_call``: named, but not answerable as a tool call.
+        self._legacy = ""
 
-    def add(self, fragment: Any) -> None:
-        call_id = _text(_field(fragment, "id"))
-        function = _field(fragment, "function")
-        name = _text(_field(function, "name"))
-        arguments = _text(_field(function, "arguments"))
-        index = _field(fragment, "index")
-        if not isinstance(index, int) or isinstance(index, bool):
-            index = self._index_without_one(call_id)
-        call = self._calls.setdefault(index, ["", "", ""])
-        self._last = index
-        if call_id and not call[0]:
-            call[0] = call_id
-        # Names arrive whole in practice; a server that repeats it must not double it.
-        if name and name != call[1]:
-            call[1] += name
-        call[2] += arguments
+    def add(self, calls: object, *, whole: bool = False) -> None:
+        """``delta.tool_calls`` (streamed) or ``message.tool_calls`` (``whole``)."""
+        if not isinstance(calls, list):
+            return
+        for position, call in enumerate(calls):
+            if not isinstance(call, dict):
+                continue
+            index = call.get("index")
+            if not isinstance(index, int) or isinstance(index, bool):
+                index = position if whole else self._index_without_one(_text(call.get("id")))
+            self._add(index, call)
+
+    def add_function_call(self, call: object) -> None:
+        """The legacy single ``function_call`` field."""
+        name = call.get("name") if isinstance(call, dict) else None
+        if isinstance(name, str) and name and name != self._legacy:
+            self._legacy += name
 
     def _index_without_one(self, call_id: str) -> int:
         last = self._last
@@ -54,87 +81,135 @@ class ToolCallAssembler:
             return max(self._calls, default=-1) + 1
         return last
 
+    def _add(self, index: int, call: Mapping[str, Any]) -> None:
+        function = call.get("function")
+        function = function if isinstance(function, dict) else {}
+        known = self._calls.setdefault(index, ["", "", ""])
+        self._last = index
+        call_id = _text(call.get("id"))
+        if call_id and not known[0]:
+            known[0] = call_id
+        # Most servers send the name once; some send it in pieces, some repeat it whole.
+        name = _text(function.get("name"))
+        if name and name != known[1]:
+            known[1] += name
+        known[2] += _text(function.get("arguments"))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        names = [clean_text(name) or "unnamed" for _, name, _ in self._sorted()]
+        return (*names, *([clean_text(self._legacy)] if self._legacy else []))
+
     def calls(self) -> tuple[ToolCall, ...]:
-        gathered = []
-        for number, index in enumerate(sorted(self._calls)):
-            call_id, name, arguments = self._calls[index]
-            gathered.append(
-                ToolCall(
-                    id=clean_text(call_id) or f"call_{number + 1}",
-                    name=clean_text(name),
-                    arguments=clean_text(arguments),
-                )
+        """The whole calls, each with an id (made up when the server sent none)."""
+        return tuple(
+            ToolCall(
+                id=clean_text(call_id) or f"call_{number}",
+                name=clean_text(name),
+                arguments=clean_text(arguments),
             )
-        return tuple(gathered)
+            for number, (call_id, name, arguments) in enumerate(self._sorted(), start=1)
+        )
+
+    def _sorted(self) -> list[list[str]]:
+        return [self._calls[index] for index in sorted(self._calls)]
 
 
-def _field(obj: Any, name: str) -> Any:
-    """An attribute of an SDK object or a key of a dict, whichever the server gave."""
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def events_from_chunks(chunks: Any) -> Iterator[StreamEvent]:
+def _index(choice: Mapping[str, Any], position: int) -> int:
+    index = choice.get("index")
+    return index if isinstance(index, int) else position
+
+
+def _choose(choices: Sequence[object]) -> int | None:
+    """Index 0 when present, else the first choice's: the one answer we show."""
+    indices = [_index(c, n) for n, c in enumerate(choices) if isinstance(c, dict)]
+    if not indices:
+        return None
+    return 0 if 0 in indices else indices[0]
+
+
+def _usage(usage: object) -> UsageReport | None:
+    if not isinstance(usage, dict):
+        return None
+    return UsageReport(
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+    )
+
+
+def events_from_chunks(chunks: Iterable[Mapping[str, Any]]) -> Iterator[StreamEvent]:
+    """Events from streamed ``chat.completion.chunk`` objects, ending with Finished.
+
+    A server that sends several choices anyway (``n`` ignored) is shown only
+    one: index 0, or the only one there is, whatever its index.
+    """
     finish: str | None = None
-    tool_calls = ToolCallAssembler()
+    chosen: int | None = None
+    tools = ToolCalls()
     for chunk in chunks:
-        usage = getattr(chunk, "usage", None)
-        for choice in chunk.choices or ():
-            delta = choice.delta
-            if delta is not None:
-                # Read the content before acting on finish_reason: some servers
-                # put the last words and the finish on the same chunk.
-                extra = delta.model_extra or {}
-                reasoning = extra.get("reasoning_content") or extra.get("reasoning")
-                if isinstance(reasoning, str) and reasoning:
-                    yield ReasoningDelta(clean_text(reasoning))
-                if delta.content:
-                    yield TextDelta(clean_text(delta.content))
-                for fragment in getattr(delta, "tool_calls", None) or ():
-                    tool_calls.add(fragment)
-            if choice.finish_reason:
-                finish = choice.finish_reason
+        choices = chunk.get("choices")
+        if isinstance(choices, list) and choices:
+            if chosen is None:
+                chosen = _choose(choices)
+            for position, choice in enumerate(choices):
+                if not isinstance(choice, dict) or _index(choice, position) != chosen:
+                    continue
+                delta = choice.get("delta")
+                if isinstance(delta, dict):
+                    # Read the content before acting on finish_reason: some servers
+                    # put the last words and the finish on the same chunk.
+                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                    if isinstance(reasoning, str) and reasoning:
+                        yield ReasoningDelta(clean_text(reasoning))
+                    text = content_text(delta.get("content"))
+                    if text:
+                        yield TextDelta(clean_text(text))
+                    if delta.get("tool_calls"):
+                        tools.add(delta["tool_calls"])
+                    if delta.get("function_call"):
+                        tools.add_function_call(delta["function_call"])
+                reason = choice.get("finish_reason")
+                if isinstance(reason, str) and reason:
+                    finish = reason
+        usage = _usage(chunk.get("usage"))
         if usage is not None:
-            yield UsageReport(
-                prompt_tokens=usage.prompt_tokens or 0,
-                completion_tokens=usage.completion_tokens or 0,
-            )
-    calls = tool_calls.calls()
-    if calls:
-        yield ToolCallsRequested(calls)
-    yield Finished(finish)
+            yield usage
+    yield from _ending(finish, tools)
 
 
-def events_from_completion(completion: object) -> Iterator[StreamEvent]:
+def events_from_completion(completion: Mapping[str, Any]) -> Iterator[StreamEvent]:
     """Events from a non-streamed ``chat.completion`` JSON body."""
-    body = completion if isinstance(completion, dict) else {}
     finish: str | None = None
-    tool_calls = ToolCallAssembler()
-    for choice in body.get("choices") or ():
-        if not isinstance(choice, dict):
+    tools = ToolCalls()
+    choices = completion.get("choices")
+    choices = choices if isinstance(choices, list) else []
+    chosen = _choose(choices)
+    for position, choice in enumerate(choices):
+        if not isinstance(choice, dict) or _index(choice, position) != chosen:
             continue
         message = choice.get("message")
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, str) and content:
-            yield TextDelta(clean_text(content))
-        calls = message.get("tool_calls") if isinstance(message, dict) else None
-        for position, call in enumerate(calls if isinstance(calls, list) else ()):
-            if isinstance(call, dict):
-                tool_calls.add({**call, "index": call.get("index", position)})
+        if isinstance(message, dict):
+            text = content_text(message.get("content"))
+            if text:
+                yield TextDelta(clean_text(text))
+            tools.add(message.get("tool_calls"), whole=True)
+            if message.get("function_call"):
+                tools.add_function_call(message["function_call"])
         reason = choice.get("finish_reason")
-        finish = reason if isinstance(reason, str) else finish
-    usage = body.get("usage")
-    if isinstance(usage, dict):
-        yield UsageReport(
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-        )
-    gathered = tool_calls.calls()
-    if gathered:
-        yield ToolCallsRequested(gathered)
-    yield Finished(finish)
+        finish = reason if isinstance(reason, str) and reason else finish
+    usage = _usage(completion.get("usage"))
+    if usage is not None:
+        yield usage
+    yield from _ending(finish, tools)
+
+
+def _ending(finish: str | None, tools: ToolCalls) -> Iterator[StreamEvent]:
+    """The calls the reply asked for, if any, then Finished."""
+    calls = tools.calls()
+    if calls:
+        yield ToolCallsRequested(calls)
+    yield Finished(finish, tools=tools.names)

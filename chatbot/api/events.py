@@ -75,6 +75,8 @@ class ToolCallsRequested:
 class Finished:
     #: "stop", "length", "content_filter", ... or None when the server never said.
     reason: str | None
+    #: Names of the tools the model asked to call (their calls: ToolCallsRequested).
+    tools: tuple[str, ...] = ()
 
 
 StreamEvent = TextDelta | ReasoningDelta | UsageReport | ToolCallsRequested | Finished

@@ -61,7 +61,7 @@ def reply(
             )
             events.append(ToolCallsRequested(calls))
             finish = "tool_calls" if finish == "stop" else finish
-        events.append(Finished(finish))
+        events.append(Finished(finish, tools=tuple(name for name, _ in tool_calls)))
     return ScriptedReply(events=tuple(events), error=error)
 
 

@@ -22,7 +22,11 @@ class Role(StrEnum):
 
 
 class ReplyStatus(StrEnum):
-    """How an assistant reply ended; user and system messages are always complete."""
+    """How an assistant reply ended; user and system messages are always complete.
+
+    A reply is COMPLETE only when the server said ``finish_reason: stop``;
+    :func:`chatbot.conversation.outcome.reply_status` is the one mapping.
+    """
 
     COMPLETE = "complete"
     INTERRUPTED = "interrupted"  # the user pressed Ctrl-C
@@ -30,11 +34,15 @@ class ReplyStatus(StrEnum):
     FILTERED = "content_filter"
     FAILED = "failed"  # the stream broke midway
     CACHED = "cached"  # answered from the response cache
-    #: The reply asks for tool calls (their results follow as tool messages).
+    CUT = "cut"  # the stream ended with no finish_reason
+    #: The reply asks for tool calls: with tools offered, their results follow as
+    #: TOOL messages; otherwise the tools it asked for are only named (tool_names).
     TOOL_CALLS = "tool_calls"
-    #: A tool message for a call the user did not approve (the model is told).
+    EMPTY = "empty"  # nothing usable arrived
+    ABNORMAL = "abnormal"  # finish_reason abort, error or unknown: see Message.finish_reason
+    #: A TOOL message for a call the user did not approve (the model is told).
     DECLINED = "declined"
-    #: A tool message for a call not run: the turn reached its limit of tool rounds.
+    #: A TOOL message for a call not run: the turn reached its limit of tool rounds.
     SKIPPED = "skipped"
 
 
@@ -56,6 +64,10 @@ class Message:
     summary: bool = False
     #: (content the count was made for, raw token estimate); see TokenCounter.
     token_cache: tuple[str, int] | None = field(default=None, repr=False)
+    #: The server's finish_reason when it is not "stop" (kept in the store's params).
+    finish_reason: str | None = None
+    #: The tools a TOOL_CALLS reply asked for, by name.
+    tool_names: tuple[str, ...] = ()
     #: An assistant reply's tool calls, each answered by a TOOL message after it.
     tool_calls: tuple[ToolCall, ...] = ()
     #: A TOOL message: the call it answers, and the tool's name (for people).

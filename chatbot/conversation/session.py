@@ -26,6 +26,7 @@ from chatbot.conversation.compaction import Compactor, summary_message
 from chatbot.conversation.history import Budget, Conversation, FittedRequest
 from chatbot.conversation.journal import Journal, NullJournal
 from chatbot.conversation.messages import Message, ReplyStatus, Role
+from chatbot.conversation.outcome import reply_status
 from chatbot.conversation.retry import RetryPolicy, RetryWait, Waiter, sleeping_waiter
 from chatbot.conversation.tokens import TokenCounter
 from chatbot.conversation.tool_history import fit_history
@@ -45,11 +46,6 @@ from chatbot.settings.personas import Persona
 from chatbot.text import clean_text
 
 __all__ = ["ChatSession", "ReplyCache", "TurnResult"]
-
-_FINISH_STATUS = {
-    "length": ReplyStatus.LENGTH,
-    "content_filter": ReplyStatus.FILTERED,
-}
 
 
 class ReplyCache(Protocol):
@@ -364,7 +360,7 @@ class ChatSession:
             # A cached text answer cannot stand in for a reply that may call tools.
             if use_cache and self._cache_enabled and self.cache is not None and not request.tools:
                 cached = self.cache.lookup(request, persona=self.persona.name)
-                if cached is not None:
+                if cached and cached.strip():  # an empty answer is none, even from an old cache
                     return self._from_cache(
                         cached, fitted, renderer=renderer, first_drop=first_drop
                     )
@@ -408,7 +404,14 @@ class ChatSession:
         params = self.params
         return ChatRequest(
             model=params.model,
-            messages=[m.to_api() for m in fitted.messages],
+            # An empty reply (cut before any text, tools we did not offer) is kept
+            # to record what happened, but is no answer to send back. Calls to
+            # tools we offered are, with their results after them.
+            messages=[
+                m.to_api()
+                for m in fitted.messages
+                if m.role is not Role.ASSISTANT or m.content.strip() or m.tool_calls
+            ],
             temperature=params.temperature,
             top_p=params.top_p,
             # Never ask for more than the room the budget kept for the reply.
@@ -428,7 +431,7 @@ class ChatSession:
         reply = Message(role=Role.ASSISTANT, content="")
         parts: list[str] = []
         usage: UsageReport | None = None
-        finish: str | None = None
+        finished = Finished(None)  # a stream that just stops never said it was finished
         calls: tuple[ToolCall, ...] = ()
         try:
             for event in self.backend.stream(request):
@@ -440,7 +443,7 @@ class ChatSession:
                 elif isinstance(event, ToolCallsRequested):
                     calls = event.calls
                 elif isinstance(event, Finished):
-                    finish = event.reason
+                    finished = event
                 # ReasoningDelta: thinking text is not part of the answer.
         except KeyboardInterrupt:
             reply.status = ReplyStatus.INTERRUPTED
@@ -452,12 +455,16 @@ class ChatSession:
                 raise exc.with_partial_reply_kept() from exc
             raise
         reply.content = "".join(parts)
-        if reply.status is ReplyStatus.COMPLETE and calls:
-            reply.status = ReplyStatus.TOOL_CALLS
-            # Only calls to tools we offered are kept: each will get its answer.
-            reply.tool_calls = calls if request.tools else ()
-        elif reply.status is ReplyStatus.COMPLETE:
-            reply.status = _FINISH_STATUS.get(finish or "", ReplyStatus.COMPLETE)
+        if reply.status is ReplyStatus.COMPLETE:
+            reply.status = reply_status(
+                finished.reason, has_text=bool(reply.content.strip()), tools=finished.tools
+            )
+            reply.tool_names = finished.tools
+            if reply.status is ReplyStatus.TOOL_CALLS and request.tools:
+                # Only calls to tools we offered are kept: each will get its answer.
+                reply.tool_calls = calls
+            if reply.status is not ReplyStatus.COMPLETE:
+                reply.finish_reason = finished.reason
         if reply.content or reply.status is not ReplyStatus.INTERRUPTED:
             self._keep(reply, usage)
         return reply, usage

@@ -30,6 +30,10 @@ _STATUS_NOTES = {
     ReplyStatus.LENGTH: "_(cut off: the reply reached its token limit)_",
     ReplyStatus.FILTERED: "_(stopped by the content filter)_",
     ReplyStatus.FAILED: "_(incomplete: the connection dropped)_",
+    ReplyStatus.CUT: "_(cut: the stream ended before the reply was finished)_",
+    ReplyStatus.TOOL_CALLS: "_(the model asked for a tool this chat does not offer)_",
+    ReplyStatus.EMPTY: "_(empty: the server sent no text)_",
+    ReplyStatus.ABNORMAL: "_(ended early by the server)_",
     ReplyStatus.DECLINED: "_(not run: not approved)_",
     ReplyStatus.SKIPPED: "_(not run: the turn reached its limit of tool rounds)_",
 }
@@ -112,7 +116,8 @@ def to_markdown(conv: StoredConversation, *, tz: tzinfo | None = None) -> str:
         if body and message.role is not Role.TOOL:
             section.append(_close_fences(body))
         section += _tool_parts(message)
-        note = _STATUS_NOTES.get(message.status)
+        # A reply whose calls were offered and answered needs no note: its results follow.
+        note = None if message.tool_calls else _STATUS_NOTES.get(message.status)
         if note is not None and message.role in (Role.ASSISTANT, Role.TOOL):
             section.append(note)
         parts.append("\n\n".join(section))

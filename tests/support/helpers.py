@@ -14,6 +14,7 @@ import pytest
 
 from chatbot.api.client import ChatClient
 from chatbot.api.scripted import ScriptedBackend
+from chatbot.conversation.retry import RetryPolicy, Waiter, sleeping_waiter
 from chatbot.conversation.session import ChatSession
 from chatbot.settings.config import Config, resolve_config
 from chatbot.settings.personas import Persona, load_personas
@@ -89,6 +90,8 @@ def scripted_session(
     *,
     persona: Persona | None = None,
     notify: Callable[[str], None] | None = None,
+    retry_policy: RetryPolicy | None = None,
+    waiter: Waiter | None = None,
     **flags: object,
 ) -> ChatSession:
     """A session on a :class:`ScriptedBackend`: in-process, no server, milliseconds."""
@@ -98,6 +101,8 @@ def scripted_session(
         persona=persona or load_personas().get("default"),
         backend=backend if backend is not None else ScriptedBackend(),
         notify=notify,
+        retry_policy=retry_policy,
+        waiter=waiter or sleeping_waiter,
     )
 
 

@@ -8,7 +8,6 @@ from chatbot.api.events import ReasoningDelta, TextDelta
 from chatbot.api.scripted import ScriptedBackend, ScriptedReply, reply
 from chatbot.conversation.messages import ReplyStatus, Role
 from chatbot.conversation.retry import RetryPolicy, RetryWait
-from chatbot.conversation.session import ChatSession
 from chatbot.errors import (
     ContextLengthExceeded,
     MessageTooLarge,
@@ -17,7 +16,7 @@ from chatbot.errors import (
     StreamDropped,
 )
 from chatbot.settings.personas import load_personas
-from tests.support.helpers import RecordingRenderer, make_config, scripted_session
+from tests.support.helpers import RecordingRenderer, scripted_session
 
 
 def test_reply_streams_into_the_renderer_and_the_history() -> None:
@@ -72,12 +71,8 @@ def test_a_dropped_stream_keeps_what_arrived_and_leaves_the_error_untouched() ->
 def test_a_rate_limit_waits_as_the_server_asks_then_answers() -> None:
     waits: list[RetryWait] = []
     backend = ScriptedBackend([RateLimited("slow down", retry_after=0.5), reply("finally")])
-    session = ChatSession(
-        config=make_config("http://scripted.invalid/v1"),
-        persona=load_personas().get("default"),
-        backend=backend,
-        retry_policy=RetryPolicy(attempts=2, max_wait=10),
-        waiter=waits.append,
+    session = scripted_session(
+        backend, retry_policy=RetryPolicy(attempts=2, max_wait=10), waiter=waits.append
     )
     result = session.send("q", renderer=RecordingRenderer())
     assert result.reply.content == "finally"
@@ -88,12 +83,8 @@ def test_a_rate_limit_waits_as_the_server_asks_then_answers() -> None:
 def test_no_retry_once_text_was_shown() -> None:
     waits: list[RetryWait] = []
     backend = ScriptedBackend([reply("partial", error=ServerError("boom"))])
-    session = ChatSession(
-        config=make_config("http://scripted.invalid/v1"),
-        persona=load_personas().get("default"),
-        backend=backend,
-        retry_policy=RetryPolicy(attempts=3, max_wait=10),
-        waiter=waits.append,
+    session = scripted_session(
+        backend, retry_policy=RetryPolicy(attempts=3, max_wait=10), waiter=waits.append
     )
     with pytest.raises(ServerError):
         session.send("q", renderer=RecordingRenderer())

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import pytest
 
-from chatbot.api.chunks import ToolCallAssembler, events_from_completion
+from chatbot.api.chunks import ToolCalls, events_from_chunks, events_from_completion
 from chatbot.api.events import Finished, TextDelta, ToolCall, ToolCallsRequested
 from chatbot.conversation.messages import Message, ReplyStatus, Role, restore_tool_fields
 from chatbot.conversation.tool_history import shorten_old_results
@@ -18,13 +17,18 @@ from chatbot.tools.validate import ArgumentError, parse_arguments
 
 def fragment(
     index: int | None, *, id: str | None = None, name: str | None = None, args: str = ""
-) -> SimpleNamespace:
-    function = SimpleNamespace(name=name, arguments=args)
-    return SimpleNamespace(index=index, id=id, function=function, type="function")
+) -> list[dict[str, object]]:
+    """One streamed ``delta.tool_calls`` list holding one fragment."""
+    piece: dict[str, object] = {"function": {"name": name, "arguments": args}}
+    if index is not None:
+        piece["index"] = index
+    if id is not None:
+        piece.update(id=id, type="function")
+    return [piece]
 
 
 def test_fragments_of_two_interleaved_calls_are_gathered_by_index() -> None:
-    assembler = ToolCallAssembler()
+    gathered = ToolCalls()
     for piece in (
         fragment(0, id="call_a", name="shell", args=""),
         fragment(1, id="call_b", name="files__read", args='{"pa'),
@@ -32,33 +36,58 @@ def test_fragments_of_two_interleaved_calls_are_gathered_by_index() -> None:
         fragment(1, args='th": "/etc/hosts"}'),
         fragment(0, args='and": "ip addr"}'),
     ):
-        assembler.add(piece)
+        gathered.add(piece)
 
-    assert assembler.calls() == (
+    assert gathered.calls() == (
         ToolCall(id="call_a", name="shell", arguments='{"command": "ip addr"}'),
         ToolCall(id="call_b", name="files__read", arguments='{"path": "/etc/hosts"}'),
     )
+    assert gathered.names == ("shell", "files__read")
 
 
 def test_calls_without_an_index_are_told_apart_by_their_ids() -> None:
-    assembler = ToolCallAssembler()
-    assembler.add({"id": "one", "function": {"name": "a", "arguments": "{}"}})
-    assembler.add({"id": "two", "function": {"name": "b", "arguments": '{"x":'}})
-    assembler.add({"function": {"arguments": " 1}"}})
+    gathered = ToolCalls()
+    gathered.add([{"id": "one", "function": {"name": "a", "arguments": "{}"}}])
+    gathered.add([{"id": "two", "function": {"name": "b", "arguments": '{"x":'}}])
+    gathered.add([{"function": {"arguments": " 1}"}}])
 
-    assert [(c.id, c.name, c.arguments) for c in assembler.calls()] == [
+    assert [(c.id, c.name, c.arguments) for c in gathered.calls()] == [
         ("one", "a", "{}"),
         ("two", "b", '{"x": 1}'),
     ]
 
 
 def test_a_repeated_name_is_not_doubled_and_a_missing_id_is_made_up() -> None:
-    assembler = ToolCallAssembler()
-    assembler.add(fragment(0, name="shell", args='{"command"'))
-    assembler.add(fragment(0, name="shell", args=': "ls"}'))
+    gathered = ToolCalls()
+    gathered.add(fragment(0, name="shell", args='{"command"'))
+    gathered.add(fragment(0, name="shell", args=': "ls"}'))
 
-    (call,) = assembler.calls()
+    (call,) = gathered.calls()
     assert call == ToolCall(id="call_1", name="shell", arguments='{"command": "ls"}')
+
+
+def test_streamed_chunks_end_with_the_calls_then_finished() -> None:
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"content": "Checking."}, "finish_reason": None}]},
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"tool_calls": fragment(0, id="c1", name="shell", args='{"command":')},
+                }
+            ]
+        },
+        {"choices": [{"index": 0, "delta": {"tool_calls": fragment(0, args=' "ls"}')}}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    ]
+
+    events = list(events_from_chunks(chunks))
+
+    assert events == [
+        TextDelta("Checking."),
+        ToolCallsRequested((ToolCall(id="c1", name="shell", arguments='{"command": "ls"}'),)),
+        Finished("tool_calls", tools=("shell",)),
+    ]
 
 
 def test_a_non_streamed_completion_with_tool_calls_asks_for_them() -> None:
@@ -95,7 +124,7 @@ def test_a_non_streamed_completion_with_tool_calls_asks_for_them() -> None:
             ToolCall(id="c2", name="x__y", arguments="[]"),
         )
     )
-    assert events[-1] == Finished("tool_calls")
+    assert events[-1] == Finished("tool_calls", tools=("shell", "x__y"))
 
 
 SCHEMA = {
