@@ -143,14 +143,17 @@ def for_chat(
     The question gets its own history-less prompt on the same terminal, so a "y"
     never lands in the input history.
     """
-    from prompt_toolkit import PromptSession
-
     from chatbot.repl.commands.tool_commands import add_tool_commands
 
-    asking: PromptSession[str] = PromptSession(input=prompt.input, output=prompt.output)
+    asking: list[PromptSession[str]] = []
 
     def ask(question: str) -> str:
-        return asking.prompt(question)
+        if not asking:
+            # Built on first use: a PromptSession costs milliseconds the start-up has not got.
+            from prompt_toolkit import PromptSession
+
+            asking.append(PromptSession(input=prompt.input, output=prompt.output))
+        return asking[0].prompt(question)
 
     toolbox.approver.ask = ask
     add_tool_commands(commands, toolbox=toolbox)
