@@ -90,7 +90,11 @@ class Compactor:
         if piece_limit < 64:
             raise CompactionFailed("the model's context is too small to summarise in")
         # An empty reply (cut before any text) says nothing worth keeping.
-        lines = [_line(m) for m in items if m.role is not Role.ASSISTANT or m.content.strip()]
+        lines = [
+            _line(m)
+            for m in items
+            if m.role is not Role.ASSISTANT or m.content.strip() or m.tool_calls
+        ]
         pieces = self._pieces(lines, limit=piece_limit)
         summaries = [self._ask(piece, model=model, max_tokens=reply_room) for piece in pieces]
         combined = "\n".join(summaries)

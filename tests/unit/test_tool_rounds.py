@@ -304,3 +304,54 @@ def test_old_tool_results_are_left_out_before_any_turn_is(
 def test_the_it_support_persona_turns_the_shell_on() -> None:
     assert load_personas().get("it-support").tools == ("shell", "*")
     assert load_personas().get("default").tools is None
+
+
+def test_retry_and_undo_take_a_whole_tool_turn_with_them(
+    kits: list[ToolKit], tmp_path: Path
+) -> None:
+    kit = kit_for(kits, tmp_path, assume_yes=True)
+    backend = ScriptedBackend(
+        [
+            reply(tool_calls=[shell("echo first")]),
+            reply("First answer."),
+            reply(tool_calls=[shell("echo second")]),
+            reply("Second answer."),
+        ]
+    )
+    session = tool_session(backend, kit)
+    session.send("go", renderer=RecordingRenderer())
+
+    result = session.retry(renderer=RecordingRenderer())
+
+    assert result.reply.content == "Second answer."
+    roles = [m.role for m in session.conversation.messages]
+    assert roles == [Role.USER, Role.ASSISTANT, Role.TOOL, Role.ASSISTANT]
+    assert "second" in session.conversation.messages[2].content
+    assert [m["role"] for m in sent_messages(backend, 2)[1:]] == ["user"]
+    removed = session.undo()
+    assert len(removed) == 4 and session.conversation.messages == []
+
+
+def test_a_summary_of_old_turns_includes_tool_results_shortened(
+    kits: list[ToolKit], tmp_path: Path
+) -> None:
+    kit = kit_for(kits, tmp_path, assume_yes=True)
+    backend = ScriptedBackend(
+        [
+            reply(tool_calls=[shell("seq 1 3000")]),
+            reply("Counted."),
+            reply("q2 answer"),
+            reply("q3 answer"),
+            reply("- the user counted to 3000 with seq"),
+        ]
+    )
+    session = tool_session(backend, kit)
+    for question in ("count", "q2", "q3"):
+        session.send(question, renderer=RecordingRenderer())
+
+    assert session.compact(keep_turns=2) == 1
+
+    transcript = str(list(backend.requests[-1].messages)[-1]["content"])
+    assert "[calls shell with" in transcript
+    assert "Tool result (shell): 1\n2\n3" in transcript and "[…]" in transcript
+    assert len(transcript) < 2000
