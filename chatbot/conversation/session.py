@@ -94,6 +94,7 @@ class ChatSession:
         self.config = config
         #: The tools the model may call; None offers none.
         self.tools = tools
+        self._tool_tokens: tuple[tuple[int, float], int] = ((0, 0.0), 0)
         self.cache = cache
         self.retry_policy = retry_policy or RetryPolicy(attempts=0)
         self.waiter = waiter
@@ -187,7 +188,10 @@ class ChatSession:
         offered = self._offered_tools()
         if offered:
             # The tools' schemas are part of the prompt: they take room too.
-            spent = self.counter.text_tokens(json.dumps(offered))
+            key = (id(offered), self.counter.factor)
+            if self._tool_tokens[0] != key:
+                self._tool_tokens = (key, self.counter.text_tokens(json.dumps(offered)))
+            spent = self._tool_tokens[1]
             budget = replace(budget, context_window=max(1, budget.context_window - spent))
         return fit_history(
             system=conversation.system_message(),

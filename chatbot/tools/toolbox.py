@@ -72,6 +72,8 @@ class Toolbox:
         self._shell_env = dict(shell_env)
         self._start_wait = start_wait
         self._offered: dict[str, ToolSpec] = {}
+        #: The last ``tools`` list, handed out again while the tools are the same.
+        self._listed: tuple[tuple[str, ...], list[dict[str, Any]]] = ((), [])
 
     # -- what the session asks ------------------------------------------------
 
@@ -94,7 +96,10 @@ class Toolbox:
         self._wait_for_servers(persona)
         specs = self.available(persona)
         self._offered = {spec.name: spec for spec in specs}
-        return [spec.to_openai() for spec in specs] or None
+        names = tuple(self._offered)
+        if names != self._listed[0]:
+            self._listed = (names, [spec.to_openai() for spec in specs])
+        return self._listed[1] or None
 
     def refused(self, *, model: str, reason: str) -> None:
         self.memory.remember(self.server_url, model)
