@@ -12,10 +12,15 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from chatbot.conversation.messages import Message
 from chatbot.errors import StoreError
-from chatbot.store.records import MessageMeta, StoredConversation
-from chatbot.store.rows import INFO_COLUMNS, MESSAGE_COLUMNS, info_from_row, message_from_row
+from chatbot.store.records import StoredConversation
+from chatbot.store.rows import (
+    INFO_COLUMNS,
+    MESSAGE_COLUMNS,
+    LazyMeta,
+    info_from_row,
+    message_from_row,
+)
 
 __all__ = ["DEFAULT_WINDOW_TOKENS", "REPLAY_TURNS", "load"]
 
@@ -63,15 +68,7 @@ def load(
     if head is None:
         raise StoreError(f"no conversation {conversation_id}")
     first = 0 if window_tokens is None else _window_start(conn, conversation_id, window_tokens)
-    earlier = 0
     if first:
-        earlier = int(
-            conn.execute(
-                "SELECT count(*) FROM messages"
-                " WHERE conversation_id = ? AND id < ? AND is_summary = 0",
-                (conversation_id, first),
-            ).fetchone()[0]
-        )
         # The newest summary before the window stands in for the turns it covers.
         rows = conn.execute(
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND (id >= ?2"
@@ -85,17 +82,19 @@ def load(
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id",
             (conversation_id,),
         ).fetchall()
-    messages: list[Message] = []
-    meta: dict[int, MessageMeta] = {}
-    for row in rows:
-        message, extra = message_from_row(row, path=path)
-        messages.append(message)
-        meta[int(row[0])] = extra
+    messages = [message_from_row(row, path=path) for row in rows]
+    earlier = 0
+    if first:
+        total = conn.execute(
+            "SELECT count(*) FROM messages WHERE conversation_id = ? AND is_summary = 0",
+            (conversation_id,),
+        ).fetchone()[0]
+        earlier = int(total) - sum(1 for m in messages if not m.summary)
     return StoredConversation(
         info=info_from_row(head),
         system_prompt=head[7],
         messages=messages,
-        meta=meta,
+        meta=LazyMeta(rows, path=path),
         earlier=earlier,
         window_tokens=window_tokens,
     )

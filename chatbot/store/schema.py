@@ -144,6 +144,9 @@ def migrate_to_3(conn: sqlite3.Connection) -> None:
     # conversation needs neither its whole text nor a re-count of it. NULL for
     # rows written before version 3: those are estimated when loaded.
     conn.execute("ALTER TABLE messages ADD COLUMN tokens INTEGER")
+    # Counting a conversation's turns (listing) and what a resume left out reads this
+    # small index, not every row of a long conversation.
+    conn.execute("CREATE INDEX messages_by_kind ON messages(conversation_id, is_summary, role)")
     count = int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
     if count >= _ANNOUNCE_FROM:
         print(
