@@ -216,7 +216,7 @@ class Plan:
 
 
 FULL = Plan(checkpoints=(0, 75, 150, 300), runs=5)
-SCALE = Plan(checkpoints=(0, 75, 300, 800, 1600), runs=5)
+SCALE = Plan(checkpoints=(0, 300, 900, 1800), runs=5)
 QUICK = Plan(checkpoints=(0, 2), runs=1)
 
 

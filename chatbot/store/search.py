@@ -67,24 +67,38 @@ def _indexed_matches(conn: sqlite3.Connection, query: str) -> tuple[dict[int, in
     return newest, titled
 
 
+def _contains(column: str, needle: str) -> tuple[str, str]:
+    """SQL testing that ``column`` contains ``needle`` in any case, and its parameter.
+
+    SQLite's own ``instr`` runs in C; its ``lower`` folds ASCII only, which is all an
+    ASCII needle needs, and a needle without case (CJK, digits) needs no folding.
+    Anything else goes through the Python ``chatbot_contains``.
+    """
+    if needle.isascii():
+        return f"instr(lower({column}), ?) > 0", needle.lower()
+    if needle.casefold() == needle == needle.upper():
+        return f"instr({column}, ?) > 0", needle
+    return f"chatbot_contains({column}, ?)", needle
+
+
 def _scanned_matches(
     conn: sqlite3.Connection, needle: str
 ) -> tuple[dict[int, int], set[int], bool]:
     """Like :func:`_indexed_matches` for short queries, over the newest messages only."""
     top = conn.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
     floor = int(top) - SHORT_QUERY_SCAN
+    in_content, argument = _contains("content", needle)
     newest = dict(
         conn.execute(
             "SELECT conversation_id, max(id) FROM messages"
-            " WHERE id > ? AND chatbot_contains(content, ?) GROUP BY conversation_id",
-            (floor, needle),
+            f" WHERE id > ? AND {in_content} GROUP BY conversation_id",
+            (floor, argument),
         ).fetchall()
     )
+    in_title, argument = _contains("title", needle)
     titled = {
         int(row[0])
-        for row in conn.execute(
-            "SELECT id FROM conversations WHERE chatbot_contains(title, ?)", (needle,)
-        ).fetchall()
+        for row in conn.execute(f"SELECT id FROM conversations WHERE {in_title}", (argument,))
     }
     complete = (
         floor <= 0

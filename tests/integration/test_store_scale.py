@@ -18,6 +18,7 @@ from chatbot.errors import StoreError
 from chatbot.store import schema as schema_module
 from chatbot.store.database import Store
 from chatbot.store.search import SHORT_QUERY_SCAN
+from tests.support.helpers import run_chatbot
 from tests.support.old_stores import OldMessage, write_old_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -294,3 +295,16 @@ def test_two_processes_writing_keep_the_index_in_step(db: Path) -> None:
         assert found(store, "writer-b line 0") == [cid]
         assert len(store.load_conversation(cid, window_tokens=None).messages) == 300
     index_is_consistent(db)
+
+
+def test_sessions_search_shows_where_each_conversation_matched(db: Path) -> None:
+    with Store.open(db) as store:
+        conversation(store, "Plan the trip", "Book the **ferry** to Hakodate early.")
+        conversation(store, "Unrelated", "Nothing to see.")
+    result = run_chatbot("--db", str(db), "sessions", "--search", "FERRY")
+    assert result.returncode == 0, result
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert "Plan the trip" in lines[0]
+    assert lines[1].strip() == "Book the ferry to Hakodate early."
+    assert result.stderr == ""
