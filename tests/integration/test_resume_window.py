@@ -5,13 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from prompt_toolkit.history import FileHistory
+from prompt_toolkit.input import create_pipe_input
 
 from chatbot.conversation.compaction import summary_message
 from chatbot.conversation.messages import Message, Role
+from chatbot.repl.commands.store_commands import add_store_commands
 from chatbot.repl.input_line import HISTORY_ENTRIES, build_prompt_session, trim_history
 from chatbot.settings.personas import load_personas
 from chatbot.store.database import Store
 from chatbot.store.journal import StoreJournal, conversation_from_store
+from tests.integration.test_repl import Harness
+from tests.support.fakeserver import FakeOpenAIServer
 from tests.support.helpers import make_session
 
 
@@ -103,3 +107,28 @@ def test_a_short_history_is_left_as_it_is(tmp_path: Path) -> None:
     trim_history(path, keep=10)
     trim_history(tmp_path / "missing", keep=10)
     assert path.read_bytes() == before
+
+
+def test_repl_sessions_search_shows_the_match_under_the_title(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    with create_pipe_input() as pipe, Store.open(tmp_path / "s.db") as store:
+        cid = store.create_conversation(persona="default", model="m", system_prompt="s")
+        store.append_message(
+            cid, Message(role=Role.USER, content="Which ferry?"), persona="default", model="m"
+        )
+        store.append_message(
+            cid,
+            Message(role=Role.ASSISTANT, content="Take the **night** ferry to Hakodate."),
+            persona="default",
+            model="m",
+        )
+        harness = Harness(make_session(server.base_url), pipe, tmp_path / "history")
+        add_store_commands(
+            harness.repl.commands, store=store, journal=StoreJournal(store), confirm=lambda _: False
+        )
+        harness.run("/sessions hakodate\r/sessions zebra\r\x04")
+    assert "Which ferry?" in harness.output
+    assert "Take the night ferry to Hakodate." in harness.output
+    assert "no conversations found" in harness.output
+    assert server.chat_requests == []
