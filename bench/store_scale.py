@@ -1,12 +1,12 @@
 """How chatbot's costs grow with its conversation store: start-up, resume, listing, search.
 
 ``.venv/bin/python bench/store_scale.py`` builds a store of 150,000 messages through
-the product's own ``chatbot import`` of JSON exports (``--scale``: on to about 1 GB;
-``--quick``: tiny). At each checkpoint on the way it measures prompt ready (pty, as
-bench/run.py does), a one-shot, ``--session`` on a 2,000-message conversation,
-``sessions`` and ``sessions --search``, each interleaved round by round with the same
-command on an empty store, and prints medians and ratios side by side, then the
-issue's targets with PASS or MISS. See BENCHMARKS.md.
+``chatbot import`` of JSON exports (``--scale``: on to about 1 GB; ``--quick``: tiny),
+and at each checkpoint measures prompt ready (pty, as bench/run.py does), a one-shot,
+``--session`` on a 2,000-message conversation, ``sessions`` and ``sessions --search``,
+interleaved round by round with the same command on an empty store (for ``--session``:
+a store of one 6-message conversation, the same replay without the history). It prints
+medians (wall and CPU) side by side, then the targets with PASS or MISS. BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def export(rng: random.Random, *, number: int, messages: int) -> dict[str, objec
     }
 
 
-def import_worker(db: str, first: int, count: int, seed: int) -> int:
+def import_worker(db: str, first: int, count: int, seed: int, size: int | None = None) -> int:
     """Worker: ``chatbot import`` conversations ``first``.. into ``db``, in this process."""
     from chatbot.cli import main as chatbot
 
@@ -194,7 +194,7 @@ def import_worker(db: str, first: int, count: int, seed: int) -> int:
     with tempfile.TemporaryDirectory(prefix="chatbot-scale-") as tmp:
         path = Path(tmp) / "conversation.json"
         for number in range(first, first + count):
-            messages = LONG_MESSAGES if number == 0 else MESSAGES_PER_CONVERSATION
+            messages = size or (LONG_MESSAGES if number == 0 else MESSAGES_PER_CONVERSATION)
             path.write_text(json.dumps(export(rng, number=number, messages=messages)), "utf-8")
             with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
                 status = chatbot(["--db", db, "import", str(path)])
@@ -258,15 +258,13 @@ class Bench:
         return run_in_pipe([*self.chatbot, "--db", str(db), *args], env=self.env, cwd=self.home)
 
     def measure(self, *, empty: Path, store: Path) -> Figures:
-        """Medians of each case against ``empty`` and ``store``, runs interleaved.
-
-        The empty store has no conversation to resume: its prompt ready stands in.
-        """
+        """Medians of each case against ``empty`` and ``store``, runs interleaved."""
+        tiny = empty.with_name("tiny.sqlite3")  # one 6-message conversation
         cases: dict[str, Callable[[Path], Sample]] = {
             "prompt ready": lambda db: self.prompt_ready(db),
             "one-shot": lambda db: self.piped(db, "hi"),
             "resume 2,000 messages": lambda db: self.prompt_ready(
-                db, *(("--session", "1") if db == store else ())
+                tiny if db == empty else db, "--session", "1"
             ),
             "sessions": lambda db: self.piped(db, "sessions"),
         }
@@ -284,8 +282,8 @@ def _median(samples: list[Sample]) -> Sample:
     return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
 
 
-def _grow(db: Path, *, have: int, want: int, seed: int) -> None:
-    worker = ["--worker", "import", *map(str, (db, have, want - have, seed))]
+def _grow(db: Path, *, have: int, want: int, seed: int, size: int | None = None) -> None:
+    worker = ["--worker", "import", *map(str, (db, have, want - have, seed, size or 0))]
     done = subprocess.run([sys.executable, __file__, *worker], cwd=ROOT, check=False)
     if done.returncode != 0:
         raise SystemExit(f"import failed with status {done.returncode}")
@@ -355,6 +353,7 @@ def run(plan: tuple[tuple[int, ...], int], *, json_path: Path | None) -> int:
         have = 0
         try:
             bench.piped(empty, "sessions")  # creates the empty store
+            _grow(home / "tiny.sqlite3", have=0, want=1, seed=0, size=6)
             for want in checkpoints:
                 started = time.monotonic()
                 _grow(store, have=have, want=want, seed=want)
@@ -390,8 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         kind, *rest = args.worker
         if kind == "serve":
             return serve_worker()
-        db, first, count, seed = rest
-        return import_worker(db, int(first), int(count), int(seed))
+        db, first, count, seed, *size = rest
+        return import_worker(db, int(first), int(count), int(seed), *map(int, size))
     plan = SCALE if args.scale else QUICK if args.quick else FULL
     return run(plan, json_path=args.json)
 
