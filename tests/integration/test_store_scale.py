@@ -308,3 +308,16 @@ def test_sessions_search_shows_where_each_conversation_matched(db: Path) -> None
     assert "Plan the trip" in lines[0]
     assert lines[1].strip() == "Book the ferry to Hakodate early."
     assert result.stderr == ""
+
+
+def test_a_full_check_on_demand_finds_what_opening_skips(db: Path) -> None:
+    with Store.open(db) as store:
+        conversation(store, *(f"message {n} " + "words " * 60 for n in range(400)))
+        assert store.check_integrity() == []
+    _damage_the_middle(db)
+    with Store.open(db) as store:
+        try:
+            problems = store.check_integrity()
+        except StoreError as exc:  # SQLite may also stop at the first damaged page
+            problems = [str(exc)]
+    assert problems
