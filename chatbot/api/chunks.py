@@ -29,9 +29,11 @@ def events_from_chunks(chunks: Any) -> Iterator[StreamEvent]:
             if choice.finish_reason:
                 finish = choice.finish_reason
         if usage is not None:
+            details = getattr(usage, "completion_tokens_details", None)
             yield UsageReport(
                 prompt_tokens=usage.prompt_tokens or 0,
                 completion_tokens=usage.completion_tokens or 0,
+                reasoning_tokens=_count(getattr(details, "reasoning_tokens", None)),
             )
     yield Finished(finish)
 
@@ -44,15 +46,30 @@ def events_from_completion(completion: object) -> Iterator[StreamEvent]:
         if not isinstance(choice, dict):
             continue
         message = choice.get("message")
-        content = message.get("content") if isinstance(message, dict) else None
+        message = message if isinstance(message, dict) else {}
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            yield ReasoningDelta(clean_text(reasoning))
+        content = message.get("content")
         if isinstance(content, str) and content:
             yield TextDelta(clean_text(content))
         reason = choice.get("finish_reason")
         finish = reason if isinstance(reason, str) else finish
     usage = body.get("usage")
     if isinstance(usage, dict):
+        details = usage.get("completion_tokens_details")
         yield UsageReport(
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
+            reasoning_tokens=_count(
+                details.get("reasoning_tokens") if isinstance(details, dict) else None
+            ),
         )
     yield Finished(finish)
+
+
+def _count(value: object) -> int | None:
+    """A token count the server reported, or None when it did not (or sent nonsense)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value

@@ -36,6 +36,10 @@ def describe_outcome(reply: Message) -> Outcome | None:
             next_step="what arrived is kept (/retry for a new one)",
             exit_code=130,
         )
+    if reply.thinking and not reply.content.strip():
+        thought_only = _thought_but_no_answer(reply)
+        if thought_only is not None:
+            return thought_only
     if status is ReplyStatus.LENGTH:
         return Outcome(
             level="warning",
@@ -46,4 +50,21 @@ def describe_outcome(reply: Message) -> Outcome | None:
         return Outcome(level="warning", text="the server's content filter stopped the reply")
     if status is ReplyStatus.CACHED:
         return Outcome(level="hint", text="(answered from the response cache)")
+    return None
+
+
+def _thought_but_no_answer(reply: Message) -> Outcome | None:
+    """A reply that is all thinking: say so plainly instead of showing nothing."""
+    if reply.status is ReplyStatus.LENGTH:
+        return Outcome(
+            level="warning",
+            text="the model used its whole max_tokens budget thinking; raise --max-tokens",
+            next_step="/thinking shows what it thought",
+        )
+    if reply.status is ReplyStatus.COMPLETE:
+        return Outcome(
+            level="warning",
+            text="the model stopped while still thinking and gave no answer",
+            next_step="/thinking shows what it thought; /retry asks again",
+        )
     return None

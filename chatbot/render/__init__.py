@@ -20,6 +20,7 @@ __all__ = [
     "PlainRenderer",
     "ReplyRenderer",
     "StreamSanitizer",
+    "ThinkingRenderer",
     "make_renderer",
     "sanitize",
 ]
@@ -35,19 +36,40 @@ class ReplyRenderer(Protocol):
         """Leave the whole reply on screen; safe to call twice, and after Ctrl-C."""
 
 
+class ThinkingRenderer(ReplyRenderer, Protocol):
+    """A renderer that also shows the model's thinking; ``think`` is optional for renderers."""
+
+    def think(self, text: str) -> None:
+        """Take the next chunk of thinking, which comes before the answer."""
+
+
 def make_renderer(
     *,
     console: Console,
     markdown: bool,
     file: TextIO | None = None,
     code_theme: str = "monokai",
+    think: str | None = None,
+    thinking_console: Console | None = None,
 ) -> ReplyRenderer:
-    """Markdown rendered on ``console``, or raw text to ``file`` (default: the console's)."""
+    """Markdown rendered on ``console``, or raw text to ``file`` (default: the console's).
+
+    With ``think`` (a mode of :data:`~chatbot.settings.limits.THINK_MODES`), thinking
+    is shown on ``thinking_console`` (default: ``console``) before the answer.
+    """
+    answer: ReplyRenderer
     if markdown:
         from chatbot.render.markdown_stream import MarkdownStreamRenderer
 
-        return MarkdownStreamRenderer(console=console, code_theme=code_theme)
-    return PlainRenderer(file=file if file is not None else console.file)
+        answer = MarkdownStreamRenderer(console=console, code_theme=code_theme)
+    else:
+        answer = PlainRenderer(file=file if file is not None else console.file)
+    if think is None:
+        return answer
+    from chatbot.render.thinking import ThinkingDisplay, ThinkingReplyRenderer
+
+    display = ThinkingDisplay(console=thinking_console or console, mode=think)
+    return ThinkingReplyRenderer(answer=answer, display=display)
 
 
 def __getattr__(name: str) -> object:

@@ -23,6 +23,7 @@ from chatbot.store.records import (
     MessageMeta,
     StoredConversation,
 )
+from chatbot.store.thinking import restore_thinking
 
 __all__ = ["Store", "default_store_path"]
 
@@ -210,6 +211,8 @@ class Store(Ledger):
                     params = json.loads(row[8])
                 except ValueError as exc:
                     raise damaged(self._path, f"message {message_id}: {exc}") from exc
+                if isinstance(params, dict):
+                    restore_thinking(message, params)
                 messages.append(message)
                 meta[message_id] = MessageMeta(
                     persona=row[6],
