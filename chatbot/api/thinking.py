@@ -47,13 +47,14 @@ class ThinkingSplitter:
     Whatever the chunking, the thinking and the answer it yields are the same: text
     that might be part of a tag is held back until the next chunk settles it. Leading
     blank space is dropped from the thinking, and from the answer once there was
-    thinking (the blank lines a model puts after ``</think>``).
+    thinking, even an empty ``<think></think>`` (the blank lines after ``</think>``).
     """
 
     def __init__(self) -> None:
         self._state = _START
         self._held = ""
         self._thought = False  # some thinking was passed on
+        self._thinking_seen = False  # a thinking block or field, even an empty one
         self._answered = False  # some answer text was passed on
 
     def text(self, chunk: str) -> list[StreamEvent]:
@@ -74,6 +75,7 @@ class ThinkingSplitter:
                 self._answer(buffer, out)
                 return out
             self._state = _THINKING
+            self._thinking_seen = True
             buffer = stripped[len(OPEN_TAG) :]
         end = buffer.find(CLOSE_TAG)
         if end < 0:
@@ -106,6 +108,7 @@ class ThinkingSplitter:
         return out
 
     def _think(self, text: str, out: list[StreamEvent]) -> None:
+        self._thinking_seen = True
         if not self._thought:
             text = text.lstrip()
         if text:
@@ -113,7 +116,7 @@ class ThinkingSplitter:
             out.append(ReasoningDelta(text))
 
     def _answer(self, text: str, out: list[StreamEvent]) -> None:
-        if self._thought and not self._answered:
+        if self._thinking_seen and not self._answered:
             text = text.lstrip()
         if text:
             self._answered = True

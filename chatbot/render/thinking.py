@@ -16,6 +16,7 @@ plain text, ``fold`` writes the folded line, ``hide`` nothing.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["ThinkingDisplay", "ThinkingReplyRenderer", "fold_line"]
 
 _STYLE = "dim"
+_BLANK_LINES = re.compile(r"\n\s*\n")
 _HEADER_STYLE = "dim italic"
 
 
@@ -71,7 +73,8 @@ class _View:
         text = Text(display.header(), style=_HEADER_STYLE)
         # Leave the cursor's line free so Live never scrolls (see markdown_stream).
         room = min(display.lines, options.size.height - 2)
-        tail = display.tail[-display.keep :]
+        # Blank lines between paragraphs would waste the region's few rows.
+        tail = _BLANK_LINES.sub("\n", display.tail[-display.keep :]).rstrip()
         if room > 0 and tail.strip():
             rows = Text(tail, style=_STYLE).wrap(console, options.max_width)
             for row in rows[-room:]:
@@ -173,7 +176,8 @@ class ThinkingDisplay:
                 live, self._live = self._live, None
                 live.stop()
         finally:
-            self._print_unprinted(final=True)
+            if self.mode == "show":
+                self._print_unprinted(final=True)
             if self.mode != "hide":
                 line = fold_line(seconds=seconds, tokens=self._count_tokens(self.text))
                 self._console.print(Text(line, style=_STYLE))

@@ -115,12 +115,14 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
     @registry.add("help", usage="/help", help="show commands and keys")
     def _help(ctx: CommandContext, _: str) -> None:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(show_header=False, box=None, pad_edge=False)
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
         for command in registry:
-            table.add_row(command.usage, command.help)
+            # Text, not markup: "[show|fold|hide]" would read as a style tag and vanish.
+            table.add_row(Text(command.usage), Text(command.help))
         ctx.console.print(table)
         ctx.notices.hint(
             "Keys: Enter sends; Alt-Enter (or Esc then Enter, or Ctrl-J) adds a new line; "
