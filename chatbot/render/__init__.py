@@ -20,27 +20,23 @@ __all__ = [
     "PlainRenderer",
     "ReplyRenderer",
     "StreamSanitizer",
-    "ThinkingRenderer",
     "make_renderer",
     "sanitize",
 ]
 
 
 class ReplyRenderer(Protocol):
-    """Shows one reply as it streams in."""
+    """Shows one reply as it streams in.
+
+    A renderer may also have ``think(text)``, taking the model's thinking before the
+    answer (see :mod:`chatbot.render.thinking`); the session calls it when present.
+    """
 
     def feed(self, text: str) -> None:
         """Take the next chunk of the reply."""
 
     def finish(self) -> None:
         """Leave the whole reply on screen; safe to call twice, and after Ctrl-C."""
-
-
-class ThinkingRenderer(ReplyRenderer, Protocol):
-    """A renderer that also shows the model's thinking; ``think`` is optional for renderers."""
-
-    def think(self, text: str) -> None:
-        """Take the next chunk of thinking, which comes before the answer."""
 
 
 def make_renderer(

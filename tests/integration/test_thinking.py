@@ -80,6 +80,17 @@ def test_think_show_writes_the_thinking_to_stderr_and_hide_writes_nothing(
     assert (hidden.stdout, hidden.stderr) == (ANSWER + "\n", "")
 
 
+@pytest.mark.parametrize("form", ["reasoning_content", "reasoning", "inline"])
+def test_a_server_that_ignores_stream_true_still_has_its_thinking_separated(
+    server: FakeOpenAIServer, tmp_path: Path, form: str
+) -> None:
+    answer = reply(form)
+    answer.ignore_stream = True  # one JSON completion instead of SSE
+    server.enqueue(answer)
+    run = one_shot(server, tmp_path, "--think", "show", "q")
+    assert (run.stdout, run.stderr) == (ANSWER + "\n", THOUGHT + "\n")
+
+
 @pytest.mark.parametrize(
     "thinking_only",
     [
