@@ -119,6 +119,7 @@ class ThinkingDisplay:
         #: What the region shows: the end of the thinking (``show``: of its last line).
         self.tail = ""
         self._unprinted: list[str] = []  # ``show``: finished lines not yet in scrollback
+        self._line: list[str] = []  # ``show``: the line still arriving, in pieces
         self._started: float | None = None
         self._live: Live | None = None
         self._last_refresh = -math.inf
@@ -185,14 +186,17 @@ class ThinkingDisplay:
     # -- on a terminal ---------------------------------------------------
 
     def _take(self, clean: str) -> None:
+        # Only the new piece is searched and only ``keep`` characters are copied, so a
+        # long paragraph without a newline costs no more per piece than a short one.
         if self.mode == "show":
-            text = self.tail + clean
-            cut = text.rfind("\n")
+            cut = clean.rfind("\n")
             if cut >= 0:
-                self._unprinted.append(text[:cut])
-                text = text[cut + 1 :]
-            self.tail = text
-        elif self.mode == "fold":
+                self._unprinted.append("".join(self._line) + clean[:cut])
+                self._line = [clean[cut + 1 :]]
+                self.tail = clean[cut + 1 :][-self.keep :]
+                return
+            self._line.append(clean)
+        if self.mode != "hide":
             self.tail = (self.tail + clean)[-self.keep :]
 
     def _refresh(self) -> None:
@@ -224,9 +228,9 @@ class ThinkingDisplay:
 
     def _print_unprinted(self, *, final: bool) -> None:
         lines, self._unprinted = self._unprinted, []
-        if final and self.tail:
-            lines.append(self.tail)
-            self.tail = ""
+        if final and (last := "".join(self._line)):
+            lines.append(last)
+            self._line, self.tail = [], ""
         if lines:
             self._console.print(Text("\n".join(lines), style=_STYLE))
 
