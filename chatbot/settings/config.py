@@ -229,7 +229,8 @@ def _think(raw: str | None, *, name: str) -> str | None:
         return None
     value = raw.strip().lower()
     if value not in THINK_MODES:
-        raise ConfigError(f"{name} must be {', '.join(THINK_MODES)}; got {raw!r}")
+        choices = ", ".join(THINK_MODES[:-1]) + " or " + THINK_MODES[-1]
+        raise ConfigError(f"{name} must be {choices}, got {raw!r}")
     return value
 
 

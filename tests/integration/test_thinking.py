@@ -145,7 +145,9 @@ def test_a_think_persona_and_the_environment_choose_the_mode(
 def test_bad_think_values_are_one_line_errors(server: FakeOpenAIServer, tmp_path: Path) -> None:
     bad_env = one_shot(server, tmp_path, "q", CHATBOT_THINK="loud")
     assert bad_env.code == 2
-    assert bad_env.stderr.strip() == ("chatbot: CHATBOT_THINK must be show, fold, hide; got 'loud'")
+    assert bad_env.stderr.strip() == (
+        "chatbot: CHATBOT_THINK must be show, fold or hide, got 'loud'"
+    )
     personas = tmp_path / "personas.toml"
     personas.write_text('[personas.x]\nsystem = "s"\nthink = "always"\n')
     bad_persona = one_shot(server, tmp_path, "--personas", str(personas), "-p", "x", "q")

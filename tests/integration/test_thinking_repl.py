@@ -71,7 +71,7 @@ def test_think_command_switches_the_mode(repl: ThinkingRepl, server: FakeOpenAIS
     step = repl.step("/think hide\rq2\r")
     assert repl.reply_out.getvalue() == ANSWER + "\n"
     step = repl.step("/think loud\r")
-    assert step.notices == ["error: /think takes show, fold, hide; got 'loud'"]
+    assert step.notices == ["error: /think takes show, fold or hide, got 'loud'"]
 
 
 def test_thinking_prints_the_full_thinking_and_copy_takes_the_answer(

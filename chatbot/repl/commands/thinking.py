@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["add_thinking_commands"]
 
 _MODES = "|".join(THINK_MODES)
+_CHOICES = ", ".join(THINK_MODES[:-1]) + " or " + THINK_MODES[-1]
 _MEANING = {
     "show": "shown in full, dim, before each answer",
     "fold": "shown live, then folded to one line when the answer starts",
@@ -35,7 +36,7 @@ def add_thinking_commands(registry: CommandRegistry) -> None:
         session = ctx.session
         if argument:
             if argument.lower() not in THINK_MODES:
-                raise ChatbotError(f"/think takes {', '.join(THINK_MODES)}; got {argument!r}")
+                raise ChatbotError(f"/think takes {_CHOICES}, got {argument!r}")
             session.config = session.config.with_think(argument.lower())
         mode = session.config.think_for(session.persona)
         ctx.notices.info(f"thinking: {mode} ({_MEANING[mode]})")
