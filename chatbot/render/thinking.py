@@ -37,6 +37,8 @@ __all__ = ["ThinkingDisplay", "ThinkingReplyRenderer", "fold_line"]
 
 _STYLE = "dim"
 _BLANK_LINES = re.compile(r"\n\s*\n")
+# About what a redrawn row costs beyond its text: cursor movement, erasing, style codes.
+_LINE_COST = 16
 _HEADER_STYLE = "dim italic"
 
 
@@ -81,6 +83,7 @@ class _View:
                 text.append("\n")
                 text.append_text(row)
         lines = console.render_lines(text, options.update(height=None), pad=False)
+        display.frame_chars = len(text) + _LINE_COST * len(lines)
         for index, line in enumerate(lines):
             if index:
                 yield Segment.line()
@@ -123,6 +126,10 @@ class ThinkingDisplay:
         self._started: float | None = None
         self._live: Live | None = None
         self._last_refresh = -math.inf
+        #: Characters the last frame wrote, and all that new text has redrawn so far.
+        self.frame_chars = 0
+        self._redrawn = 0
+        self._received = 0
         self._wrote_raw = ""  # the last character written off a terminal
         self._folded = False
 
@@ -148,6 +155,7 @@ class ThinkingDisplay:
         clean = self._sanitizer.feed(text)
         if clean:
             self._parts.append(clean)
+            self._received += len(clean)
         if self._terminal:
             self._take(clean)
             self._refresh()
@@ -218,8 +226,11 @@ class ThinkingDisplay:
             self._live.start(refresh=True)
             self._last_refresh = now
             return
-        if now - self._last_refresh >= self._interval:
+        # Redraws for new text never write more than the thinking itself would, so a
+        # slow stream (or a slow link) is not flooded; the clock still ticks each second.
+        if now - self._last_refresh >= self._interval and self._redrawn <= self._received:
             self._last_refresh = now
+            self._redrawn += self.frame_chars
             if self._unprinted:
                 # Printing under Live redraws the region too: one write for both.
                 self._print_unprinted(final=False)

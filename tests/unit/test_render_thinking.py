@@ -102,19 +102,32 @@ def test_fold_shows_thinking_live_then_leaves_one_line_above_the_answer() -> Non
 def test_the_live_region_shows_the_last_lines_cropped_to_its_rows() -> None:
     console, clock = make_console(terminal=True), Clock()
     display = ThinkingDisplay(console=console, mode="fold", clock=clock, lines=2)
-    for number in range(1, 30):
-        clock.now += 1.0  # past the throttle: every piece is drawn
-        display.feed(f"line {number} of my reasoning\n")
+    display.feed("".join(f"line {number} of my reasoning\n" for number in range(1, 30)))
     frame = Screen(width=WIDTH)
     frame.feed(written(console))
-    assert frame.lines == ["Thinking… 28 s", "line 28 of my reasoning", "line 29 of my reasoning"]
-    wide = "word " * 100
+    assert frame.lines == ["Thinking… 0 s", "line 28 of my reasoning", "line 29 of my reasoning"]
     clock.now += 1.0
-    display.feed(wide)
+    display.feed("word " * 100)
     frame = Screen(width=WIDTH)
     frame.feed(written(console))
+    assert frame.lines[0] == "Thinking… 1 s"
     assert len(frame.lines) == 3, "a long line is wrapped, and only its last rows shown"
     assert all(len(line) <= WIDTH for line in frame.lines)
+    display.fold()
+
+
+def test_a_slow_trickle_is_not_redrawn_more_than_the_text_it_brings() -> None:
+    # A slow model (or link): redraws for new text never write more than that text.
+    console, clock = make_console(terminal=True), Clock()
+    display = ThinkingDisplay(console=console, mode="fold", clock=clock)
+    display.feed("Let me think about this carefully, one word at a time. " * 3)
+    start = len(written(console))
+    for _ in range(200):
+        clock.now += 0.5  # well past the throttle each time
+        display.feed("hm ")
+    redrawn = len(written(console)) - start
+    assert redrawn <= 2 * 200 * len("hm ") + 400, redrawn
+    assert written(console)[start:].count("Thinking…") < 200 / 4
     display.fold()
 
 
