@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from chatbot.api.client import ChatClient
+from chatbot.api.server_log import ServerLog
 from chatbot.conversation.journal import Journal
 from chatbot.conversation.messages import ReplyStatus
 from chatbot.conversation.outcome import describe_outcome
@@ -16,7 +17,7 @@ from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ApiError, ChatbotError, ConfigError
 from chatbot.render import ReplyRenderer, make_renderer
 from chatbot.render.sanitize import sanitize
-from chatbot.secrets import Redactor
+from chatbot.secrets import Redactor, url_secrets
 from chatbot.settings.config import Config, default_dotenv_files, load_environment, resolve_config
 from chatbot.settings.paths import AppPaths
 from chatbot.settings.personas import PersonaBook, format_persona_list, load_personas
@@ -127,6 +128,8 @@ class App:
         config = replace(
             config, prices=user_config.prices, context_windows=user_config.context_windows
         )
+        # A password in the base URL is as secret as the key.
+        self.redact = Redactor([env.get("OPENAI_API_KEY", ""), *url_secrets(config.endpoint)])
         if config.no_store and (options.resume or options.session is not None or config.cache):
             raise ConfigError("--continue, --session and --cache need the store: drop --no-store")
         book = self._personas(extra)
@@ -160,6 +163,10 @@ class App:
             redact=self.redact,
             prepare=prepare,
             debug=self._debug_log(options),
+            # The embedded server logs some failures instead of sending them.
+            server_log=ServerLog(self._local.log_path)
+            if self._local is not None and self._local.log_path is not None
+            else None,
         )
         cache = None
         if self._store is not None:
@@ -200,12 +207,8 @@ class App:
         self, config: Config, *, model_flag: str | None
     ) -> tuple[Config, Callable[[], str]]:
         """Boot the embedded llama.cpp server in the background; the prompt need not wait."""
-        from chatbot.api.local_server import (
-            LocalServer,
-            find_bundled_model,
-            install_sigterm_handler,
-            server_installed,
-        )
+        from chatbot.api.local_install import find_bundled_model, server_installed
+        from chatbot.api.local_server import LocalServer, install_sigterm_handler
         from chatbot.settings.paths import ensure_private_dir
 
         if not server_installed():
@@ -295,7 +298,8 @@ class App:
         if outcome is not None and outcome.exit_code == 130:
             return 130  # the user pressed Ctrl-C: they know
         if outcome is not None:
-            print(f"chatbot: {outcome.text}", file=self.stderr)
+            # The line can quote the server (a finish value, tool names): keep it inert.
+            print(f"chatbot: {sanitize(self.redact(outcome.text))}", file=self.stderr)
         if show_usage:
             self._print_usage(session, result)
         return 0 if outcome is None else outcome.exit_code
@@ -401,7 +405,7 @@ class App:
 
 
 def _local_extra_installed() -> bool:
-    from chatbot.api.local_server import local_extra_installed
+    from chatbot.api.local_install import local_extra_installed
 
     return local_extra_installed()
 

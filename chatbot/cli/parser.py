@@ -48,7 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chatbot",
         description="Chat with a model behind any OpenAI-compatible API.",
-        epilog="Without a question, starts an interactive chat. Type /help inside it.",
+        epilog=(
+            "Without a question, starts an interactive chat. Type /help inside it. "
+            "Exit status of a question: 0 answered (also when cut by --max-tokens or a "
+            "content filter: a warning says so); 1 when the reply failed, was cut, empty, "
+            "only tool calls, or not a chat answer at all: stdout holds only the text that "
+            "arrived, stderr says why; 2 usage or configuration."
+        ),
     )
     parser.add_argument("question", nargs="*", help="ask once, print the reply and exit")
     parser.add_argument("-p", "--persona", help="persona to use (see --list-personas)")

@@ -25,6 +25,7 @@ from chatbot.conversation.compaction import Compactor, summary_message
 from chatbot.conversation.history import Budget, Conversation, FittedRequest, fit_to_budget
 from chatbot.conversation.journal import Journal, NullJournal
 from chatbot.conversation.messages import Message, ReplyStatus, Role
+from chatbot.conversation.outcome import reply_status
 from chatbot.conversation.retry import RetryPolicy, RetryWait, Waiter, sleeping_waiter
 from chatbot.conversation.thinking import think_sink, thinking_tokens
 from chatbot.conversation.tokens import TokenCounter
@@ -42,11 +43,6 @@ from chatbot.settings.personas import Persona
 from chatbot.text import clean_text
 
 __all__ = ["ChatSession", "ReplyCache", "TurnResult"]
-
-_FINISH_STATUS = {
-    "length": ReplyStatus.LENGTH,
-    "content_filter": ReplyStatus.FILTERED,
-}
 
 
 class ReplyCache(Protocol):
@@ -321,7 +317,7 @@ class ChatSession:
             request = self._request(fitted)
             if use_cache and self._cache_enabled and self.cache is not None:
                 cached = self.cache.lookup(request, persona=self.persona.name)
-                if cached is not None:
+                if cached and cached.strip():  # an empty answer is none, even from an old cache
                     return self._from_cache(
                         cached, fitted, renderer=renderer, first_drop=first_drop
                     )
@@ -354,7 +350,13 @@ class ChatSession:
         params = self.params
         return ChatRequest(
             model=params.model,
-            messages=[m.to_api() for m in fitted.messages],
+            # An empty reply (cut before any text, tool calls only) is kept to
+            # record what happened, but is no answer to send back.
+            messages=[
+                m.to_api()
+                for m in fitted.messages
+                if m.role is not Role.ASSISTANT or m.content.strip()
+            ],
             temperature=params.temperature,
             top_p=params.top_p,
             # Never ask for more than the room the budget kept for the reply.
@@ -376,7 +378,7 @@ class ChatSession:
         thoughts: list[str] = []
         think = think_sink(renderer)
         usage: UsageReport | None = None
-        finish: str | None = None
+        finished = Finished(None)  # a stream that just stops never said it was finished
         try:
             for event in separate_thinking(self.backend.stream(request)):
                 if isinstance(event, TextDelta):
@@ -388,7 +390,7 @@ class ChatSession:
                 elif isinstance(event, UsageReport):
                     usage = event
                 elif isinstance(event, Finished):
-                    finish = event.reason
+                    finished = event
         except KeyboardInterrupt:
             reply.status = ReplyStatus.INTERRUPTED
         except ApiError as exc:
@@ -402,7 +404,12 @@ class ChatSession:
         reply.content = "".join(parts)
         reply.thinking = "".join(thoughts).rstrip()
         if reply.status is ReplyStatus.COMPLETE:
-            reply.status = _FINISH_STATUS.get(finish or "", ReplyStatus.COMPLETE)
+            reply.status = reply_status(
+                finished.reason, has_text=bool(reply.content.strip()), tools=finished.tools
+            )
+            reply.tool_names = finished.tools
+            if reply.status is not ReplyStatus.COMPLETE:
+                reply.finish_reason = finished.reason
         if reply.content or reply.thinking or reply.status is not ReplyStatus.INTERRUPTED:
             self._keep(reply, usage)
         return reply, usage

@@ -30,6 +30,10 @@ _STATUS_NOTES = {
     ReplyStatus.LENGTH: "_(cut off: the reply reached its token limit)_",
     ReplyStatus.FILTERED: "_(stopped by the content filter)_",
     ReplyStatus.FAILED: "_(incomplete: the connection dropped)_",
+    ReplyStatus.CUT: "_(cut: the stream ended before the reply was finished)_",
+    ReplyStatus.TOOL_CALLS: "_(the model asked for a tool this chat does not offer)_",
+    ReplyStatus.EMPTY: "_(empty: the server sent no text)_",
+    ReplyStatus.ABNORMAL: "_(ended early by the server)_",
 }
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
@@ -99,6 +103,8 @@ def to_markdown(conv: StoredConversation, *, tz: tzinfo | None = None) -> str:
         if body:
             section.append(_close_fences(body))
         note = _STATUS_NOTES.get(message.status)
+        if message.status is ReplyStatus.EMPTY and message.thinking.strip():
+            note = "_(no answer: the model only thought)_"
         if note is not None and message.role is Role.ASSISTANT:
             section.append(note)
         parts.append("\n\n".join(section))

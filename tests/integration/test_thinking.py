@@ -101,16 +101,23 @@ def test_a_whole_budget_spent_thinking_is_said_plainly(
 ) -> None:
     server.enqueue(thinking_only)
     run = one_shot(server, tmp_path, "--think", "hide", "hard question")
-    assert run.stdout == ""
+    assert (run.code, run.stdout) == (1, ""), "no answer: like any empty reply"
     assert run.said == [
         "chatbot: the model used its whole max_tokens budget thinking; raise --max-tokens"
     ]
     [stored] = stored_replies(tmp_path)
-    assert (stored.content, stored.thinking, stored.status) == (
+    assert (stored.content, stored.thinking, stored.status, stored.finish_reason) == (
         "",
         "Step one: consider the",
-        ReplyStatus.LENGTH,
+        ReplyStatus.EMPTY,
+        "length",
     )
+    env = environment(tmp_path, base_url=server.base_url)
+    with Store.open(tmp_path / "data" / "conversations.sqlite3") as store:
+        latest = store.latest_conversation_id()
+    markdown = run_one_shot(["export", str(latest), "--format", "md"], environ=env).stdout
+    assert "Step one: consider the" in markdown
+    assert "_(no answer: the model only thought)_" in markdown
 
 
 def test_an_unclosed_think_that_stops_is_not_an_empty_success(
@@ -118,8 +125,15 @@ def test_an_unclosed_think_that_stops_is_not_an_empty_success(
 ) -> None:
     server.enqueue(Reply(text="<think>I will answer after this"))
     run = one_shot(server, tmp_path, "--think", "hide", "q")
-    assert run.stdout == ""
+    assert (run.code, run.stdout) == (1, "")
     assert run.said == ["chatbot: the model stopped while still thinking and gave no answer"]
+    # And a stream that just ends mid-thought (no finish_reason at all).
+    server.enqueue(Reply(text="<think>I will answer after", finish_reason=None))
+    run = one_shot(server, tmp_path, "--think", "hide", "q")
+    assert (run.code, run.stdout) == (1, "")
+    assert run.said == [
+        "chatbot: the stream ended while the model was still thinking, before any answer"
+    ]
 
 
 def test_a_think_persona_and_the_environment_choose_the_mode(

@@ -102,8 +102,8 @@ def test_a_budget_spent_thinking_is_said_in_the_repl(
     server.enqueue(Reply(text="<think>endless", finish_reason="length"))
     step = repl.step("hard\r")
     assert step.notices == [
-        "the model used its whole max_tokens budget thinking; raise --max-tokens; "
-        "/thinking shows what it thought"
+        "error: the model used its whole max_tokens budget thinking; raise --max-tokens; "
+        "/thinking shows what it thought; /retry asks again"
     ]
 
 
