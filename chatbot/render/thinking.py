@@ -3,9 +3,10 @@
 A reasoning model may think for minutes before it answers; a blank screen for that
 long looks exactly like a hang. On a terminal the thinking gets a dim region: a
 header, "Thinking… 12 s", over its last few lines, wrapped and cropped to the screen,
-redrawn at most ``refresh_per_second`` times a second (and once a second for the
-clock). When the answer starts the region folds to one line, "Thought for 14 s ·
-~900 tokens", and the answer renders as any other.
+redrawn at most ``refresh_per_second`` times a second, never writing more for new
+text than that text itself, and once a second for the clock. When the answer starts
+the region folds to one line, "Thought for 14 s · ~900 tokens", and the answer
+renders as any other.
 
 Modes: ``fold`` (the default) as above; ``show`` also leaves all of the thinking in
 the scrollback, dim; ``hide`` shows only the header while it thinks and leaves
