@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chatbot.api.events import ReasoningDelta, TextDelta
+from chatbot.api.events import Finished, ReasoningDelta, TextDelta
 from chatbot.api.scripted import ScriptedBackend, ScriptedReply
 from chatbot.conversation.messages import ReplyStatus, Role
 from chatbot.settings.personas import load_personas
@@ -106,15 +106,16 @@ def test_a_whole_budget_spent_thinking_is_said_plainly(
         "chatbot: the model used its whole max_tokens budget thinking; raise --max-tokens"
     ]
     [stored] = stored_replies(tmp_path)
-    assert (stored.content, stored.thinking, stored.status, stored.finish_reason) == (
+    assert (stored.content, stored.thinking, stored.status) == (
         "",
         "Step one: consider the",
         ReplyStatus.EMPTY,
-        "length",
     )
     env = environment(tmp_path, base_url=server.base_url)
     with Store.open(tmp_path / "data" / "conversations.sqlite3") as store:
         latest = store.latest_conversation_id()
+        assert latest is not None and stored.id is not None
+        assert store.load_conversation(latest).meta[stored.id].params["finish_reason"] == "length"
     markdown = run_one_shot(["export", str(latest), "--format", "md"], environ=env).stdout
     assert "Step one: consider the" in markdown
     assert "_(no answer: the model only thought)_" in markdown
@@ -210,10 +211,19 @@ def test_a_summary_leaves_the_thinking_out() -> None:
     session = make_session("http://127.0.0.1:9/v1")
     session.backend = backend
     for n in range(3):
-        backend.add(ScriptedReply(events=(ReasoningDelta(f"musing {n}"), TextDelta(f"answer {n}"))))
+        backend.add(
+            ScriptedReply(
+                events=(ReasoningDelta(f"musing {n}"), TextDelta(f"answer {n}"), Finished("stop"))
+            )
+        )
         session.send(f"question {n}", renderer=RecordingRenderer())
     backend.add(
-        ScriptedReply(events=(TextDelta("<think>how to summarise</think>The short summary."),))
+        ScriptedReply(
+            events=(
+                TextDelta("<think>how to summarise</think>The short summary."),
+                Finished("stop"),
+            )
+        )
     )
     assert session.compact(keep_turns=1) == 2
     [summary] = session.conversation.summaries
@@ -285,7 +295,9 @@ def test_export_and_import_keep_the_thinking(server: FakeOpenAIServer, tmp_path:
 def test_a_scripted_session_keeps_thinking_apart() -> None:
     # The same shape reaches the session from any backend, not only over HTTP.
     backend = ScriptedBackend()
-    backend.add(ScriptedReply(events=(TextDelta("<think>x</think>"), TextDelta("y"))))
+    backend.add(
+        ScriptedReply(events=(TextDelta("<think>x</think>"), TextDelta("y"), Finished("stop")))
+    )
     session = make_session("http://127.0.0.1:9/v1")
     session.backend = backend
     renderer = RecordingRenderer()
