@@ -21,7 +21,8 @@ from rich.console import Console
 
 from chatbot.api.client import ChatClient
 from chatbot.api.events import ChatRequest, StreamEvent
-from chatbot.api.local_server import LocalServer, find_bundled_model, local_extra_installed
+from chatbot.api.local_install import find_bundled_model, local_extra_installed
+from chatbot.api.local_server import LocalServer
 from chatbot.conversation.session import ChatSession
 from chatbot.render import make_renderer
 from chatbot.settings.config import resolve_config
