@@ -11,10 +11,12 @@ from collections.abc import Mapping
 
 from chatbot.conversation.messages import Message
 
-__all__ = ["restore_thinking", "thinking_params"]
+__all__ = ["THINKING_KEY", "restore_thinking", "thinking_params"]
 
 _TEXT = "thinking"
 _TOKENS = "thinking_tokens"
+#: Appears in the params JSON of every message that kept its thinking.
+THINKING_KEY = f'"{_TEXT}"'
 
 
 def thinking_params(message: Message) -> dict[str, object]:
