@@ -36,6 +36,8 @@ class ChatRequest:
     stop: Sequence[str] | None = None
     #: Function tools offered to the model (OpenAI ``tools``); None offers none.
     tools: Sequence[Mapping[str, Any]] | None = None
+    #: More fields for the request body, for what a server adds (llama.cpp's ``grammar``).
+    extra_body: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,9 @@ class ReasoningDelta:
 class UsageReport:
     prompt_tokens: int
     completion_tokens: int
+    #: Thinking tokens among the completion tokens, when the server says
+    #: (``usage.completion_tokens_details.reasoning_tokens``).
+    reasoning_tokens: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 __all__ = [
     "CONTEXT_WINDOW",
+    "DEFAULT_THINK",
     "MAX_TOKENS",
     "MAX_WAIT",
     "OVERFLOW_POLICIES",
     "PROVIDERS",
     "RETRIES",
     "TEMPERATURE",
+    "THINK_MODES",
     "TIMEOUT",
     "TOOL_ROUNDS",
     "TOOL_TIMEOUT",
@@ -72,3 +74,7 @@ TOOL_TIMEOUT = Range(low=0.0, high=3600.0, above=True, hint="a number of seconds
 OVERFLOW_POLICIES = ("drop", "summarize")
 #: Where a persona's model runs, when not behind the configured server.
 PROVIDERS = ("local",)
+#: How a reasoning model's thinking is shown (``--think``, ``/think``, a persona's
+#: ``think``): live then folded to one line (the default), kept in full, or hidden.
+THINK_MODES = ("show", "fold", "hide")
+DEFAULT_THINK = "fold"

@@ -25,6 +25,7 @@ from chatbot.settings.limits import (
     OVERFLOW_POLICIES,
     PROVIDERS,
     TEMPERATURE,
+    THINK_MODES,
     TOP_P,
     Range,
 )
@@ -37,13 +38,7 @@ from chatbot.settings.tomlfile import (
     toml_type,
 )
 
-__all__ = [
-    "MAX_FILE_BYTES",
-    "Persona",
-    "PersonaBook",
-    "format_persona_list",
-    "load_personas",
-]
+__all__ = ["MAX_FILE_BYTES", "Persona", "PersonaBook", "format_persona_list", "load_personas"]
 
 #: Larger files are refused unread: a personas file is a page of prompts, not data.
 MAX_FILE_BYTES = 1024 * 1024
@@ -71,6 +66,7 @@ class Persona:
     cache: bool = False  # response cache opt-in
     overflow: str | None = None  # "drop" | "summarize"
     provider: str | None = None  # None | "local"
+    think: str | None = None  # "show" | "fold" | "hide": how thinking is shown
     #: Tools offered: "shell", "*" (every MCP server), server or server__tool names.
     tools: tuple[str, ...] | None = None  # None: every MCP server, no shell
     source: str = ""  # file it came from, for messages
@@ -382,6 +378,7 @@ _CHECKS: dict[str, Callable[[str, object], object]] = {
     "overflow": _choice_check(OVERFLOW_POLICIES),
     "provider": _choice_check(PROVIDERS),
     "tools": _check_tools,
+    "think": _choice_check(THINK_MODES),
 }
 
 

@@ -16,6 +16,7 @@ from chatbot.settings.config import ModelParams
 from chatbot.settings.personas import Persona, PersonaBook
 from chatbot.store.database import Store
 from chatbot.store.records import StoredConversation
+from chatbot.store.thinking import thinking_params
 
 if TYPE_CHECKING:
     from chatbot.conversation.session import ChatSession
@@ -75,7 +76,12 @@ class StoreJournal:
             persona=persona.name,
             model=params.model,
             # A tool call or result keeps its ids and names here, to be resumed and exported.
-            params={**_params(params), **_ending(message), **message.tool_fields()},
+            params={
+                **_params(params),
+                **_ending(message),
+                **thinking_params(message),
+                **message.tool_fields(),
+            },
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
         )
