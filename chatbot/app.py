@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from chatbot.api.debuglog import DebugLog
     from chatbot.api.local_server import LocalServer
-    from chatbot.cli.options import RunOptions, StoreOptions
+    from chatbot.cli.options import ModelOptions, RunOptions, StoreOptions
     from chatbot.repl.notices import Notices
     from chatbot.store.database import Store
     from chatbot.store.journal import StoreJournal
@@ -98,6 +98,13 @@ class App:
         env, _ = self._environment()
         store = self._open_store(self._store_path(options.db, env))
         return run_store_command(options, store=store, stdout=self.stdout, stderr=self.stderr)
+
+    def run_model_command(self, options: ModelOptions) -> int:
+        """``chatbot pull [MODEL]`` and ``chatbot models``."""
+        from chatbot.cli.model_commands import run_model_command
+
+        env, _ = self._environment()
+        return run_model_command(options, environ=env, stdout=self.stdout, stderr=self.stderr)
 
     # -- chatting --------------------------------------------------------
 
