@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatbot.errors import ConfigError
+from chatbot.settings.catalogue import model_key
 from chatbot.settings.config import Config
 from chatbot.settings.personas import Persona
 
@@ -64,7 +65,8 @@ def choose_remote(
     context = ollama_context(config.base_url, model)
     if context.budget:
         # Below --context-window, CHATBOT_CONTEXT_WINDOW and the persona's: those still win.
-        config = replace(config, context_windows={**config.context_windows, model: context.budget})
+        windows = {**config.context_windows, model_key(model): context.budget}
+        config = replace(config, context_windows=windows)
     return config, context
 
 
@@ -146,5 +148,6 @@ def start_local(
     alias = alias_for(model)
     if not model_flag:
         config = config.with_model(alias)
-    config = replace(config, context_windows={**config.context_windows, alias: context_for(model)})
+    windows = {**config.context_windows, model_key(alias): context_for(model)}
+    config = replace(config, context_windows=windows)
     return config, runtime, cache

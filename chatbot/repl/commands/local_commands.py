@@ -10,6 +10,7 @@ from chatbot.api.local_runtime import LocalRuntime, alias_for, context_for
 from chatbot.errors import ChatbotError, ServerUnreachable
 from chatbot.models.cache import LocalModel, available_models, format_size, resolve_local_model
 from chatbot.repl.commands.builtins import CommandContext, CommandRegistry
+from chatbot.settings.catalogue import model_key
 
 __all__ = ["add_local_commands"]
 
@@ -69,7 +70,8 @@ def _switch(
         raise ChatbotError(f"could not start {model.name}: {reason}") from None
     session = ctx.session
     alias = alias_for(model)
-    windows = {**session.config.context_windows, alias: context_for(model)}
+    # Keyed as the catalogue looks models up (lower case, after any "/").
+    windows = {**session.config.context_windows, model_key(alias): context_for(model)}
     session.config = replace(session.config, context_windows=windows)
     session.set_model(alias)
     ctx.notices.info(f"model: {model.name} (local, {context_for(model):,}-token context)")
