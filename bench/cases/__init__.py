@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bench.cases.conversation import case_conversation, memory_worker, trim_worker
+from bench.cases.local import case_local, local_worker
 from bench.cases.render import case_paced, case_render, final_render_bytes
 from bench.cases.startup import case_oneshot, case_startup
 from bench.harness import Bench
@@ -16,11 +17,13 @@ from bench.harness import Bench
 __all__ = [
     "CASES",
     "case_conversation",
+    "case_local",
     "case_oneshot",
     "case_paced",
     "case_render",
     "case_startup",
     "final_render_bytes",
+    "local_worker",
     "memory_worker",
     "trim_worker",
 ]
@@ -31,4 +34,5 @@ CASES: tuple[Callable[[Bench], None], ...] = (
     case_render,
     case_paced,
     case_conversation,
+    case_local,
 )

@@ -20,6 +20,7 @@ CASES = {
     "render": "3. Render throughput",
     "paced": "4. Paced stream",
     "conversation": "5. Long conversation",
+    "local": "6. Local model",
 }
 
 
@@ -30,7 +31,7 @@ def test_quick_benchmark_reports_every_case(tmp_path: Path) -> None:
         cwd=ROOT,  # ``-m bench`` finds the package (and ``tests``) from the repository root
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,  # case 6 loads the local model: tens of seconds on a busy machine
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
