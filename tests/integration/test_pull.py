@@ -255,3 +255,14 @@ def test_pull_without_a_model_lists_the_short_names() -> None:
     assert status == 0
     for name in ("qwen2.5-0.5b", "qwen2.5-1.5b", "smollm2-1.7b", "llama3.2-1b"):
         assert name in out
+
+
+def test_help_tells_a_new_user_about_pull_and_models() -> None:
+    status, out, _ = run("--help")
+
+    assert status == 0
+    assert "chatbot pull MODEL" in out and "chatbot models" in out
+    assert "--local-model NAME" in out
+    status, out, _ = run("pull", "--help")
+    assert status == 0
+    assert "REPO:QUANT" in out and "qwen2.5-0.5b" in out
