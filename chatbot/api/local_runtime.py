@@ -39,9 +39,15 @@ class LocalRuntime:
     """Starts, switches and stops the embedded llama.cpp server."""
 
     def __init__(
-        self, *, log_path: Path | None, server_factory: ServerFactory = LocalServer
+        self,
+        *,
+        log_path: Path | None,
+        cache_dir: Path,
+        server_factory: ServerFactory = LocalServer,
     ) -> None:
         self.log_path = log_path
+        #: huggingface_hub's cache, where ``/model`` finds the pulled models.
+        self.cache_dir = cache_dir
         self._factory = server_factory
         self._lock = threading.Lock()
         self.server: LocalServer | None = None

@@ -16,7 +16,11 @@ class Role(StrEnum):
 
 
 class ReplyStatus(StrEnum):
-    """How an assistant reply ended; user and system messages are always complete."""
+    """How an assistant reply ended; user and system messages are always complete.
+
+    A reply is COMPLETE only when the server said ``finish_reason: stop``;
+    :func:`chatbot.conversation.outcome.reply_status` is the one mapping.
+    """
 
     COMPLETE = "complete"
     INTERRUPTED = "interrupted"  # the user pressed Ctrl-C
@@ -24,6 +28,10 @@ class ReplyStatus(StrEnum):
     FILTERED = "content_filter"
     FAILED = "failed"  # the stream broke midway
     CACHED = "cached"  # answered from the response cache
+    CUT = "cut"  # the stream ended with no finish_reason
+    TOOL_CALLS = "tool_calls"  # the model asked for tools this chat does not offer
+    EMPTY = "empty"  # nothing usable arrived
+    ABNORMAL = "abnormal"  # finish_reason abort, error or unknown: see Message.finish_reason
 
 
 @dataclass(slots=True, kw_only=True, eq=False)
@@ -44,6 +52,10 @@ class Message:
     summary: bool = False
     #: (content the count was made for, raw token estimate); see TokenCounter.
     token_cache: tuple[str, int] | None = field(default=None, repr=False)
+    #: The server's finish_reason when it is not "stop" (kept in the store's params).
+    finish_reason: str | None = None
+    #: The tools a TOOL_CALLS reply asked for, by name.
+    tool_names: tuple[str, ...] = ()
 
     def to_api(self) -> dict[str, str]:
         """The dict the chat completions API expects."""

@@ -17,6 +17,7 @@ from chatbot.conversation.compaction import Compactor, summary_message
 from chatbot.conversation.history import Budget, Conversation, FittedRequest, fit_to_budget
 from chatbot.conversation.journal import Journal, NullJournal
 from chatbot.conversation.messages import Message, ReplyStatus, Role
+from chatbot.conversation.outcome import reply_status
 from chatbot.conversation.retry import RetryPolicy, RetryWait, Waiter, sleeping_waiter
 from chatbot.conversation.tokens import TokenCounter
 from chatbot.conversation.usage import ContextFill, SessionUsage
@@ -33,11 +34,6 @@ from chatbot.settings.personas import Persona
 from chatbot.text import clean_text
 
 __all__ = ["ChatSession", "ReplyCache", "TurnResult"]
-
-_FINISH_STATUS = {
-    "length": ReplyStatus.LENGTH,
-    "content_filter": ReplyStatus.FILTERED,
-}
 
 
 class ReplyCache(Protocol):
@@ -312,7 +308,7 @@ class ChatSession:
             request = self._request(fitted)
             if use_cache and self._cache_enabled and self.cache is not None:
                 cached = self.cache.lookup(request, persona=self.persona.name)
-                if cached is not None:
+                if cached and cached.strip():  # an empty answer is none, even from an old cache
                     return self._from_cache(
                         cached, fitted, renderer=renderer, first_drop=first_drop
                     )
@@ -345,7 +341,13 @@ class ChatSession:
         params = self.params
         return ChatRequest(
             model=params.model,
-            messages=[m.to_api() for m in fitted.messages],
+            # An empty reply (cut before any text, tool calls only) is kept to
+            # record what happened, but is no answer to send back.
+            messages=[
+                m.to_api()
+                for m in fitted.messages
+                if m.role is not Role.ASSISTANT or m.content.strip()
+            ],
             temperature=params.temperature,
             top_p=params.top_p,
             # Never ask for more than the room the budget kept for the reply.
@@ -364,7 +366,7 @@ class ChatSession:
         reply = Message(role=Role.ASSISTANT, content="")
         parts: list[str] = []
         usage: UsageReport | None = None
-        finish: str | None = None
+        finished = Finished(None)  # a stream that just stops never said it was finished
         try:
             for event in self.backend.stream(request):
                 if isinstance(event, TextDelta):
@@ -373,7 +375,7 @@ class ChatSession:
                 elif isinstance(event, UsageReport):
                     usage = event
                 elif isinstance(event, Finished):
-                    finish = event.reason
+                    finished = event
                 # ReasoningDelta: thinking text is not part of the answer.
         except KeyboardInterrupt:
             reply.status = ReplyStatus.INTERRUPTED
@@ -386,7 +388,12 @@ class ChatSession:
             raise
         reply.content = "".join(parts)
         if reply.status is ReplyStatus.COMPLETE:
-            reply.status = _FINISH_STATUS.get(finish or "", ReplyStatus.COMPLETE)
+            reply.status = reply_status(
+                finished.reason, has_text=bool(reply.content.strip()), tools=finished.tools
+            )
+            reply.tool_names = finished.tools
+            if reply.status is not ReplyStatus.COMPLETE:
+                reply.finish_reason = finished.reason
         if reply.content or reply.status is not ReplyStatus.INTERRUPTED:
             self._keep(reply, usage)
         return reply, usage

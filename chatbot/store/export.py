@@ -30,6 +30,10 @@ _STATUS_NOTES = {
     ReplyStatus.LENGTH: "_(cut off: the reply reached its token limit)_",
     ReplyStatus.FILTERED: "_(stopped by the content filter)_",
     ReplyStatus.FAILED: "_(incomplete: the connection dropped)_",
+    ReplyStatus.CUT: "_(cut: the stream ended before the reply was finished)_",
+    ReplyStatus.TOOL_CALLS: "_(the model asked for a tool this chat does not offer)_",
+    ReplyStatus.EMPTY: "_(empty: the server sent no text)_",
+    ReplyStatus.ABNORMAL: "_(ended early by the server)_",
 }
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 

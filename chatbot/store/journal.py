@@ -69,7 +69,7 @@ class StoreJournal:
             message,
             persona=persona.name,
             model=params.model,
-            params=_params(params),
+            params={**_params(params), **_ending(message)},
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
         )
@@ -120,6 +120,25 @@ def _params(params: ModelParams) -> dict[str, object]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def _ending(message: Message) -> dict[str, object]:
+    """How a reply ended beyond its status: the server's finish value, the tools asked for."""
+    extras: dict[str, object] = {}
+    if message.finish_reason is not None:
+        extras["finish_reason"] = message.finish_reason
+    if message.tool_names:
+        extras["tool_names"] = list(message.tool_names)
+    return extras
+
+
+def _restore_ending(message: Message, params: Mapping[str, object]) -> None:
+    finish = params.get("finish_reason")
+    if isinstance(finish, str):
+        message.finish_reason = finish
+    names = params.get("tool_names")
+    if isinstance(names, list):
+        message.tool_names = tuple(str(name) for name in names)
+
+
 def conversation_from_store(stored: StoredConversation) -> Conversation:
     """Rebuild the in-memory conversation, summaries included, from the store."""
     conversation = Conversation(system_prompt=stored.system_prompt)
@@ -133,6 +152,9 @@ def conversation_from_store(stored: StoredConversation) -> Conversation:
             if index == last_summary:
                 conversation.summaries = [message]
             continue
+        meta = stored.meta.get(message.id) if message.id is not None else None
+        if meta is not None:
+            _restore_ending(message, meta.params)
         conversation.append(message)
     if last_summary >= 0:
         newest = stored.messages[last_summary]

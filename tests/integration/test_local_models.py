@@ -137,7 +137,7 @@ def test_slash_model_switches_local_models_restarting_the_server(
         FakeLocalServer.stopped = []
         one.enqueue(Reply(text="from the first"))
         two.enqueue(Reply(text="from the second"))
-        runtime = LocalRuntime(log_path=None, server_factory=FakeLocalServer)
+        runtime = LocalRuntime(log_path=None, cache_dir=cache, server_factory=FakeLocalServer)
         runtime.start(first)
         client = ChatClient(
             api_key="not-needed", base_url="", timeout=5, max_retries=0, prepare=runtime.base_url
@@ -145,7 +145,7 @@ def test_slash_model_switches_local_models_restarting_the_server(
         config = resolve_config(flags={"local": True, "model": "first"}, env={})
         session = ChatSession(config=config, persona=load_personas().get("default"), backend=client)
         harness = Harness(session, pipe, tmp_path / "history")
-        add_local_commands(harness.repl.commands, runtime=runtime, client=client, cache_dir=cache)
+        add_local_commands(harness.repl.commands, runtime=runtime, client=client)
 
         status = harness.run("hello\r/model\r/model qwen2.5-0.5b\rhello again\r/exit\r")
 

@@ -172,11 +172,19 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
         ctx.session.clear()
         ctx.notices.info("new conversation")
 
-    @registry.add("retry", usage="/retry", help="regenerate the last reply")
+    @registry.add(
+        "retry",
+        usage="/retry",
+        help="regenerate the last reply (also one that was cut, empty or failed)",
+    )
     def _retry(ctx: CommandContext, _: str) -> None:
         ctx.run_turn(lambda renderer: ctx.session.retry(renderer=renderer))
 
-    @registry.add("continue", usage="/continue", help="ask the model to go on after a cut reply")
+    @registry.add(
+        "continue",
+        usage="/continue",
+        help="ask the model to go on after a cut reply (max_tokens, or a stream that stopped)",
+    )
     def _continue(ctx: CommandContext, _: str) -> None:
         if ctx.session.conversation.last_reply() is None:
             raise ChatbotError("there is no reply to continue yet")

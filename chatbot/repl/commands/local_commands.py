@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 from chatbot.api.client import ChatClient
 from chatbot.api.local_runtime import LocalRuntime, alias_for, context_for
@@ -16,9 +15,10 @@ __all__ = ["add_local_commands"]
 
 
 def add_local_commands(
-    registry: CommandRegistry, *, runtime: LocalRuntime, client: ChatClient, cache_dir: Path
+    registry: CommandRegistry, *, runtime: LocalRuntime, client: ChatClient
 ) -> None:
     """Replace ``/model`` with one that lists and switches the local models."""
+    cache_dir = runtime.cache_dir
 
     def names() -> list[str]:
         return [model.name for model in available_models(cache_dir)]
