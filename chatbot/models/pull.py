@@ -162,8 +162,13 @@ def pull_model(
             raise _unreachable(endpoint + " (HF_HUB_OFFLINE is set)", cache_dir)
         return PullResult(model=cached, downloaded=False)
 
-    import httpx
-    from huggingface_hub import HfApi, hf_hub_download
+    try:
+        import httpx
+        from huggingface_hub import HfApi, hf_hub_download
+    except ImportError:
+        raise ConfigError(
+            "chatbot pull needs the 'local' extra: pip install 'chatbot[local]'"
+        ) from None
     from huggingface_hub.errors import (
         EntryNotFoundError,
         GatedRepoError,

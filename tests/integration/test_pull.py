@@ -266,3 +266,18 @@ def test_help_tells_a_new_user_about_pull_and_models() -> None:
     status, out, _ = run("pull", "--help")
     assert status == 0
     assert "REPO:QUANT" in out and "qwen2.5-0.5b" in out
+
+
+def test_pull_without_the_local_extra_says_how_to_get_it(
+    hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # as if not installed
+
+    status, _, err = run("pull", NAME, HF_ENDPOINT=hub.url)
+
+    assert status == 2
+    assert error_line(err) == (
+        "chatbot: chatbot pull needs the 'local' extra: pip install 'chatbot[local]'"
+    )
