@@ -32,7 +32,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -374,6 +373,10 @@ class LocalServer:
     def _probe(self, timeout: float) -> bool:
         """One GET /v1/models; True only if it lists our alias (not some other server)."""
         # No proxies: an http_proxy variable must not route a loopback probe away.
+        # Imported here, on the boot thread: urllib.request loads http.client and
+        # email, ~0.1 s that would otherwise delay the prompt.
+        import urllib.request
+
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
             with opener.open(f"{self.base_url}/models", timeout=timeout) as response:
