@@ -36,14 +36,19 @@ class StoreJournal:
         self.store = store
         self.conversation_id = conversation_id
         self._pending: tuple[str, str, str] | None = None
+        #: Messages of a resumed conversation left in the store, older than those in memory.
+        self._earlier = 0
 
     def start_conversation(self, *, persona: Persona, system_prompt: str, model: str) -> None:
         self.conversation_id = None
         self._pending = (persona.name, system_prompt, model)
+        self._earlier = 0
 
-    def continue_conversation(self, conversation_id: int) -> None:
+    def continue_conversation(self, conversation_id: int, *, earlier: int = 0) -> None:
+        """Write to ``conversation_id``, of which ``earlier`` messages were not loaded."""
         self.conversation_id = conversation_id
         self._pending = None
+        self._earlier = earlier
 
     def _ensure_conversation(self) -> int:
         if self.conversation_id is None:
@@ -82,12 +87,13 @@ class StoreJournal:
     def record_summary(
         self, summary: Message, *, covers: int, persona: Persona, params: ModelParams
     ) -> None:
+        # ``covers`` counts the messages in memory; the store counts from the first.
         self.store.append_message(
             self._ensure_conversation(),
             summary,
             persona=persona.name,
             model=params.model,
-            params={"covers": covers},
+            params={"covers": covers + self._earlier},
         )
 
     def record_usage(self, *, model: str, prompt_tokens: int, completion_tokens: int) -> None:
@@ -140,7 +146,11 @@ def _restore_ending(message: Message, params: Mapping[str, object]) -> None:
 
 
 def conversation_from_store(stored: StoredConversation) -> Conversation:
-    """Rebuild the in-memory conversation, summaries included, from the store."""
+    """Rebuild the in-memory conversation, summaries included, from the store.
+
+    For a conversation loaded from a window, the newest summary stands in for
+    the turns before it and the ``stored.earlier`` messages left in the store.
+    """
     conversation = Conversation(system_prompt=stored.system_prompt)
     last_summary = -1
     for index, message in enumerate(stored.messages):
@@ -160,10 +170,13 @@ def conversation_from_store(stored: StoredConversation) -> Conversation:
         newest = stored.messages[last_summary]
         meta = stored.meta.get(newest.id) if newest.id is not None else None
         covers = meta.params.get("covers") if meta is not None else None
-        if not isinstance(covers, int):
+        if isinstance(covers, int):
+            # Counted from the conversation's first message, not the window's.
+            covers -= stored.earlier
+        else:
             # Without a record of what it covers, assume everything before it.
             covers = sum(1 for m in stored.messages[:last_summary] if not m.summary)
-        conversation.summarised_upto = min(covers, len(conversation.messages))
+        conversation.summarised_upto = max(0, min(covers, len(conversation.messages)))
     return conversation
 
 
@@ -177,12 +190,28 @@ def resume(
     send that model's name to another server the user now points at.
     """
     keep_model = stored.info.model and session.config.overrides.model is None
-    session.adopt(
-        conversation_from_store(stored),
-        persona=persona_for_stored(stored, book),
-        model=stored.info.model if keep_model else None,
-    )
-    journal.continue_conversation(stored.info.id)
+    persona = persona_for_stored(stored, book)
+    model = stored.info.model if keep_model else None
+    session.adopt(conversation_from_store(stored), persona=persona, model=model)
+    wider = _widened(session, stored, store=journal.store)
+    if wider is not stored:
+        session.adopt(conversation_from_store(wider), persona=persona, model=model)
+        stored = wider
+    journal.continue_conversation(stored.info.id, earlier=stored.earlier)
+
+
+def _widened(
+    session: ChatSession, stored: StoredConversation, *, store: Store
+) -> StoredConversation:
+    """More of ``stored`` when the model's budget is larger than the window it came from.
+
+    The default window covers common context sizes; a model with a larger one
+    gets the turns it can use, as it would have before the conversation was left.
+    """
+    budget = session.budget.prompt_tokens
+    if not stored.earlier or stored.window_tokens is None or budget <= stored.window_tokens:
+        return stored
+    return store.load_conversation(stored.info.id, window_tokens=budget)
 
 
 def persona_for_stored(stored: StoredConversation, book: PersonaBook) -> Persona:
