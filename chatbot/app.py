@@ -268,7 +268,8 @@ class App:
         self, session: ChatSession, question: str, *, config: Config, show_usage: bool = False
     ) -> int:
         console = self._console(self.stdout)
-        renderer = self._renderer(console, config=config)
+        # stdout carries only the answer: thinking is shown (or written) on stderr.
+        renderer = self._renderer(console, session=session, thinking=self._console(self.stderr))
         try:
             result = session.send(question, renderer=renderer)
         except ApiError as exc:
@@ -286,18 +287,20 @@ class App:
 
     def _print_usage(self, session: ChatSession, result: TurnResult) -> None:
         """``--usage``: the reply's tokens and cost on stderr, ``~`` marking estimates."""
+        from chatbot.conversation.thinking import thinking_tokens
         from chatbot.settings.catalogue import describe_usage
 
         if result.reply.status is ReplyStatus.CACHED:
             print("usage: none (answered from the response cache)", file=self.stderr)
             return
         usage = result.usage
+        thinking, thinking_exact = thinking_tokens(result.reply, session.counter)
         if usage is not None and usage.prompt_tokens > 0:
             prompt, completion, estimated = usage.prompt_tokens, usage.completion_tokens, False
         else:
             # The same estimate the request was fitted with, and the reply counted alike.
             prompt = session.usage.last_prompt_tokens
-            completion = session.counter.text_tokens(result.reply.content)
+            completion = session.counter.text_tokens(result.reply.content) + thinking
             estimated = True
         line = describe_usage(
             session.params.model,
@@ -305,6 +308,8 @@ class App:
             completion_tokens=completion,
             estimated=estimated,
             prices=session.config.prices,
+            thinking_tokens=thinking,
+            thinking_estimated=not thinking_exact,
         )
         print(f"usage: {line}", file=self.stderr, flush=True)
 
@@ -354,7 +359,7 @@ class App:
             console=console,
             personas=book,
             commands=commands,
-            renderer_factory=lambda: self._renderer(console, config=config),
+            renderer_factory=lambda: self._renderer(console, session=session),
             notices=notices,
         )
         if resumed is not None:
@@ -369,9 +374,19 @@ class App:
 
         return Console(file=file, highlight=False, soft_wrap=False)
 
-    def _renderer(self, console: Console, *, config: Config) -> ReplyRenderer:
+    def _renderer(
+        self, console: Console, *, session: ChatSession, thinking: Console | None = None
+    ) -> ReplyRenderer:
+        config = session.config
         markdown = console.is_terminal if config.markdown is None else config.markdown
-        return make_renderer(console=console, markdown=markdown, file=self.stdout)
+        think = config.think_for(session.persona)
+        return make_renderer(
+            console=console,
+            markdown=markdown,
+            file=self.stdout,
+            think=think,
+            thinking_console=thinking,
+        )
 
 
 def _local_extra_installed() -> bool:

@@ -12,6 +12,7 @@ from bench.cases.conversation import case_conversation, memory_worker, trim_work
 from bench.cases.local import case_local, local_worker
 from bench.cases.render import case_paced, case_render, final_render_bytes
 from bench.cases.startup import case_oneshot, case_startup
+from bench.cases.thinking import case_thinking
 from bench.harness import Bench
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "case_paced",
     "case_render",
     "case_startup",
+    "case_thinking",
     "final_render_bytes",
     "local_worker",
     "memory_worker",
@@ -34,5 +36,6 @@ CASES: tuple[Callable[[Bench], None], ...] = (
     case_render,
     case_paced,
     case_conversation,
+    case_thinking,
     case_local,
 )

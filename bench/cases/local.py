@@ -1,4 +1,4 @@
-"""Case 6: the local model. First token with nothing configured; our tokens/s against the ceiling.
+"""Case 7: the local model. First token with nothing configured; our tokens/s against the ceiling.
 
 * First token: ``chatbot "question"`` with no key, no base URL and no local server
   running, so it looks around (the ~150 ms probe), starts the embedded llama.cpp
@@ -63,12 +63,12 @@ def _first_byte_seconds(bench: Bench, env: dict[str, str]) -> tuple[float, float
 
 
 def case_local(bench: Bench) -> None:
-    """6. The local model: first token, tokens/s against in-process llama_cpp, memory."""
+    """7. The local model: first token, tokens/s against in-process llama_cpp, memory."""
     from chatbot.api.local_install import local_extra_installed
 
     rounds = 1 if bench.sizes.warm_up_rounds == 0 else 3
     tokens = 32 if bench.sizes.warm_up_rounds == 0 else 200
-    print_title(f"6. Local model (SmolLM2-135M, {tokens} tokens, {rounds} rounds)")
+    print_title(f"7. Local model (SmolLM2-135M, {tokens} tokens, {rounds} rounds)")
     if not local_extra_installed():
         bench.report.figures["local"] = {"skipped": True}
         bench.report.check(

@@ -87,10 +87,21 @@ def _choose(choices: Sequence[object]) -> int | None:
 def _usage(usage: object) -> UsageReport | None:
     if not isinstance(usage, dict):
         return None
+    details = usage.get("completion_tokens_details")
     return UsageReport(
         prompt_tokens=int(usage.get("prompt_tokens") or 0),
         completion_tokens=int(usage.get("completion_tokens") or 0),
+        reasoning_tokens=_count(
+            details.get("reasoning_tokens") if isinstance(details, dict) else None
+        ),
     )
+
+
+def _count(value: object) -> int | None:
+    """A token count the server reported, or None when it did not (or sent nonsense)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
 
 
 def events_from_chunks(chunks: Iterable[Mapping[str, Any]]) -> Iterator[StreamEvent]:
@@ -145,6 +156,9 @@ def events_from_completion(completion: Mapping[str, Any]) -> Iterator[StreamEven
             continue
         message = choice.get("message")
         if isinstance(message, dict):
+            reasoning = message.get("reasoning_content") or message.get("reasoning")
+            if isinstance(reasoning, str) and reasoning:
+                yield ReasoningDelta(clean_text(reasoning))
             text = content_text(message.get("content"))
             if text:
                 yield TextDelta(clean_text(text))

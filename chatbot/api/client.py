@@ -142,6 +142,8 @@ class ChatClient:
         # the screen or into the store. Short placeholders ("not-needed") are
         # not secrets and would mangle ordinary words.
         scrubber = StreamScrubber(self._api_key) if len(self._api_key) >= 20 else None
+        # Thinking is shown and stored too: it gets a scrubber of its own.
+        thoughts = StreamScrubber(self._api_key) if scrubber is not None else None
         try:
             for event in self._stream_once(request):
                 if isinstance(event, TextDelta | ReasoningDelta):
@@ -151,13 +153,17 @@ class ChatClient:
                         event = TextDelta(scrubber.feed(event.text))
                         if not event.text:
                             continue
+                    elif thoughts is not None and isinstance(event, ReasoningDelta):
+                        event = ReasoningDelta(thoughts.feed(event.text))
+                        if not event.text:
+                            continue
                 elif isinstance(event, Finished | UsageReport):
-                    yield from _release(scrubber)
+                    yield from _release(scrubber, thoughts)
                     self._log("response", chars=chars, detail=repr(event))
                 yield event
         except ApiError as exc:
             self._log("error", error=type(exc).__name__, message=str(exc), chars=chars)
-            yield from _release(scrubber)
+            yield from _release(scrubber, thoughts)
             raise
         except Exception as exc:
             error = translate(
@@ -172,7 +178,7 @@ class ChatClient:
             self._log(
                 "error", error=type(error).__name__, message=str(error), cause=repr(exc)[:500]
             )
-            yield from _release(scrubber)
+            yield from _release(scrubber, thoughts)
             raise error from None
         except BaseException:
             self._log("cancelled", chars=chars)
@@ -211,6 +217,8 @@ class ChatClient:
                 kwargs[name] = value
         if request.stop:
             kwargs["stop"] = list(request.stop)
+        if request.extra_body:
+            kwargs["extra_body"] = {**request.extra_body, **kwargs["extra_body"]}
         if self.include_usage:
             kwargs["stream_options"] = {"include_usage": True}
         mark = self._server_log.mark() if self._server_log is not None else None
@@ -268,7 +276,11 @@ def _body_bytes(response: httpx2.Response) -> Iterator[bytes]:
         raise openai.APIConnectionError(request=response.request) from exc
 
 
-def _release(scrubber: StreamScrubber | None) -> Iterator[TextDelta]:
-    """Text the scrubber held back in case it was the start of the key."""
+def _release(
+    scrubber: StreamScrubber | None, thoughts: StreamScrubber | None = None
+) -> Iterator[TextDelta | ReasoningDelta]:
+    """Text the scrubbers held back in case it was the start of the key."""
+    if thoughts is not None and (thought := thoughts.flush()):
+        yield ReasoningDelta(thought)
     if scrubber is not None and (held := scrubber.flush()):
         yield TextDelta(held)

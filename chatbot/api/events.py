@@ -31,6 +31,8 @@ class ChatRequest:
     top_p: float | None = None
     max_tokens: int | None = None
     stop: Sequence[str] | None = None
+    #: More fields for the request body, for what a server adds (llama.cpp's ``grammar``).
+    extra_body: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,9 @@ class ReasoningDelta:
 class UsageReport:
     prompt_tokens: int
     completion_tokens: int
+    #: Thinking tokens among the completion tokens, when the server says
+    #: (``usage.completion_tokens_details.reasoning_tokens``).
+    reasoning_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

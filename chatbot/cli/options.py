@@ -32,6 +32,7 @@ _CONFIG_FLAGS = (
     "timeout",
     "retries",
     "overflow",
+    "think",
     "max_wait",
     "markdown",
     "db",

@@ -11,6 +11,7 @@ from chatbot.settings.limits import (
     OVERFLOW_POLICIES,
     RETRIES,
     TEMPERATURE,
+    THINK_MODES,
     TIMEOUT,
     TOP_P,
     Range,
@@ -80,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--overflow",
         choices=OVERFLOW_POLICIES,
         help="when old turns no longer fit: drop them (default) or summarize them",
+    )
+    parser.add_argument(
+        "--think",
+        choices=THINK_MODES,
+        help="a reasoning model's thinking: show it all, fold it to one line once the "
+        "answer starts (default), or hide it; one-shot: 'show' writes it to stderr",
     )
     parser.add_argument(
         "--retries",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from chatbot.api.events import ChatBackend, ChatRequest, Finished, TextDelta, UsageReport
+from chatbot.api.thinking import separate_thinking
 from chatbot.conversation.history import Budget
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.conversation.outcome import reply_status
@@ -131,7 +132,8 @@ class Compactor:
         parts: list[str] = []
         finished = Finished(None)
         try:
-            for event in self.backend.stream(request):
+            # A reasoning model's thinking is not part of the summary.
+            for event in separate_thinking(self.backend.stream(request)):
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                 elif isinstance(event, UsageReport) and self._on_usage is not None:

@@ -50,6 +50,10 @@ class Message:
     created_at: float = field(default_factory=time.time)
     #: True for a summary that stands in for older turns (see compaction).
     summary: bool = False
+    #: The model's thinking before this reply: shown and stored, never sent back.
+    thinking: str = ""
+    #: Thinking tokens the server reported for this reply; None when it did not say.
+    thinking_tokens: int | None = None
     #: (content the count was made for, raw token estimate); see TokenCounter.
     token_cache: tuple[str, int] | None = field(default=None, repr=False)
     #: The server's finish_reason when it is not "stop" (kept in the store's params).
@@ -58,5 +62,5 @@ class Message:
     tool_names: tuple[str, ...] = ()
 
     def to_api(self) -> dict[str, str]:
-        """The dict the chat completions API expects."""
+        """The dict the chat completions API expects: never the thinking (vendors advise so)."""
         return {"role": self.role.value, "content": self.content}

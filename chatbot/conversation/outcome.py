@@ -81,6 +81,10 @@ def describe_outcome(reply: Message) -> Outcome | None:
             next_step="what arrived is kept (/retry for a new one)",
             exit_code=130,
         )
+    if reply.thinking and not reply.content.strip():
+        thought_only = _thought_but_no_answer(reply)
+        if thought_only is not None:
+            return thought_only
     if status is ReplyStatus.LENGTH:
         return Outcome(
             level="warning",
@@ -119,3 +123,25 @@ def describe_outcome(reply: Message) -> Outcome | None:
             exit_code=1,
         )
     return None
+
+
+def _thought_but_no_answer(reply: Message) -> Outcome | None:
+    """A reply that is all thinking: say so plainly, not just "empty".
+
+    Like any reply that is no answer, one-shot exits 1; a filter or tool calls
+    keep their own lines.
+    """
+    if reply.status not in (ReplyStatus.EMPTY, ReplyStatus.LENGTH, ReplyStatus.COMPLETE):
+        return None
+    if reply.finish_reason == "length" or reply.status is ReplyStatus.LENGTH:
+        text = "the model used its whole max_tokens budget thinking; raise --max-tokens"
+    elif reply.finish_reason is None and reply.status is ReplyStatus.EMPTY:
+        text = "the stream ended while the model was still thinking, before any answer"
+    else:
+        text = "the model stopped while still thinking and gave no answer"
+    return Outcome(
+        level="error",
+        text=text,
+        next_step=f"/thinking shows what it thought; {_RETRY}",
+        exit_code=1,
+    )

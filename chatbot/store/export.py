@@ -65,6 +65,12 @@ def _blockquote(text: str) -> str:
     return "\n".join(f"> {line}".rstrip() for line in text.splitlines())
 
 
+def _folded_thinking(thinking: str) -> str:
+    """The model's thinking, folded away as Markdown viewers fold ``<details>``."""
+    text = _close_fences(thinking.strip("\n").rstrip()).replace("</details>", "&lt;/details>")
+    return f"<details><summary>Thinking</summary>\n\n{text}\n\n</details>"
+
+
 def to_markdown(conv: StoredConversation, *, tz: tzinfo | None = None) -> str:
     """A clean transcript: title, who and when, system prompt, then each turn.
 
@@ -91,10 +97,14 @@ def to_markdown(conv: StoredConversation, *, tz: tzinfo | None = None) -> str:
         ):
             shown = (meta.persona, meta.model)
             section.append(f"_{meta.persona} · {meta.model}_")
+        if message.thinking.strip() and message.role is Role.ASSISTANT:
+            section.append(_folded_thinking(message.thinking))
         body = message.content.strip("\n").rstrip()
         if body:
             section.append(_close_fences(body))
         note = _STATUS_NOTES.get(message.status)
+        if message.status is ReplyStatus.EMPTY and message.thinking.strip():
+            note = "_(no answer: the model only thought)_"
         if note is not None and message.role is Role.ASSISTANT:
             section.append(note)
         parts.append("\n\n".join(section))

@@ -16,6 +16,7 @@ from chatbot.settings.config import ModelParams
 from chatbot.settings.personas import Persona, PersonaBook
 from chatbot.store.database import Store
 from chatbot.store.records import StoredConversation
+from chatbot.store.thinking import thinking_params
 
 if TYPE_CHECKING:
     from chatbot.conversation.session import ChatSession
@@ -74,7 +75,7 @@ class StoreJournal:
             message,
             persona=persona.name,
             model=params.model,
-            params={**_params(params), **_ending(message)},
+            params={**_params(params), **_ending(message), **thinking_params(message)},
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
         )

@@ -14,6 +14,7 @@ from typing import Any
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.store.files import damaged
 from chatbot.store.records import ConversationInfo, MessageMeta
+from chatbot.store.thinking import THINKING_KEY, restore_thinking
 
 __all__ = ["INFO_COLUMNS", "MESSAGE_COLUMNS", "LazyMeta", "info_from_row", "message_from_row"]
 
@@ -56,7 +57,7 @@ def message_from_row(row: Sequence[Any], *, path: Path) -> Message:
         status = _STATUSES.get(row[3]) or ReplyStatus(row[3])
     except ValueError as exc:
         raise damaged(path, f"message {message_id}: {exc}") from exc
-    return Message(
+    message = Message(
         role=role,
         content=content,
         status=status,
@@ -66,6 +67,15 @@ def message_from_row(row: Sequence[Any], *, path: Path) -> Message:
         # The estimate kept at write time spares re-counting a long history on resume.
         token_cache=(content, tokens) if type(tokens) is int else None,
     )
+    # Only a reply that kept its thinking has its params parsed here (see LazyMeta).
+    if THINKING_KEY in row[8]:
+        try:
+            params = json.loads(row[8])
+        except ValueError as exc:
+            raise damaged(path, f"message {message_id}: {exc}") from exc
+        if isinstance(params, dict):
+            restore_thinking(message, params)
+    return message
 
 
 class LazyMeta(Mapping[int, MessageMeta]):

@@ -20,7 +20,8 @@ CASES = {
     "render": "3. Render throughput",
     "paced": "4. Paced stream",
     "conversation": "5. Long conversation",
-    "local": "6. Local model",
+    "thinking": "6. Reasoning model, paced",
+    "local": "7. Local model",
 }
 
 

@@ -19,8 +19,8 @@ What the openai SDK (3.57, over httpx2) does with each quirk, found by experimen
 - ``hang`` with a client timeout: ``APITimeoutError`` from ``create()`` itself,
   because the SDK waits for the response headers there.
 - 429's ``Retry-After`` is readable as ``err.response.headers["retry-after"]``.
-- Chunks with ``choices: []`` and the ``delta.reasoning_content`` field pass through;
-  the latter only via ``delta.model_extra``.
+- Chunks with ``choices: []`` and the ``delta.reasoning_content`` (or ``reasoning``)
+  field pass through; the latter only via ``delta.model_extra``.
 
 Misbehaviours of real servers (issue 11), each at the HTTP level:
 
@@ -66,6 +66,7 @@ __all__ = [
     "estimate_usage",
     "main",
     "markdown_sample",
+    "thinking_sample",
 ]
 
 _DEFAULT_MODELS = ("fake-model", "gpt-4o-mini")
@@ -110,6 +111,11 @@ class Reply:
     reject_stream_options: bool = False
     ignore_stream: bool = False
     hang: bool = False
+    #: The delta field that carries ``reasoning``: "reasoning_content" (DeepSeek, vLLM,
+    #: llama.cpp) or "reasoning" (Ollama, OpenRouter). Inline ``<think>`` goes in ``text``.
+    reasoning_field: str = "reasoning_content"
+    #: Reported as ``usage.completion_tokens_details.reasoning_tokens``; None: no details.
+    reasoning_tokens: int | None = None
     # --- issue 11: servers that end or label a reply wrongly (see the module doc) ---
     #: ``finish_reason`` may also be None: the stream ends with no finish chunk.
     done: bool = True
@@ -411,13 +417,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         text = _echo(body) if reply.text is None else reply.text
         prompt, completion = estimate_usage(body, completion=(reply.reasoning or "") + text)
-        usage = {
+        usage: dict[str, Any] = {
             "prompt_tokens": prompt if reply.prompt_tokens is None else reply.prompt_tokens,
             "completion_tokens": (
                 completion if reply.completion_tokens is None else reply.completion_tokens
             ),
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if reply.reasoning_tokens is not None:
+            usage["completion_tokens_details"] = {"reasoning_tokens": reply.reasoning_tokens}
         if streaming and not reply.ignore_stream:
             stream_options = body.get("stream_options")
             wants_usage = (
@@ -467,7 +475,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._write_event(delta({"role": "assistant", "content": "", "refusal": None}))
         for thought in _split(reply.reasoning or "", reply.chunk_chars):
             self._wait(reply.delay)
-            self._write_event(delta({"reasoning_content": thought}))
+            self._write_event(delta({reply.reasoning_field: thought}))
 
         limit = reply.drop_after_chars
         sent = 0
@@ -521,7 +529,7 @@ class _Handler(BaseHTTPRequestHandler):
                 yield {"content": None} if n % 2 else {"role": "assistant"}
             if reply.list_content:
                 # Mistral style: a list of typed parts; only "text" parts are the answer.
-                parts = [{"type": "text", "text": piece}]
+                parts: list[dict[str, Any]] = [{"type": "text", "text": piece}]
                 if n == 0:
                     parts.append({"type": "reference", "reference_ids": [1]})
                 yield {"content": parts}
@@ -537,7 +545,7 @@ def _completion(model: str, text: str, reply: Reply, usage: dict[str, int]) -> d
     content: Any = [{"type": "text", "text": text}] if reply.list_content else text
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if reply.reasoning is not None:
-        message["reasoning_content"] = reply.reasoning
+        message[reply.reasoning_field] = reply.reasoning
     if reply.tool_calls:
         message["tool_calls"] = [
             {"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": "{}"}}
@@ -808,6 +816,25 @@ def markdown_sample(tokens: int, *, seed: int = 0) -> str:
         blocks.append(block)
         size += len(block) + 2
     return "\n\n".join(blocks)
+
+
+def thinking_sample(tokens: int, *, seed: int = 1) -> str:
+    """Deterministic thinking of about ``tokens`` tokens (~4 chars each): short
+    paragraphs of plain musing, the way reasoning models think before they answer."""
+    rng = random.Random(seed)
+    target = max(tokens, 1) * 4
+    openers = ("Okay,", "Hmm,", "Wait,", "So", "Let me check:", "Then", "Maybe")
+    paragraphs: list[str] = []
+    size = 0
+    while size < target:
+        sentences = []
+        for _ in range(rng.randint(1, 3)):
+            words = [rng.choice(_WORDS) for _ in range(rng.randint(5, 12))]
+            sentences.append(f"{rng.choice(openers)} {' '.join(words)}.")
+        paragraph = " ".join(sentences)
+        paragraphs.append(paragraph)
+        size += len(paragraph) + 2
+    return "\n\n".join(paragraphs)[:target]
 
 
 # --- command line -------------------------------------------------------------------

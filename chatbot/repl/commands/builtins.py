@@ -115,12 +115,14 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
     @registry.add("help", usage="/help", help="show commands and keys")
     def _help(ctx: CommandContext, _: str) -> None:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(show_header=False, box=None, pad_edge=False)
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
         for command in registry:
-            table.add_row(command.usage, command.help)
+            # Text, not markup: "[show|fold|hide]" would read as a style tag and vanish.
+            table.add_row(Text(command.usage), Text(command.help))
         ctx.console.print(table)
         ctx.notices.hint(
             "Keys: Enter sends; Alt-Enter (or Esc then Enter, or Ctrl-J) adds a new line; "
@@ -228,7 +230,9 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
         for line in usage_lines(ctx.session, now=datetime.now()):
             ctx.notices.plain(line)
 
-    @registry.add("copy", usage="/copy [N]", help="copy the last reply, or its code block N")
+    @registry.add(
+        "copy", usage="/copy [N]", help="copy the last answer (not its thinking), or code block N"
+    )
     def _copy(ctx: CommandContext, argument: str) -> None:
         reply = ctx.session.conversation.last_reply()
         if reply is None or not reply.content:
@@ -252,6 +256,10 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
         except ClipboardUnavailable as exc:
             raise ChatbotError(f"cannot copy: {exc}") from None
         ctx.notices.info(f"copied {what} ({len(text):,} characters)")
+
+    from chatbot.repl.commands.thinking import add_thinking_commands
+
+    add_thinking_commands(registry)
 
     @registry.add("exit", usage="/exit", help="leave (also: exit, quit, Ctrl-D)")
     def _exit(ctx: CommandContext, _: str) -> None:
@@ -294,6 +302,11 @@ def usage_lines(session: ChatSession, *, now: datetime) -> list[str]:
     lines = _aligned(rows)
     if not kept:
         lines.append("today and this month: not kept (--no-store)")
+    if usage.thinking_tokens:
+        mark = "~" if usage.thinking_estimated else ""
+        lines.append(
+            f"thinking: {mark}{usage.thinking_tokens:,} of this session's completion tokens"
+        )
     lines.append(_context_line(session))
     return lines
 
