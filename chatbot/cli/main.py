@@ -52,6 +52,14 @@ def main(
     leaving_process = argv is None
     arguments = list(sys.argv[1:] if argv is None else argv)
     err = stderr or sys.stderr
+    if "_ARGCOMPLETE" in (os.environ if environ is None else environ):
+        # A shell's Tab, through the script `--completion` printed: answer and leave.
+        from chatbot.cli.completion import complete
+
+        complete(
+            environ=os.environ if environ is None else environ, is_store_command=_is_store_command
+        )
+        return 0
     store_command = _is_store_command(arguments)
     parser = build_store_parser() if store_command else build_parser()
     try:
@@ -64,6 +72,11 @@ def main(
     except SystemExit as exit_:
         # --help, --version, or a usage error argparse has already printed.
         return exit_.code if isinstance(exit_.code, int) else 2
+    if getattr(args, "completion", None):
+        from chatbot.cli.completion import completion_script
+
+        print(completion_script(args.completion), end="", file=stdout or sys.stdout)
+        return 0
     from chatbot.app import App
 
     app = App(

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from chatbot.conversation.attachments import Attachment, api_content
+
 __all__ = ["Message", "ReplyStatus", "Role"]
 
 
@@ -44,7 +46,15 @@ class Message:
     summary: bool = False
     #: (content the count was made for, raw token estimate); see TokenCounter.
     token_cache: tuple[str, int] | None = field(default=None, repr=False)
+    #: Files attached to a user message, in the order they were attached.
+    attachments: tuple[Attachment, ...] = ()
 
-    def to_api(self) -> dict[str, str]:
-        """The dict the chat completions API expects."""
-        return {"role": self.role.value, "content": self.content}
+    def to_api(self) -> dict[str, object]:
+        """The dict the chat completions API expects.
+
+        ``content`` stays a string unless images are attached; see
+        :func:`~chatbot.conversation.attachments.api_content`.
+        """
+        if not self.attachments:
+            return {"role": self.role.value, "content": self.content}
+        return {"role": self.role.value, "content": api_content(self.content, self.attachments)}

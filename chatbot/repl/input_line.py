@@ -6,11 +6,13 @@ when an interactive prompt is about to be shown, and then it is needed anyway.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import run_in_terminal
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
@@ -19,19 +21,48 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import Output
 
+from chatbot.errors import ChatbotError
+from chatbot.repl.file_completion import path_completions
 from chatbot.settings.paths import private_file
 
-__all__ = ["SlashCompleter", "build_prompt_session", "chat_key_bindings"]
+__all__ = ["EditText", "SlashCompleter", "build_prompt_session", "chat_key_bindings"]
 
 
-def chat_key_bindings() -> KeyBindings:
-    """Enter sends; Alt-Enter, Esc Enter and Ctrl-J insert a newline.
+#: Opens the editor on the input and returns what was saved; raises ChatbotError.
+EditText = Callable[[str], str]
+
+
+def chat_key_bindings(
+    *, edit: EditText | None = None, report: Callable[[str], None] | None = None
+) -> KeyBindings:
+    """Enter sends; Alt-Enter, Esc Enter and Ctrl-J insert a newline; Ctrl-X Ctrl-E edits.
 
     The buffer is multi-line so a bracketed paste keeps its newlines and
     arrives as one message: prompt-toolkit inserts pasted text verbatim
-    without running the Enter binding.
+    without running the Enter binding. With ``edit``, Ctrl-X Ctrl-E opens the
+    input in the editor (as in bash); a failure goes to ``report``, one line.
     """
     bindings = KeyBindings()
+
+    if edit is not None:
+        run_editor = edit
+
+        @bindings.add("c-x", "c-e")
+        def _edit(event: KeyPressEvent) -> None:
+            buffer = event.current_buffer
+
+            async def open_editor() -> None:
+                original = buffer.text
+                try:
+                    # The editor takes over the terminal; the prompt is redrawn after it.
+                    text = await run_in_terminal(lambda: run_editor(original), in_executor=True)
+                except ChatbotError as exc:
+                    message = str(exc)
+                    await run_in_terminal(lambda: (report or _print_error)(message))
+                    return
+                buffer.document = Document(text, cursor_position=len(text))
+
+            event.app.create_background_task(open_editor())
 
     @bindings.add("enter")
     def _send(event: KeyPressEvent) -> None:
@@ -45,17 +76,26 @@ def chat_key_bindings() -> KeyBindings:
     return bindings
 
 
+def _print_error(text: str) -> None:
+    print(f"error: {text}", file=sys.stderr)
+
+
 class SlashCompleter(Completer):
-    """Completes ``/command`` names and, after some commands, their arguments."""
+    """Completes ``/command`` names and, after some commands, their arguments.
+
+    After the commands in ``path_commands`` (``/file``) it completes file paths.
+    """
 
     def __init__(
         self,
         *,
         commands: Callable[[], Iterable[str]],
         arguments: Callable[[str], Iterable[str]],
+        path_commands: Callable[[], Iterable[str]] = lambda: (),
     ) -> None:
         self._commands = commands
         self._arguments = arguments
+        self._path_commands = path_commands
 
     def get_completions(
         self, document: Document, complete_event: CompleteEvent
@@ -68,6 +108,9 @@ class SlashCompleter(Completer):
             for command in self._commands():
                 if command.startswith(name):
                     yield Completion(command, start_position=-len(name))
+            return
+        if name[1:] in self._path_commands():
+            yield from path_completions(argument.lstrip())
             return
         typed = argument.lstrip()
         for value in self._arguments(name[1:]):
@@ -82,8 +125,13 @@ def build_prompt_session(
     toolbar: Callable[[], Any] | None = None,
     input: Input | None = None,
     output: Output | None = None,
+    edit: EditText | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> PromptSession[str]:
-    """A PromptSession wired for chatting; ``input``/``output`` are for tests."""
+    """A PromptSession wired for chatting; ``input``/``output`` are for tests.
+
+    ``edit`` (Ctrl-X Ctrl-E) and ``report`` are passed to :func:`chat_key_bindings`.
+    """
     history: History = (
         FileHistory(str(private_file(history_path))) if history_path else InMemoryHistory()
     )
@@ -91,7 +139,7 @@ def build_prompt_session(
         history=history,
         auto_suggest=AutoSuggestFromHistory(),
         multiline=True,
-        key_bindings=chat_key_bindings(),
+        key_bindings=chat_key_bindings(edit=edit, report=report),
         completer=completer,
         complete_while_typing=True,
         bottom_toolbar=toolbar,

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.errors import StoreError
 from chatbot.settings.paths import STORE_FILE_NAME
+from chatbot.store.attachments import AttachmentDamaged, insert_attachments, load_attachments
 from chatbot.store.files import damaged
 from chatbot.store.ledger import Ledger
 from chatbot.store.records import (
@@ -218,6 +219,12 @@ class Store(Ledger):
                     prompt_tokens=row[9],
                     completion_tokens=row[10],
                 )
+            try:
+                attached = load_attachments(conn, conversation_id)
+            except AttachmentDamaged as exc:
+                raise damaged(self._path, str(exc)) from exc
+            for message in messages:
+                message.attachments = attached.get(message.id or 0, ())
             return StoredConversation(
                 info=_info(head), system_prompt=head[7], messages=messages, meta=meta
             )
@@ -285,6 +292,8 @@ class Store(Ledger):
             ),
         )
         assert cursor.lastrowid is not None
+        if message.attachments:
+            insert_attachments(conn, cursor.lastrowid, message.attachments)
         return cursor.lastrowid
 
     def append_message(
@@ -307,7 +316,8 @@ class Store(Ledger):
             completion_tokens=completion_tokens,
         )
         candidate = (
-            _title_from(message.content)
+            # A message of files alone is titled by their names.
+            _title_from(message.content or " ".join(a.name for a in message.attachments))
             if message.role is Role.USER and not message.summary
             else None
         )

@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from chatbot.conversation.attachments import Attachment, format_size
 from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ChatbotError, ClipboardUnavailable
 from chatbot.render import ReplyRenderer
 from chatbot.repl.clipboard import copy_to_clipboard
 from chatbot.repl.codeblocks import code_blocks
+from chatbot.repl.editor import edit_text
 from chatbot.repl.notices import Notices
 from chatbot.settings.catalogue import Price, cost_of, format_dollars
 from chatbot.settings.personas import PersonaBook
@@ -52,7 +54,14 @@ class CommandContext:
     console: Console
     #: Runs a turn with the REPL's renderer and notices (for /retry).
     run_turn: TurnRunner
-    copy: Callable[[str], None] = copy_to_clipboard
+    #: Copies text out; returns how it went ("the terminal (OSC 52)"), if it can tell.
+    copy: Callable[[str], str | None] = copy_to_clipboard
+    #: Files attached to the next message (/file); sent with it, then cleared.
+    attachments: list[Attachment] = field(default_factory=list)
+    #: Opens the editor on a text and returns what was saved (/edit).
+    edit: Callable[[str], str] = edit_text
+    #: Text the next prompt starts with (what /edit produced).
+    next_input: str | None = None
 
 
 Handler = Callable[[CommandContext, str], None]
@@ -66,6 +75,8 @@ class Command:
     handler: Handler
     #: Completions for the argument (persona names, ...).
     arguments: Callable[[], list[str]] | None = None
+    #: True when the arguments are file paths (Tab completes them).
+    paths: bool = False
 
 
 @dataclass
@@ -79,10 +90,16 @@ class CommandRegistry:
         usage: str,
         help: str,
         arguments: Callable[[], list[str]] | None = None,
+        paths: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.commands[name] = Command(
-                name=name, usage=usage, help=help, handler=handler, arguments=arguments
+                name=name,
+                usage=usage,
+                help=help,
+                handler=handler,
+                arguments=arguments,
+                paths=paths,
             )
             return handler
 
@@ -93,6 +110,10 @@ class CommandRegistry:
 
     def names(self) -> list[str]:
         return ["/" + name for name in self.commands]
+
+    def path_commands(self) -> list[str]:
+        """Names of the commands whose arguments are file paths."""
+        return [command.name for command in self if command.paths]
 
     def argument_choices(self, name: str) -> list[str]:
         """Completions for the argument of ``/name``."""
@@ -220,7 +241,11 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
         for line in usage_lines(ctx.session, now=datetime.now()):
             ctx.notices.plain(line)
 
-    @registry.add("copy", usage="/copy [N]", help="copy the last reply, or its code block N")
+    @registry.add(
+        "copy",
+        usage="/copy [N]",
+        help="copy the last reply, or its code block N (over SSH via the terminal, OSC 52)",
+    )
     def _copy(ctx: CommandContext, argument: str) -> None:
         reply = ctx.session.conversation.last_reply()
         if reply is None or not reply.content:
@@ -240,10 +265,11 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
             text = blocks[int(argument) - 1]
             what = f"code block {argument}"
         try:
-            ctx.copy(text)
+            how = ctx.copy(text)
         except ClipboardUnavailable as exc:
             raise ChatbotError(f"cannot copy: {exc}") from None
-        ctx.notices.info(f"copied {what} ({len(text):,} characters)")
+        size = format_size(len(text.encode("utf-8")))
+        ctx.notices.info(f"copied {what} ({size})" + (f" via {how}" if how else ""))
 
     @registry.add("exit", usage="/exit", help="leave (also: exit, quit, Ctrl-D)")
     def _exit(ctx: CommandContext, _: str) -> None:
@@ -252,6 +278,9 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
     registry.commands["quit"] = Command(
         name="quit", usage="/quit", help="leave", handler=registry.commands["exit"].handler
     )
+    from chatbot.repl.commands.compose_commands import add_compose_commands
+
+    add_compose_commands(registry)
     return registry
 
 
