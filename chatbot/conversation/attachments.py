@@ -23,6 +23,7 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "Attachment",
     "AttachmentKind",
+    "AttachmentTooBig",
     "api_content",
     "describe_attachments",
     "fence_for",
@@ -44,6 +45,15 @@ _IMAGE_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"GIF89a", "image/gif"),
 )
 _UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class AttachmentTooBig(AttachmentError):
+    """A file refused from its size alone, unread."""
+
+    def __init__(self, message: str, size: int, *, image: bool) -> None:
+        super().__init__(message)
+        self.size = size
+        self.image = image
 
 
 class AttachmentKind(StrEnum):
@@ -78,12 +88,14 @@ class Attachment:
         return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
 
     @classmethod
-    def from_bytes(cls, name: str, data: bytes) -> Attachment:
-        """Sniff ``data``; raise :class:`AttachmentError` naming ``name`` if it is neither kind."""
+    def from_bytes(cls, name: str, data: bytes, *, label: str | None = None) -> Attachment:
+        """Sniff ``data``; raise :class:`AttachmentError` naming it (``label``, else ``name``)
+        if it is neither kind."""
         found = sniff(data)
         if found is None:
             raise AttachmentError(
-                f"{name} is not a text file or a PNG, JPEG, GIF or WebP image: not attached"
+                f"{label or name} is not a text file or a PNG, JPEG, GIF or WebP image: "
+                "not attached"
             )
         kind, mime = found
         if kind is AttachmentKind.TEXT:
@@ -181,13 +193,16 @@ def load_attachment(path: Path, *, max_text_bytes: int | None = None) -> Attachm
             image = found is not None and found[0] is AttachmentKind.IMAGE
             limit = MAX_IMAGE_BYTES if image else max_text_bytes
             if limit is not None and info.st_size > limit:
-                raise AttachmentError(_too_big(shown, info.st_size, image=image))
+                raise AttachmentTooBig(
+                    _too_big(shown, info.st_size, image=image), info.st_size, image=image
+                )
             rest = handle.read() if limit is None else handle.read(limit + 1 - len(head))
-            if limit is not None and len(head) + len(rest) > limit:  # it grew meanwhile
-                raise AttachmentError(_too_big(shown, len(head) + len(rest), image=image))
+            size = len(head) + len(rest)
+            if limit is not None and size > limit:  # it grew meanwhile
+                raise AttachmentTooBig(_too_big(shown, size, image=image), size, image=image)
     except OSError as exc:
         raise AttachmentError(f"{shown}: cannot read it ({_reason(exc)})") from None
-    return Attachment.from_bytes(path.name or shown, head + rest)
+    return Attachment.from_bytes(path.name or shown, head + rest, label=shown)
 
 
 def _too_big(shown: str, size: int, *, image: bool) -> str:

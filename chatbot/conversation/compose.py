@@ -6,12 +6,19 @@ once, when attached, and refused in one line if it alone cannot fit.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatbot.conversation.attachments import Attachment, AttachmentKind, load_attachment
+from chatbot.conversation.attachments import (
+    Attachment,
+    AttachmentKind,
+    AttachmentTooBig,
+    format_size,
+    load_attachment,
+)
 from chatbot.conversation.tokens import MESSAGE_OVERHEAD
 from chatbot.errors import AttachmentError
 
@@ -52,15 +59,26 @@ def attach_files(paths: Iterable[Path], *, session: ChatSession) -> list[Attache
     """
     room = room_for_message(session)
     budget = session.budget
+    over = (
+        f"more than the {room:,} this model's {budget.context_window:,}-token context has "
+        f"for a message (with {budget.reserved_for_reply:,} kept for the reply): not attached"
+    )
     attached: list[Attached] = []
     for path in paths:
-        attachment = load_attachment(path, max_text_bytes=int(room / _MIN_TOKENS_PER_BYTE) + 1024)
+        try:
+            attachment = load_attachment(
+                path, max_text_bytes=int(room / _MIN_TOKENS_PER_BYTE) + 1024
+            )
+        except AttachmentTooBig as exc:
+            if exc.image:
+                raise
+            # Too big to be worth reading: its size alone shows it cannot fit.
+            fewest = math.ceil(exc.size * _MIN_TOKENS_PER_BYTE)
+            raise AttachmentError(
+                f"{path} is {format_size(exc.size)} (at least ~{fewest:,} tokens), {over}"
+            ) from None
         tokens = session.counter.file_tokens(attachment)
         if tokens > room:
-            raise AttachmentError(
-                f"{path} is about {tokens:,} tokens, more than the {room:,} this model's "
-                f"{budget.context_window:,}-token context has for a message (with "
-                f"{budget.reserved_for_reply:,} kept for the reply): not attached"
-            )
+            raise AttachmentError(f"{path} is about {tokens:,} tokens, {over}")
         attached.append(Attached(attachment=attachment, tokens=tokens))
     return attached

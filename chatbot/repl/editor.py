@@ -63,7 +63,8 @@ def edit_text(text: str, *, environ: Mapping[str, str] | None = None, run: Runne
     handle, name = tempfile.mkstemp(prefix="chatbot-", suffix=".md")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
+            # A text file ends with a newline: editors then show no "no newline" warning.
+            file.write(text + "\n" if text and not text.endswith("\n") else text)
         try:
             status = run([*command, name])
         except OSError as exc:

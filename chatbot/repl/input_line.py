@@ -51,18 +51,20 @@ def chat_key_bindings(
         def _edit(event: KeyPressEvent) -> None:
             buffer = event.current_buffer
 
-            async def open_editor() -> None:
-                original = buffer.text
+            def open_editor() -> None:
+                # Runs with the prompt suspended and the terminal handed over, and sets the
+                # text before the prompt takes keys again, so none typed after are lost.
                 try:
-                    # The editor takes over the terminal; the prompt is redrawn after it.
-                    text = await run_in_terminal(lambda: run_editor(original), in_executor=True)
+                    text = run_editor(buffer.text)
                 except ChatbotError as exc:
-                    message = str(exc)
-                    await run_in_terminal(lambda: (report or _print_error)(message))
+                    (report or _print_error)(str(exc))
                     return
                 buffer.document = Document(text, cursor_position=len(text))
 
-            event.app.create_background_task(open_editor())
+            async def in_terminal() -> None:
+                await run_in_terminal(open_editor)
+
+            event.app.create_background_task(in_terminal())
 
     @bindings.add("enter")
     def _send(event: KeyPressEvent) -> None:
