@@ -28,9 +28,10 @@ Runner = Callable[[Sequence[str]], int]
 
 
 def editor_command(
-    environ: Mapping[str, str], *, which: Callable[[str], str | None] = shutil.which
+    environ: Mapping[str, str], *, which: Callable[[str], str | None] | None = None
 ) -> list[str] | None:
     """The editor to run, as argv, or None when there is none."""
+    which = which or shutil.which
     for name in ("VISUAL", "EDITOR"):
         value = environ.get(name, "").strip()
         if value:

@@ -16,6 +16,7 @@ from chatbot.conversation.attachments import Attachment, format_size
 from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ChatbotError, ClipboardUnavailable
 from chatbot.render import ReplyRenderer
+from chatbot.render.sanitize import sanitize
 from chatbot.repl.clipboard import copy_to_clipboard
 from chatbot.repl.codeblocks import code_blocks
 from chatbot.repl.editor import edit_text
@@ -251,10 +252,12 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
         if reply is None or not reply.content:
             ctx.notices.hint("no reply to copy yet")
             return
-        text = reply.content
+        # What was shown: a reply's escape sequences never reach the clipboard either.
+        content = sanitize(reply.content)
+        text = content
         what = "the last reply"
         if argument:
-            blocks = code_blocks(reply.content)
+            blocks = code_blocks(content)
             if not argument.isdigit() or not 1 <= int(argument) <= len(blocks):
                 count = len(blocks)
                 raise ChatbotError(
