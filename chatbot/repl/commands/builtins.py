@@ -146,8 +146,9 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
         ctx.console.print(table)
         ctx.notices.hint(
             "Keys: Enter sends; Alt-Enter (or Esc then Enter, or Ctrl-J) adds a new line; "
-            "pasted text stays one message; Up recalls earlier input; Ctrl-C clears the line "
-            "or stops a reply; Ctrl-D or /exit quits."
+            "pasted text stays one message; Ctrl-X Ctrl-E edits the input in $EDITOR; "
+            "Tab completes commands, and file paths after /file; Up recalls earlier input; "
+            "Ctrl-C clears the line or stops a reply; Ctrl-D or /exit quits."
         )
 
     @registry.add(
