@@ -31,7 +31,10 @@ from chatbot.store.records import (
 __all__ = ["FORMAT", "FORMAT_VERSION", "from_json", "to_json", "to_markdown"]
 
 FORMAT = "chatbot-conversation"
-FORMAT_VERSION = 1
+#: Version 2 adds ``attachments`` to messages. A file without any is still written as
+#: version 1, so older chatbots import it; one with attachments is refused by them
+#: ("exported by a newer chatbot") rather than imported without its files.
+FORMAT_VERSION = 2
 
 _STATUS_NOTES = {
     ReplyStatus.INTERRUPTED: "_(interrupted)_",
@@ -158,7 +161,7 @@ def to_json(conv: StoredConversation) -> dict[str, object]:
             messages[-1]["attachments"] = [_attachment_json(a) for a in message.attachments]
     return {
         "format": FORMAT,
-        "version": FORMAT_VERSION,
+        "version": FORMAT_VERSION if any(m.attachments for m in conv.messages) else 1,
         "title": info.title,
         "persona": info.persona,
         "model": info.model,

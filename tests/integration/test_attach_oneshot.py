@@ -8,7 +8,9 @@ what the model would have read. Bad files: one line, exit 2, nothing sent or sto
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -429,3 +431,27 @@ def test_the_response_cache_tells_files_apart(
 
     assert (a.stdout, b.stdout, c.stdout) == ("about one\n", "about two\n", "about one\n")
     assert len(server.chat_requests) == 2, "the third is the first again: from the cache"
+
+
+def test_exports_with_attachments_say_so_in_their_version(
+    server: FakeOpenAIServer, home: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "a.txt").write_text("alpha\n")
+    assert chatbot(server, home, "plain question").code == 0
+    assert chatbot(server, home, "-f", str(tmp_path / "a.txt"), "q").code == 0
+
+    plain = json.loads(chatbot(server, home, "export", "1", "-f", "json").stdout)
+    attached = json.loads(chatbot(server, home, "export", "2", "-f", "json").stdout)
+
+    # Older chatbots read version 1; they refuse version 2 instead of losing the files.
+    assert (plain["version"], attached["version"]) == (1, 2)
+    assert attached["messages"][0]["attachments"] == [
+        {
+            "name": "a.txt",
+            "kind": "text",
+            "mime": "text/plain",
+            "size": 6,
+            "sha256": hashlib.sha256(b"alpha\n").hexdigest(),
+            "text": "alpha\n",
+        }
+    ]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.fakeserver import FakeOpenAIServer
+from tests.support.fakeserver import FakeOpenAIServer, Reply
 from tests.support.faultkit import ReplHarness, repl_harness
 from tests.support.images import png_bytes
 
@@ -247,3 +247,37 @@ def test_ctrl_x_ctrl_e_edits_the_current_input(
 
     assert last_user(server) == "first line\nsecond line"
     assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("chatbot-*.md*")), "temp file left"
+
+
+def test_a_model_that_refuses_images_keeps_the_question(
+    harness: ReplHarness, server: FakeOpenAIServer, workdir: Path
+) -> None:
+    (workdir / "chart.png").write_bytes(png_bytes())
+    # OpenAI's answer when the model has no vision.
+    server.enqueue(
+        Reply(
+            status=400,
+            error_body={
+                "error": {
+                    "message": "Invalid content type. image_url is only supported by certain "
+                    "models.",
+                    "type": "invalid_request_error",
+                    "param": "messages.[1].content.[1].type",
+                    "code": None,
+                }
+            },
+        )
+    )
+
+    step = harness.step("/file chart.png\rwhat does it show?\r")
+
+    shown = plain(step.notices)
+    assert shown[1:] == [
+        f"error: 'gpt-4o-mini' at {server.base_url} does not take images (Invalid content type. "
+        "image_url is only supported by certain models.)",
+        "your message is kept: /model a vision model, then /retry; or /undo and ask without "
+        "the image",
+    ]
+    assert harness.held == [("user", "what does it show?", "complete")]
+    assert harness.stored == harness.held
+    assert len(server.chat_requests) == 1
