@@ -219,8 +219,9 @@ def test_an_empty_system_prompt_is_a_usage_error(server: FakeOpenAIServer, home:
 # -- bad files: one line, exit 2, nothing sent, nothing stored ------------------------
 
 
-def test_a_missing_file(server: FakeOpenAIServer, home: Path, tmp_path: Path) -> None:
-    missing = tmp_path / "nowhere.txt"
+@pytest.mark.parametrize("name", ["nowhere.txt", "Lebenslauf März 2024.txt", "履歴書.md"])
+def test_a_missing_file(server: FakeOpenAIServer, home: Path, tmp_path: Path, name: str) -> None:
+    missing = tmp_path / name
     line = refused(chatbot(server, home, "-f", str(missing), "hi"), server, home)
     assert line == f"chatbot: {missing}: no such file"
 

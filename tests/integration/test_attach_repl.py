@@ -84,11 +84,14 @@ def test_a_file_that_cannot_be_attached_is_one_line(
 ) -> None:
     (workdir / "blob.bin").write_bytes(b"\x00\x01\x02")
 
-    step = harness.step("/file missing.txt\r/file blob.bin\r/file\r")
+    (workdir / "a folder").mkdir()
+
+    step = harness.step('/file missing.txt\r/file blob.bin\r/file "a folder"\r/file\r')
 
     assert plain(step.notices) == [
         "error: missing.txt: no such file",
         "error: blob.bin is not a text file or a PNG, JPEG, GIF or WebP image: not attached",
+        "error: a folder is a folder: attach the files in it one by one",
         "nothing attached (/file PATH attaches a file to your next message)",
     ]
     assert server.chat_requests == []

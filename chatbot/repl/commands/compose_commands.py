@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from chatbot.conversation.attachments import AttachmentKind
 from chatbot.conversation.compose import attach_files, room_for_message
 from chatbot.errors import ChatbotError
 from chatbot.repl.commands.builtins import CommandContext, CommandRegistry
@@ -46,7 +47,8 @@ def add_compose_commands(registry: CommandRegistry) -> None:
                 )
                 return
             for file in attached:
-                ctx.notices.plain(f"{file.name} · ~{counter.file_tokens(file):,} tokens")
+                kind = "" if file.kind is AttachmentKind.TEXT else f" ({file.mime})"
+                ctx.notices.plain(f"{file.name}{kind} · ~{counter.file_tokens(file):,} tokens")
             ctx.notices.hint("sent with your next message; /file clear drops them")
             return
         if argument == "clear":
