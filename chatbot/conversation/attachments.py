@@ -122,11 +122,11 @@ def sniff(data: bytes) -> tuple[AttachmentKind, str] | None:
 
 def fence_for(text: str) -> str:
     """A backtick fence longer than any backtick run in ``text`` (at least three)."""
-    longest = run = 0
-    for char in text:
-        run = run + 1 if char == "`" else 0
-        longest = max(longest, run)
-    return "`" * max(3, longest + 1)
+    # Substring searches run in C: this runs on every request that carries the file.
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return fence
 
 
 def text_block(attachment: Attachment) -> str:
