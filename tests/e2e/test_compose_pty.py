@@ -101,6 +101,7 @@ def test_copy_over_ssh_goes_through_the_terminal(
     terminal.send_line("/copy")
     terminal.expect(r"via the terminal \(OSC 52\)")
     assert time.monotonic() - started < 5
+    terminal.wait_for_prompt()  # Ctrl-D typed between prompts would be the tty's, not ours
 
     shown = strip_ansi(terminal.output)
     assert re.search(r"copied the last reply \(\d+ B\) via the terminal \(OSC 52\)", shown)
