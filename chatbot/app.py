@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from chatbot.api.client import ChatClient
+from chatbot.api.server_log import ServerLog
 from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.compose import Attached, attach_files
 from chatbot.conversation.journal import Journal
@@ -19,7 +20,7 @@ from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ApiError, ChatbotError, ConfigError
 from chatbot.render import ReplyRenderer, make_renderer
 from chatbot.render.sanitize import sanitize
-from chatbot.secrets import Redactor
+from chatbot.secrets import Redactor, url_secrets
 from chatbot.settings.config import Config, default_dotenv_files, load_environment, resolve_config
 from chatbot.settings.paths import AppPaths
 from chatbot.settings.personas import PersonaBook, format_persona_list, load_personas
@@ -130,6 +131,8 @@ class App:
         config = replace(
             config, prices=user_config.prices, context_windows=user_config.context_windows
         )
+        # A password in the base URL is as secret as the key.
+        self.redact = Redactor([env.get("OPENAI_API_KEY", ""), *url_secrets(config.endpoint)])
         if config.no_store and (options.resume or options.session is not None or config.cache):
             raise ConfigError("--continue, --session and --cache need the store: drop --no-store")
         book = self._personas(extra)
@@ -166,6 +169,10 @@ class App:
             redact=self.redact,
             prepare=prepare,
             debug=self._debug_log(options),
+            # The embedded server logs some failures instead of sending them.
+            server_log=ServerLog(self._local.log_path)
+            if self._local is not None and self._local.log_path is not None
+            else None,
         )
         cache = None
         if self._store is not None:
@@ -220,12 +227,8 @@ class App:
         self, config: Config, *, model_flag: str | None
     ) -> tuple[Config, Callable[[], str]]:
         """Boot the embedded llama.cpp server in the background; the prompt need not wait."""
-        from chatbot.api.local_server import (
-            LocalServer,
-            find_bundled_model,
-            install_sigterm_handler,
-            server_installed,
-        )
+        from chatbot.api.local_install import find_bundled_model, server_installed
+        from chatbot.api.local_server import LocalServer, install_sigterm_handler
         from chatbot.settings.paths import ensure_private_dir
 
         if not server_installed():
@@ -313,7 +316,8 @@ class App:
         attachments: Sequence[Attachment] = (),
     ) -> int:
         console = self._console(self.stdout)
-        renderer = self._renderer(console, config=config)
+        # stdout carries only the answer: thinking is shown (or written) on stderr.
+        renderer = self._renderer(console, session=session, thinking=self._console(self.stderr))
         try:
             result = session.send(question, renderer=renderer, attachments=attachments)
         except ApiError as exc:
@@ -323,25 +327,28 @@ class App:
         if outcome is not None and outcome.exit_code == 130:
             return 130  # the user pressed Ctrl-C: they know
         if outcome is not None:
-            print(f"chatbot: {outcome.text}", file=self.stderr)
+            # The line can quote the server (a finish value, tool names): keep it inert.
+            print(f"chatbot: {sanitize(self.redact(outcome.text))}", file=self.stderr)
         if show_usage:
             self._print_usage(session, result)
         return 0 if outcome is None else outcome.exit_code
 
     def _print_usage(self, session: ChatSession, result: TurnResult) -> None:
         """``--usage``: the reply's tokens and cost on stderr, ``~`` marking estimates."""
+        from chatbot.conversation.thinking import thinking_tokens
         from chatbot.settings.catalogue import describe_usage
 
         if result.reply.status is ReplyStatus.CACHED:
             print("usage: none (answered from the response cache)", file=self.stderr)
             return
         usage = result.usage
+        thinking, thinking_exact = thinking_tokens(result.reply, session.counter)
         if usage is not None and usage.prompt_tokens > 0:
             prompt, completion, estimated = usage.prompt_tokens, usage.completion_tokens, False
         else:
             # The same estimate the request was fitted with, and the reply counted alike.
             prompt = session.usage.last_prompt_tokens
-            completion = session.counter.text_tokens(result.reply.content)
+            completion = session.counter.text_tokens(result.reply.content) + thinking
             estimated = True
         line = describe_usage(
             session.params.model,
@@ -349,6 +356,8 @@ class App:
             completion_tokens=completion,
             estimated=estimated,
             prices=session.config.prices,
+            thinking_tokens=thinking,
+            thinking_estimated=not thinking_exact,
         )
         print(f"usage: {line}", file=self.stderr, flush=True)
 
@@ -406,7 +415,7 @@ class App:
             console=console,
             personas=book,
             commands=commands,
-            renderer_factory=lambda: self._renderer(console, config=config),
+            renderer_factory=lambda: self._renderer(console, session=session),
             notices=notices,
             attachments=pending,
         )
@@ -428,13 +437,23 @@ class App:
 
         return Console(file=file, highlight=False, soft_wrap=False)
 
-    def _renderer(self, console: Console, *, config: Config) -> ReplyRenderer:
+    def _renderer(
+        self, console: Console, *, session: ChatSession, thinking: Console | None = None
+    ) -> ReplyRenderer:
+        config = session.config
         markdown = console.is_terminal if config.markdown is None else config.markdown
-        return make_renderer(console=console, markdown=markdown, file=self.stdout)
+        think = config.think_for(session.persona)
+        return make_renderer(
+            console=console,
+            markdown=markdown,
+            file=self.stdout,
+            think=think,
+            thinking_console=thinking,
+        )
 
 
 def _local_extra_installed() -> bool:
-    from chatbot.api.local_server import local_extra_installed
+    from chatbot.api.local_install import local_extra_installed
 
     return local_extra_installed()
 

@@ -1,15 +1,30 @@
-"""Keep the API key out of every output, error, log and export."""
+"""Keep the API key and a base URL's password out of every output, error, log and export."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
 
-__all__ = ["Redactor", "Secret", "StreamScrubber"]
+__all__ = ["Redactor", "Secret", "StreamScrubber", "url_secrets"]
 
 # Key-shaped strings we redact even when they are not the configured key, since
 # servers sometimes echo back a key from another environment variable.
 _KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+[A-Za-z0-9_\-.]{8,})")
+# The password of any URL with credentials (scheme://user:password@host), however
+# short: a URL names where it goes, so this never touches ordinary words.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*):[^/\s]*@")
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """The password of ``url`` (as written and decoded), for a :class:`Redactor`."""
+    try:
+        password = urlsplit(url or "").password
+    except ValueError:
+        return []
+    if not password:
+        return []
+    return list(dict.fromkeys([password, unquote(password)]))
 
 
 class Secret:
@@ -40,6 +55,7 @@ class Redactor:
         self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
+        text = _URL_PASSWORD.sub(r"\1:***@", text)
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, "***")

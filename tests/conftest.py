@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.input.base import PipeInput
 
 from tests.support.fakeserver import FakeOpenAIServer
 
@@ -46,3 +48,10 @@ def server() -> Iterator[FakeOpenAIServer]:
     """A local OpenAI-compatible server speaking real SSE, started per test."""
     with FakeOpenAIServer() as fake:
         yield fake
+
+
+@pytest.fixture
+def pipe() -> Iterator[PipeInput]:
+    """Keys for a real PromptSession, typed through a pipe."""
+    with create_pipe_input() as inp:
+        yield inp

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from bench.cases.conversation import case_conversation, memory_worker, trim_worker
 from bench.cases.render import case_paced, case_render, final_render_bytes
 from bench.cases.startup import case_oneshot, case_startup
+from bench.cases.thinking import case_thinking
 from bench.harness import Bench
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "case_paced",
     "case_render",
     "case_startup",
+    "case_thinking",
     "final_render_bytes",
     "memory_worker",
     "trim_worker",
@@ -31,4 +33,5 @@ CASES: tuple[Callable[[Bench], None], ...] = (
     case_render,
     case_paced,
     case_conversation,
+    case_thinking,
 )

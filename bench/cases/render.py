@@ -12,7 +12,7 @@ from typing import Any
 from bench.harness import COLS, ROWS, Bench, ProcessRun, spec_question
 from bench.report import format_bytes, format_ratio, format_seconds, print_table, print_title
 
-__all__ = ["case_paced", "case_render", "final_render_bytes"]
+__all__ = ["calibrated_delay", "case_paced", "case_render", "final_render_bytes"]
 
 
 def final_render_bytes(text: str) -> int:
@@ -159,7 +159,7 @@ def case_render(bench: Bench) -> None:
     )
 
 
-def _calibrated_delay(bench: Bench, *, rate: float) -> float:
+def calibrated_delay(bench: Bench, *, rate: float) -> float:
     """The server's pause between one-token chunks that makes it stream at ``rate``.
 
     Its sleeps overshoot by a fairly steady amount a chunk (timer slack, writing the
@@ -183,7 +183,7 @@ def case_paced(bench: Bench) -> None:
         f"4. Paced stream: {sizes.paced_tokens} tokens at {sizes.paced_rate:g} tokens/s, "
         f"{ROWS}x{COLS} pty (median of {sizes.paced_runs})"
     )
-    delay = _calibrated_delay(bench, rate=sizes.paced_rate)
+    delay = calibrated_delay(bench, rate=sizes.paced_rate)
     question = spec_question(sizes.paced_tokens, delay=delay)
     results: dict[str, dict[str, list[float]]] = {}
     for _ in range(sizes.paced_runs):

@@ -12,7 +12,15 @@ ChatSession measurements, so their memory is the session's alone) are hidden
 from __future__ import annotations
 
 from bench.harness.context import API_KEY, FULL, PROMPT, QUICK, Bench, Sizes, environment
-from bench.harness.server import ROOT, BenchServer, serve, spec_question, worker_command
+from bench.harness.server import (
+    ROOT,
+    THINKING_FORMS,
+    BenchServer,
+    serve,
+    spec_question,
+    thinking_question,
+    worker_command,
+)
 from bench.harness.terminal import (
     COLS,
     ROWS,
@@ -32,6 +40,7 @@ __all__ = [
     "QUICK",
     "ROOT",
     "ROWS",
+    "THINKING_FORMS",
     "Bench",
     "BenchError",
     "BenchServer",
@@ -44,5 +53,6 @@ __all__ = [
     "run_in_pty",
     "serve",
     "spec_question",
+    "thinking_question",
     "worker_command",
 ]

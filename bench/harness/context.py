@@ -45,6 +45,9 @@ class Sizes:
     paced_tokens: int
     paced_rate: float
     paced_runs: int
+    #: A reasoning model's reply: (thinking, answer) tokens, paced at ``paced_rate``.
+    thinking_tokens: tuple[int, int]
+    thinking_runs: int
     trim_sizes: tuple[int, int, int]
     memory_turns: int
     memory_reply_tokens: int
@@ -62,6 +65,8 @@ FULL = Sizes(
     paced_tokens=8000,
     paced_rate=2000.0,
     paced_runs=3,
+    thinking_tokens=(4000, 2000),
+    thinking_runs=3,
     trim_sizes=(1000, 5000, 10000),
     memory_turns=500,
     memory_reply_tokens=200,
@@ -77,6 +82,8 @@ QUICK = Sizes(
     paced_tokens=120,
     paced_rate=2000.0,
     paced_runs=1,
+    thinking_tokens=(120, 60),
+    thinking_runs=1,
     trim_sizes=(100, 500, 1000),
     memory_turns=8,
     memory_reply_tokens=50,

@@ -25,13 +25,26 @@ from bench.harness.terminal import BenchError
 if TYPE_CHECKING:
     from tests.support.fakeserver import Reply
 
-__all__ = ["ROOT", "BenchServer", "serve", "spec_question", "worker_command"]
+__all__ = [
+    "ROOT",
+    "THINKING_FORMS",
+    "BenchServer",
+    "serve",
+    "spec_question",
+    "thinking_question",
+    "worker_command",
+]
 
 #: The repository root: ``bench`` and ``tests`` are importable from here.
 ROOT = Path(__file__).resolve().parents[2]
 # A question of this shape makes the bench server stream a Markdown sample:
 # "bench md TOKENS CHUNK_CHARS DELAY [anything]".
 _SPEC = "bench md"
+# And this one a reasoning model's reply: thinking, then the Markdown sample.
+# "bench think THINKING_TOKENS ANSWER_TOKENS CHUNK_CHARS DELAY FORM".
+_THINK_SPEC = "bench think"
+#: How the thinking is sent: in ``delta.reasoning_content``, or inline in ``<think>``.
+THINKING_FORMS = ("reasoning_content", "inline")
 
 
 def worker_command(*args: str, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
@@ -48,6 +61,13 @@ def worker_command(*args: str, env: dict[str, str]) -> tuple[list[str], dict[str
 def spec_question(tokens: int, *, chunk_chars: int = 4, delay: float = 0.0) -> str:
     """The question that makes the bench server stream ``tokens`` tokens of Markdown."""
     return f"{_SPEC} {tokens} {chunk_chars} {delay:g}"
+
+
+def thinking_question(
+    thinking: int, answer: int, *, form: str, chunk_chars: int = 4, delay: float = 0.0
+) -> str:
+    """The question that makes the bench server think ``thinking`` tokens, then answer."""
+    return f"{_THINK_SPEC} {thinking} {answer} {chunk_chars} {delay:g} {form}"
 
 
 class BenchServer:
@@ -97,10 +117,30 @@ def serve() -> int:
     from tests.support import fakeserver
 
     samples: dict[int, str] = {}
+    thoughts: dict[int, str] = {}
+
+    def think(words: list[str]) -> Reply:
+        thinking, answer, chunk_chars = int(words[2]), int(words[3]), int(words[4])
+        delay, form = float(words[5]), words[6]
+        if answer not in samples:
+            samples[answer] = fakeserver.markdown_sample(answer)
+        if thinking not in thoughts:
+            thoughts[thinking] = fakeserver.thinking_sample(thinking)
+        if form == "inline":
+            text = f"<think>\n{thoughts[thinking]}\n</think>\n\n{samples[answer]}"
+            return fakeserver.Reply(text=text, chunk_chars=chunk_chars, delay=delay)
+        return fakeserver.Reply(
+            text=samples[answer],
+            reasoning=thoughts[thinking],
+            chunk_chars=chunk_chars,
+            delay=delay,
+        )
 
     def respond(body: dict[str, Any]) -> Reply | None:
         messages = body.get("messages") or [{}]
         words = str(messages[-1].get("content", "")).split()
+        if len(words) == 7 and " ".join(words[:2]) == _THINK_SPEC:
+            return think(words)
         if len(words) < 5 or " ".join(words[:2]) != _SPEC:
             return None  # the default: echo the question
         tokens, chunk_chars, delay = int(words[2]), int(words[3]), float(words[4])

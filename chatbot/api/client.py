@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from chatbot.api.chunks import events_from_chunks, events_from_completion
+from chatbot.api.body import NotChatBody, events_from_body
 from chatbot.api.debuglog import DebugLog
 from chatbot.api.events import (
     ChatRequest,
@@ -21,11 +21,13 @@ from chatbot.api.events import (
     TextDelta,
     UsageReport,
 )
+from chatbot.api.server_log import ServerLog
 from chatbot.api.translate import translate
 from chatbot.errors import ApiError
-from chatbot.secrets import Redactor, StreamScrubber
+from chatbot.secrets import Redactor, StreamScrubber, url_secrets
 
 if TYPE_CHECKING:
+    import httpx2
     import openai
 
 __all__ = ["ChatClient"]
@@ -46,17 +48,20 @@ class ChatClient:
         sdk_factory: Callable[[], openai.OpenAI] | None = None,
         prepare: Callable[[], str] | None = None,
         debug: DebugLog | None = None,
+        server_log: ServerLog | None = None,
     ) -> None:
         self._api_key = api_key
         self.base_url = base_url
         self.timeout = timeout
         self._max_retries = max_retries
         self.include_usage = include_usage
-        self._redact = redact or Redactor([api_key])
+        self._redact = redact or Redactor([api_key, *url_secrets(base_url)])
         self._sdk_factory = sdk_factory
         #: Waits for a server that is still starting and returns its base URL.
         self._prepare = prepare
         self._debug = debug
+        #: The embedded server's log, which holds the errors it does not send.
+        self._server_log = server_log
         self._sdk: openai.OpenAI | None = None
         self._lock = threading.Lock()
 
@@ -104,12 +109,16 @@ class ChatClient:
 
     def list_models(self) -> list[str]:
         """Model ids the server offers; empty when it will not say."""
+        return self._models_or_none() or []
+
+    def _models_or_none(self) -> list[str] | None:
+        """Model ids from ``/models``, or None when that does not answer a list."""
         try:
             page = self._client().with_options(max_retries=0, timeout=5).models.list()
             return sorted(model.id for model in page.data)
         except Exception:
             # Only a hint for an error message: any failure means "unknown".
-            return []
+            return None
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         """Yield the reply as it streams; raise :class:`ApiError` subclasses.
@@ -123,6 +132,8 @@ class ChatClient:
         # the screen or into the store. Short placeholders ("not-needed") are
         # not secrets and would mangle ordinary words.
         scrubber = StreamScrubber(self._api_key) if len(self._api_key) >= 20 else None
+        # Thinking is shown and stored too: it gets a scrubber of its own.
+        thoughts = StreamScrubber(self._api_key) if scrubber is not None else None
         try:
             for event in self._stream_once(request):
                 if isinstance(event, TextDelta | ReasoningDelta):
@@ -132,13 +143,17 @@ class ChatClient:
                         event = TextDelta(scrubber.feed(event.text))
                         if not event.text:
                             continue
+                    elif thoughts is not None and isinstance(event, ReasoningDelta):
+                        event = ReasoningDelta(thoughts.feed(event.text))
+                        if not event.text:
+                            continue
                 elif isinstance(event, Finished | UsageReport):
-                    yield from _release(scrubber)
+                    yield from _release(scrubber, thoughts)
                     self._log("response", chars=chars, detail=repr(event))
                 yield event
         except ApiError as exc:
             self._log("error", error=type(exc).__name__, message=str(exc), chars=chars)
-            yield from _release(scrubber)
+            yield from _release(scrubber, thoughts)
             raise
         except Exception as exc:
             error = translate(
@@ -148,12 +163,12 @@ class ChatClient:
                 base_url=self.base_url,
                 timeout=self.timeout,
                 redact=self._redact,
-                list_models=self.list_models,
+                list_models=self._models_or_none,
             )
             self._log(
                 "error", error=type(error).__name__, message=str(error), cause=repr(exc)[:500]
             )
-            yield from _release(scrubber)
+            yield from _release(scrubber, thoughts)
             raise error from None
         except BaseException:
             self._log("cancelled", chars=chars)
@@ -192,8 +207,11 @@ class ChatClient:
                 kwargs[name] = value
         if request.stop:
             kwargs["stop"] = list(request.stop)
+        if request.extra_body:
+            kwargs["extra_body"] = {**request.extra_body, **kwargs["extra_body"]}
         if self.include_usage:
             kwargs["stream_options"] = {"include_usage": True}
+        mark = self._server_log.mark() if self._server_log is not None else None
         try:
             response = client.chat.completions.create(stream=True, **kwargs)
         except openai.BadRequestError as exc:
@@ -204,17 +222,55 @@ class ChatClient:
             kwargs.pop("stream_options")
             response = client.chat.completions.create(stream=True, **kwargs)
         with response as chunks:
-            content_type = chunks.response.headers.get("content-type", "")
-            if "json" in content_type and "event-stream" not in content_type:
-                # A server that ignores stream=True answers one JSON completion;
-                # the SDK would see no SSE events in it and yield nothing.
-                chunks.response.read()
-                yield from events_from_completion(chunks.response.json())
-                return
-            yield from events_from_chunks(chunks)
+            # The body is read here, not by the SDK: its decoder drops llama.cpp's
+            # "error:" lines and trusts the label, so a web page or a JSON error
+            # sent with status 200 would look like an empty, finished reply.
+            http = chunks.response
+            self._log(
+                "response-head",
+                url=str(http.url),
+                redirects=[str(r.url) for r in http.history],
+                content_type=http.headers.get("content-type", ""),
+            )
+            said = False
+            try:
+                for event in events_from_body(_body_bytes(http)):
+                    said = said or isinstance(event, TextDelta | ReasoningDelta)
+                    if isinstance(event, Finished) and not (said or event.reason or event.tools):
+                        self._raise_logged_error(mark)
+                    yield event
+            except NotChatBody as exc:
+                if http.history:
+                    exc.redirected_to = str(http.url)
+                raise
+
+    def _raise_logged_error(self, mark: int | None) -> None:
+        """After an empty stream, the error our own local server logged instead of sending."""
+        if self._server_log is None or mark is None:
+            return
+        error = self._server_log.error_since(mark)
+        if error is not None:
+            raise NotChatBody("error_event", error)
 
 
-def _release(scrubber: StreamScrubber | None) -> Iterator[TextDelta]:
-    """Text the scrubber held back in case it was the start of the key."""
+def _body_bytes(response: httpx2.Response) -> Iterator[bytes]:
+    """The body as it arrives, with transport failures as the SDK's own errors."""
+    import httpx2
+    import openai
+
+    try:
+        yield from response.iter_bytes()
+    except httpx2.TimeoutException as exc:
+        raise openai.APITimeoutError(request=response.request) from exc
+    except httpx2.TransportError as exc:
+        raise openai.APIConnectionError(request=response.request) from exc
+
+
+def _release(
+    scrubber: StreamScrubber | None, thoughts: StreamScrubber | None = None
+) -> Iterator[TextDelta | ReasoningDelta]:
+    """Text the scrubbers held back in case it was the start of the key."""
+    if thoughts is not None and (thought := thoughts.flush()):
+        yield ReasoningDelta(thought)
     if scrubber is not None and (held := scrubber.flush()):
         yield TextDelta(held)

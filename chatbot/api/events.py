@@ -32,6 +32,8 @@ class ChatRequest:
     top_p: float | None = None
     max_tokens: int | None = None
     stop: Sequence[str] | None = None
+    #: More fields for the request body, for what a server adds (llama.cpp's ``grammar``).
+    extra_body: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +50,17 @@ class ReasoningDelta:
 class UsageReport:
     prompt_tokens: int
     completion_tokens: int
+    #: Thinking tokens among the completion tokens, when the server says
+    #: (``usage.completion_tokens_details.reasoning_tokens``).
+    reasoning_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Finished:
     #: "stop", "length", "content_filter", ... or None when the server never said.
     reason: str | None
+    #: Names of the tools the model asked to call (this chat offers none).
+    tools: tuple[str, ...] = ()
 
 
 StreamEvent = TextDelta | ReasoningDelta | UsageReport | Finished

@@ -6,8 +6,11 @@ the CLI edge can print it as the one line a user sees.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
 
+from chatbot.api.body import NotChatBody, page_title
 from chatbot.api.events import ChatRequest
 from chatbot.errors import (
     ApiError,
@@ -25,6 +28,8 @@ from chatbot.secrets import Redactor
 
 __all__ = ["translate"]
 
+_ENDPOINT = "/chat/completions"
+
 
 def translate(
     exc: Exception,
@@ -34,12 +39,17 @@ def translate(
     base_url: str,
     timeout: float,
     redact: Redactor,
-    list_models: Callable[[], list[str]],
+    list_models: Callable[[], list[str] | None],
 ) -> ApiError:
-    """The domain error for an SDK or transport exception; its text is safe to show."""
+    """The domain error for an SDK or transport exception; its text is safe to show.
+
+    ``list_models`` answers None when the server's ``/models`` does not answer.
+    """
     import openai
 
-    where = base_url
+    where = redact(base_url)
+    if isinstance(exc, NotChatBody):
+        return _not_chat(exc, started=started, base_url=base_url, redact=redact)
     detail = redact(_server_message(exc))
     if isinstance(exc, openai.APITimeoutError):
         if started:
@@ -49,19 +59,18 @@ def translate(
         if started:
             return StreamDropped(f"the connection to {where} dropped mid-reply")
         return ServerUnreachable(f"cannot reach {where} ({_connection_reason(exc)})")
+    if isinstance(exc, openai.APIStatusError):
+        misdirected = _misdirected(exc, base_url=base_url, redact=redact, detail=detail)
+        if misdirected is not None:
+            return misdirected
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return AuthenticationFailed(
             f"the server rejected the API key ({exc.status_code}): check OPENAI_API_KEY"
             + (f" ({detail})" if detail else "")
         )
     if isinstance(exc, openai.NotFoundError):
-        available = tuple(list_models())
-        listing = ""
-        if available:
-            shown = ", ".join(available[:20]) + (", …" if len(available) > 20 else "")
-            listing = f" (available: {shown}; switch with /model NAME or --model)"
-        return ModelNotFound(
-            f"model {request.model!r} not found at {where}{listing}", available=available
+        return _not_found(
+            exc, request=request, base_url=base_url, redact=redact, list_models=list_models
         )
     if isinstance(exc, openai.RateLimitError):
         retry_after = _retry_after(exc.response.headers)
@@ -99,12 +108,141 @@ def translate(
     return ApiError(f"unexpected failure talking to {where}: {exc.__class__.__name__}")
 
 
+def _not_found(
+    exc: Exception,
+    *,
+    request: ChatRequest,
+    base_url: str,
+    redact: Redactor,
+    list_models: Callable[[], list[str] | None],
+) -> ApiError:
+    """A 404: a missing model only when the server says so or ``/models`` omits it.
+
+    Otherwise the base URL is wrong (Ollama's "404 page not found", OpenAI's
+    "Invalid URL (POST ...)"): show the server's words and the URL tried.
+    """
+    where = redact(base_url)
+    models = list_models()
+    if _names_the_model(exc, request.model) or (models is not None and request.model not in models):
+        available = tuple(models or ())
+        listing = ""
+        if available:
+            shown = ", ".join(available[:20]) + (", …" if len(available) > 20 else "")
+            listing = f" (available: {shown}; switch with /model NAME or --model)"
+        return ModelNotFound(
+            f"model {request.model!r} not found at {where}{listing}", available=available
+        )
+    detail = redact(_server_message(exc)) or "no details given"
+    return ApiError(
+        f"no chat API at {where}{_ENDPOINT}: the server answered 404 ({detail}); "
+        f"{_base_url_hint(base_url)}"
+    )
+
+
+def _names_the_model(exc: Exception, model: str) -> bool:
+    """True when a 404's own words say that this model is what is missing."""
+    body = getattr(exc, "body", None)
+    error = body.get("error", body) if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    if code == "model_not_found":
+        return True
+    text = _server_message(exc).lower()
+    return (
+        model.lower() in text
+        and "model" in text
+        and any(words in text for words in ("not found", "does not exist", "not exist"))
+    )
+
+
+def _misdirected(
+    exc: Exception, *, base_url: str, redact: Redactor, detail: str
+) -> ApiError | None:
+    """The base URL is wrong: it is the endpoint itself, or the server redirects it."""
+    status = getattr(exc, "status_code", 0)
+    response = getattr(exc, "response", None)
+    history = getattr(response, "history", None)
+    if history:
+        target = str(response.url) if response is not None else ""
+        if target.rstrip("/").endswith(_ENDPOINT):
+            new_base = target.rstrip("/").removesuffix(_ENDPOINT)
+            return ApiError(
+                f"the server redirected to {redact(new_base)}; set that as the base URL"
+            )
+        return ApiError(
+            f"the server redirected {redact(base_url)}{_ENDPOINT} to {redact(target)}, "
+            f"which answered {status}; check the base URL"
+        )
+    if status in (404, 405) and _is_endpoint(base_url):
+        return _endpoint_as_base(base_url, redact)
+    if status == 405:
+        return ApiError(
+            f"no chat API at {redact(base_url)}{_ENDPOINT}: the server answered 405"
+            + (f" ({detail})" if detail else "")
+            + f"; {_base_url_hint(base_url)}"
+        )
+    return None
+
+
+def _is_endpoint(base_url: str) -> bool:
+    return base_url.rstrip("/").endswith(_ENDPOINT)
+
+
+def _endpoint_as_base(base_url: str, redact: Redactor) -> ApiError:
+    fixed = base_url.rstrip("/").removesuffix(_ENDPOINT)
+    return ApiError(
+        f"the base URL {redact(base_url)} is the chat endpoint itself; "
+        f"set the base URL to {redact(fixed)}"
+    )
+
+
+def _base_url_hint(base_url: str) -> str:
+    """Ask about ``/v1`` only when the URL has no version in its path."""
+    if re.search(r"/v\d", urlsplit(base_url).path):
+        return "check the base URL"
+    return "is the base URL missing `/v1`?"
+
+
+def _not_chat(exc: NotChatBody, *, started: bool, base_url: str, redact: Redactor) -> ApiError:
+    """A 200 answer that was not a chat reply, or that reported an error inside it."""
+    where = redact(base_url)
+    detail = redact(" ".join(exc.detail.split())[:300])
+    if exc.kind == "error_event":
+        if _is_context_length_text(detail):
+            return ContextLengthExceeded(
+                "the server says the conversation is longer than the model's context"
+                + (f" ({detail})" if detail else "")
+            )
+        prefix = "the stream failed" if started else "the server reported an error"
+        return ServerError(f"{prefix}: {detail or 'no details given'}")
+    if exc.kind == "json_error":
+        return ServerError(f"the server reported an error: {detail or 'no details given'}")
+    if _is_endpoint(base_url):
+        return _endpoint_as_base(base_url, redact)
+    if exc.redirected_to is not None:
+        where = f"{where}, redirected to {redact(exc.redirected_to)},"
+    if exc.kind == "web_page":
+        what = f"a web page ({detail})" if detail else "a web page"
+    else:
+        what = f"something else ({detail})" if detail else "something else"
+    return ApiError(
+        f"the server at {where} answered with {what}, not the API; {_base_url_hint(base_url)}"
+    )
+
+
 def _server_message(exc: Exception) -> str:
     body = getattr(exc, "body", None)
     message: object = None
     if isinstance(body, dict):
         error = body.get("error", body)
         message = error.get("message") if isinstance(error, dict) else error
+    elif isinstance(body, str) and body.strip():
+        # Not JSON: Ollama's plain "404 page not found", or a proxy's HTML page.
+        text = body.strip()
+        if text.startswith("<"):
+            title = page_title(text.encode("utf-8", errors="replace"))
+            message = f"a web page ({title})" if title else "a web page"
+        else:
+            message = text
     if not isinstance(message, str) or not message.strip():
         message = getattr(exc, "message", None)
     if not isinstance(message, str):
@@ -120,10 +258,23 @@ def _is_context_length(exc: Exception) -> bool:
         code = body["error"].get("code", code)
     if code == "context_length_exceeded":
         return True
-    text = str(exc).lower()
+    return _is_context_length_text(str(exc))
+
+
+def _is_context_length_text(text: str) -> bool:
+    lowered = text.lower()
     return any(
-        phrase in text
-        for phrase in ("context length", "context_length", "maximum context", "too many tokens")
+        phrase in lowered
+        for phrase in (
+            "context length",
+            "context_length",
+            "maximum context",
+            "too many tokens",
+            # llama.cpp: "the request exceeds the available context size";
+            # llama-cpp-python: "Requested tokens (N) exceed context window of M".
+            "context size",
+            "exceed context window",
+        )
     )
 
 

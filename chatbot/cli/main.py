@@ -1,7 +1,8 @@
 """The command line: parse arguments, run the app, turn domain errors into one line.
 
 This is the only place that prints an error for a ChatbotError and picks the
-exit status: 0 success, 1 API or network failure, 2 usage or configuration.
+exit status: 0 success, 1 API or network failure or a reply that is no answer (cut,
+empty, tool calls only), 2 usage or configuration.
 """
 
 from __future__ import annotations

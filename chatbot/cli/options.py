@@ -25,6 +25,7 @@ _CONFIG_FLAGS = (
     "timeout",
     "retries",
     "overflow",
+    "think",
     "max_wait",
     "markdown",
     "db",

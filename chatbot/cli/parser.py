@@ -11,6 +11,7 @@ from chatbot.settings.limits import (
     OVERFLOW_POLICIES,
     RETRIES,
     TEMPERATURE,
+    THINK_MODES,
     TIMEOUT,
     TOP_P,
     Range,
@@ -56,7 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chatbot",
         description="Chat with a model behind any OpenAI-compatible API.",
-        epilog="Without a question, starts an interactive chat. Type /help inside it.",
+        epilog=(
+            "Without a question, starts an interactive chat. Type /help inside it. "
+            "Exit status of a question: 0 answered (also when cut by --max-tokens or a "
+            "content filter: a warning says so); 1 when the reply failed, was cut, empty, "
+            "only tool calls, or not a chat answer at all: stdout holds only the text that "
+            "arrived, stderr says why; 2 usage or configuration."
+        ),
     )
     parser.add_argument("question", nargs="*", help="ask once, print the reply and exit")
     parser.add_argument(
@@ -98,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--overflow",
         choices=OVERFLOW_POLICIES,
         help="when old turns no longer fit: drop them (default) or summarize them",
+    )
+    parser.add_argument(
+        "--think",
+        choices=THINK_MODES,
+        help="a reasoning model's thinking: show it all, fold it to one line once the "
+        "answer starts (default), or hide it; one-shot: 'show' writes it to stderr",
     )
     parser.add_argument(
         "--retries",

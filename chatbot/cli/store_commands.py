@@ -9,7 +9,7 @@ from typing import TextIO
 from chatbot.cli.options import StoreOptions
 from chatbot.errors import ConfigError
 from chatbot.render.sanitize import sanitize
-from chatbot.repl.commands.store_commands import render_export, session_rows
+from chatbot.repl.commands.store_commands import SHORT_QUERY_NOTE, render_export, session_rows
 from chatbot.settings.paths import write_private
 from chatbot.store.database import Store
 from chatbot.store.export import from_json
@@ -22,7 +22,7 @@ def run_store_command(args: StoreOptions, *, store: Store, stdout: TextIO, stder
     if args.command == "sessions":
         return _sessions(store, search=args.search, limit=args.limit, stdout=stdout, stderr=stderr)
     if args.command == "export":
-        text = render_export(store.load_conversation(args.id), args.format)
+        text = render_export(store.load_conversation(args.id, window_tokens=None), args.format)
         if args.output:
             write_private(Path(args.output).expanduser(), text)
             print(f"exported #{args.id} to {args.output}", file=stderr)
@@ -35,13 +35,24 @@ def run_store_command(args: StoreOptions, *, store: Store, stdout: TextIO, stder
 def _sessions(
     store: Store, *, search: str | None, limit: int, stdout: TextIO, stderr: TextIO
 ) -> int:
-    infos = store.list_conversations(limit=limit, search=search)
+    snippets: list[str | None] = []
+    if search:
+        result = store.search_conversations(search, limit=limit)
+        infos = [hit.info for hit in result.hits]
+        snippets = [hit.snippet for hit in result.hits]
+        if not result.complete:
+            print(SHORT_QUERY_NOTE, file=stderr)
+    else:
+        infos = store.list_conversations(limit=limit)
     if not infos:
         print("no conversations found", file=stderr)
         return 0
-    for ident, when, persona, turns, title in session_rows(infos):
+    for index, (ident, when, persona, turns, title) in enumerate(session_rows(infos)):
         columns = (ident.rjust(4), when.ljust(11), sanitize(persona).ljust(18), turns.rjust(3))
         print("  ".join((*columns, sanitize(title))), file=stdout)
+        if index < len(snippets) and snippets[index]:
+            # Under the title, where the text matched: which conversation was meant.
+            print(f"      {sanitize(snippets[index] or '')}", file=stdout)
     return 0
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from chatbot.api.events import ChatBackend, ChatRequest, TextDelta, UsageReport
+from chatbot.api.events import ChatBackend, ChatRequest, Finished, TextDelta, UsageReport
+from chatbot.api.thinking import separate_thinking
 from chatbot.conversation.attachments import AttachmentKind, message_text
 from chatbot.conversation.history import Budget
-from chatbot.conversation.messages import Message, Role
+from chatbot.conversation.messages import Message, ReplyStatus, Role
+from chatbot.conversation.outcome import reply_status
 from chatbot.conversation.tokens import TokenCounter
 from chatbot.errors import ApiError, CompactionFailed
 
@@ -82,7 +84,9 @@ class Compactor:
         piece_limit = budget.context_window - reply_room - overhead
         if piece_limit < 64:
             raise CompactionFailed("the model's context is too small to summarise in")
-        pieces = self._pieces([_line(m) for m in items], limit=piece_limit)
+        # An empty reply (cut before any text) says nothing worth keeping.
+        lines = [_line(m) for m in items if m.role is not Role.ASSISTANT or m.content.strip()]
+        pieces = self._pieces(lines, limit=piece_limit)
         summaries = [self._ask(piece, model=model, max_tokens=reply_room) for piece in pieces]
         combined = "\n".join(summaries)
         # Combining many pieces may itself be long: condense once more if so.
@@ -131,15 +135,23 @@ class Compactor:
             max_tokens=max_tokens,
         )
         parts: list[str] = []
+        finished = Finished(None)
         try:
-            for event in self.backend.stream(request):
+            # A reasoning model's thinking is not part of the summary.
+            for event in separate_thinking(self.backend.stream(request)):
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                 elif isinstance(event, UsageReport) and self._on_usage is not None:
                     self._on_usage(model, event)
+                elif isinstance(event, Finished):
+                    finished = event
         except ApiError as exc:
             raise CompactionFailed(str(exc)) from None
         text = "".join(parts)
-        if not text.strip():
+        status = reply_status(finished.reason, has_text=bool(text.strip()), tools=finished.tools)
+        if status is ReplyStatus.EMPTY:
             raise CompactionFailed("the model returned an empty summary")
+        # A summary cut by max_tokens still helps; one cut by a failure is not trusted.
+        if status not in (ReplyStatus.COMPLETE, ReplyStatus.LENGTH):
+            raise CompactionFailed(f"the summary did not finish ({status.value})")
         return text.strip()

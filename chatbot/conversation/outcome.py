@@ -1,13 +1,19 @@
-"""How a reply ended, in the one line the user sees: the REPL and one-shot share it."""
+"""How a reply ended: the one mapping from the server's finish to a status, and the
+one line the user sees about it. The REPL and one-shot share both.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from chatbot.conversation.messages import Message, ReplyStatus
 
-__all__ = ["Outcome", "describe_outcome"]
+__all__ = ["Outcome", "describe_outcome", "reply_status"]
+
+_RETRY = "/retry asks again"
+_CONTINUE = "/continue asks for the rest, /retry asks again"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -26,6 +32,45 @@ class Outcome:
         return f"{self.text}; {self.next_step}" if self.next_step else self.text
 
 
+def reply_status(finish: str | None, *, has_text: bool, tools: Sequence[str] = ()) -> ReplyStatus:
+    """The status of a reply the stream ended normally for: the ONE mapping.
+
+    Complete only when the server said ``stop`` (a missing ``[DONE]`` after it
+    is fine). Tool calls and a content filter win over an empty reply, since
+    they say why there is no text; otherwise no text at all is EMPTY.
+    """
+    if tools or finish in ("tool_calls", "function_call"):
+        return ReplyStatus.TOOL_CALLS
+    if finish == "content_filter":
+        return ReplyStatus.FILTERED
+    if not has_text:
+        return ReplyStatus.EMPTY
+    if finish is None:
+        return ReplyStatus.CUT
+    if finish == "stop":
+        return ReplyStatus.COMPLETE
+    if finish == "length":
+        return ReplyStatus.LENGTH
+    return ReplyStatus.ABNORMAL
+
+
+def _printable(text: str, limit: int = 60) -> str:
+    """Server-chosen words (a finish value, a tool name) made one short inert line."""
+    shown = "".join(ch if ch.isprintable() else " " for ch in text)
+    shown = " ".join(shown.split())
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def _tools_line(names: Sequence[str]) -> str:
+    if not names:
+        return "the model asked to call a tool, and this chat offers none"
+    listed = ", ".join(_printable(name) for name in names[:5])
+    if len(names) > 5:
+        listed += ", …"
+    noun = "a tool" if len(names) == 1 else "tools"
+    return f"the model asked to call {noun} this chat does not offer: {listed}"
+
+
 def describe_outcome(reply: Message) -> Outcome | None:
     """The line for how ``reply`` ended, or None for a plain complete reply."""
     status = reply.status
@@ -36,6 +81,10 @@ def describe_outcome(reply: Message) -> Outcome | None:
             next_step="what arrived is kept (/retry for a new one)",
             exit_code=130,
         )
+    if reply.thinking and not reply.content.strip():
+        thought_only = _thought_but_no_answer(reply)
+        if thought_only is not None:
+            return thought_only
     if status is ReplyStatus.LENGTH:
         return Outcome(
             level="warning",
@@ -46,4 +95,53 @@ def describe_outcome(reply: Message) -> Outcome | None:
         return Outcome(level="warning", text="the server's content filter stopped the reply")
     if status is ReplyStatus.CACHED:
         return Outcome(level="hint", text="(answered from the response cache)")
+    if status is ReplyStatus.CUT:
+        return Outcome(
+            level="error",
+            text="the reply was cut: the stream ended before the server said it was finished",
+            next_step=_CONTINUE,
+            exit_code=1,
+        )
+    if status is ReplyStatus.TOOL_CALLS:
+        return Outcome(
+            level="error", text=_tools_line(reply.tool_names), next_step=_RETRY, exit_code=1
+        )
+    finish = _printable(reply.finish_reason or "")
+    if status is ReplyStatus.ABNORMAL:
+        return Outcome(
+            level="error",
+            text=f"the server ended the reply early (finish_reason '{finish or '?'}')",
+            next_step=_CONTINUE if reply.content else _RETRY,
+            exit_code=1,
+        )
+    if status is ReplyStatus.EMPTY:
+        said = f" (finish_reason '{finish}')" if finish and finish != "stop" else ""
+        return Outcome(
+            level="error",
+            text=f"the reply is empty: the server sent no text{said}",
+            next_step=_RETRY,
+            exit_code=1,
+        )
     return None
+
+
+def _thought_but_no_answer(reply: Message) -> Outcome | None:
+    """A reply that is all thinking: say so plainly, not just "empty".
+
+    Like any reply that is no answer, one-shot exits 1; a filter or tool calls
+    keep their own lines.
+    """
+    if reply.status not in (ReplyStatus.EMPTY, ReplyStatus.LENGTH, ReplyStatus.COMPLETE):
+        return None
+    if reply.finish_reason == "length" or reply.status is ReplyStatus.LENGTH:
+        text = "the model used its whole max_tokens budget thinking; raise --max-tokens"
+    elif reply.finish_reason is None and reply.status is ReplyStatus.EMPTY:
+        text = "the stream ended while the model was still thinking, before any answer"
+    else:
+        text = "the model stopped while still thinking and gave no answer"
+    return Outcome(
+        level="error",
+        text=text,
+        next_step=f"/thinking shows what it thought; {_RETRY}",
+        exit_code=1,
+    )

@@ -12,13 +12,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from chatbot.api.events import ChatBackend, ChatRequest, Finished, TextDelta, UsageReport
+from chatbot.api.events import (
+    ChatBackend,
+    ChatRequest,
+    Finished,
+    ReasoningDelta,
+    TextDelta,
+    UsageReport,
+)
+from chatbot.api.thinking import separate_thinking
 from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.compaction import Compactor, summary_message
 from chatbot.conversation.history import Budget, Conversation, FittedRequest, fit_to_budget
 from chatbot.conversation.journal import Journal, NullJournal
 from chatbot.conversation.messages import Message, ReplyStatus, Role
+from chatbot.conversation.outcome import reply_status
 from chatbot.conversation.retry import RetryPolicy, RetryWait, Waiter, sleeping_waiter
+from chatbot.conversation.thinking import think_sink, thinking_tokens
 from chatbot.conversation.tokens import TokenCounter
 from chatbot.conversation.usage import ContextFill, SessionUsage
 from chatbot.errors import (
@@ -34,11 +44,6 @@ from chatbot.settings.personas import Persona
 from chatbot.text import clean_text
 
 __all__ = ["ChatSession", "ReplyCache", "TurnResult"]
-
-_FINISH_STATUS = {
-    "length": ReplyStatus.LENGTH,
-    "content_filter": ReplyStatus.FILTERED,
-}
 
 
 class ReplyCache(Protocol):
@@ -315,7 +320,7 @@ class ChatSession:
             request = self._request(fitted)
             if use_cache and self._cache_enabled and self.cache is not None:
                 cached = self.cache.lookup(request, persona=self.persona.name)
-                if cached is not None:
+                if cached and cached.strip():  # an empty answer is none, even from an old cache
                     return self._from_cache(
                         cached, fitted, renderer=renderer, first_drop=first_drop
                     )
@@ -348,7 +353,13 @@ class ChatSession:
         params = self.params
         return ChatRequest(
             model=params.model,
-            messages=[m.to_api() for m in fitted.messages],
+            # An empty reply (cut before any text, tool calls only) is kept to
+            # record what happened, but is no answer to send back.
+            messages=[
+                m.to_api()
+                for m in fitted.messages
+                if m.role is not Role.ASSISTANT or m.content.strip()
+            ],
             temperature=params.temperature,
             top_p=params.top_p,
             # Never ask for more than the room the budget kept for the reply.
@@ -366,31 +377,43 @@ class ChatSession:
         """One attempt: stream into the renderer, keep what arrived."""
         reply = Message(role=Role.ASSISTANT, content="")
         parts: list[str] = []
+        # Thinking, in whichever form it came, is kept apart and never sent back.
+        thoughts: list[str] = []
+        think = think_sink(renderer)
         usage: UsageReport | None = None
-        finish: str | None = None
+        finished = Finished(None)  # a stream that just stops never said it was finished
         try:
-            for event in self.backend.stream(request):
+            for event in separate_thinking(self.backend.stream(request)):
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                     renderer.feed(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    thoughts.append(event.text)
+                    think(event.text)
                 elif isinstance(event, UsageReport):
                     usage = event
                 elif isinstance(event, Finished):
-                    finish = event.reason
-                # ReasoningDelta: thinking text is not part of the answer.
+                    finished = event
         except KeyboardInterrupt:
             reply.status = ReplyStatus.INTERRUPTED
         except ApiError as exc:
-            if parts:
+            reply.thinking = "".join(thoughts).rstrip()
+            if parts or thoughts:
                 reply.content = "".join(parts)
                 reply.status = ReplyStatus.FAILED
                 self._keep(reply, usage)
                 raise exc.with_partial_reply_kept() from exc
             raise
         reply.content = "".join(parts)
+        reply.thinking = "".join(thoughts).rstrip()
         if reply.status is ReplyStatus.COMPLETE:
-            reply.status = _FINISH_STATUS.get(finish or "", ReplyStatus.COMPLETE)
-        if reply.content or reply.status is not ReplyStatus.INTERRUPTED:
+            reply.status = reply_status(
+                finished.reason, has_text=bool(reply.content.strip()), tools=finished.tools
+            )
+            reply.tool_names = finished.tools
+            if reply.status is not ReplyStatus.COMPLETE:
+                reply.finish_reason = finished.reason
+        if reply.content or reply.thinking or reply.status is not ReplyStatus.INTERRUPTED:
             self._keep(reply, usage)
         return reply, usage
 
@@ -439,6 +462,8 @@ class ChatSession:
         )
 
     def _keep(self, reply: Message, usage: UsageReport | None) -> None:
+        if usage is not None and reply.thinking:
+            reply.thinking_tokens = usage.reasoning_tokens
         self.conversation.append(reply)
         self.journal.record(
             reply,
@@ -474,6 +499,11 @@ class ChatSession:
             self.usage.last_prompt_exact = False
             self.usage.estimated_requests += 1
             completion = self.counter.text_tokens(reply.content) if reply is not None else 0
+            if reply is not None and reply.thinking:
+                completion += thinking_tokens(reply, self.counter)[0]
             self.usage.add(
                 model=params.model, prompt=fitted.estimated_tokens, completion=completion
             )
+        if reply is not None and reply.thinking:
+            tokens, exact = thinking_tokens(reply, self.counter)
+            self.usage.add_thinking(tokens, exact=exact)

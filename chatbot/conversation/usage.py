@@ -21,6 +21,9 @@ class SessionUsage:
     estimated_requests: int = 0
     #: (model, prompt, completion) per request, for cost by model.
     by_model: dict[str, list[int]] = field(default_factory=dict)
+    #: Thinking tokens among the completion tokens, and whether any is our estimate.
+    thinking_tokens: int = 0
+    thinking_estimated: bool = False
 
     def add(self, *, model: str, prompt: int, completion: int) -> None:
         self.prompt_tokens += prompt
@@ -28,6 +31,11 @@ class SessionUsage:
         totals = self.by_model.setdefault(model, [0, 0])
         totals[0] += prompt
         totals[1] += completion
+
+    def add_thinking(self, tokens: int, *, exact: bool) -> None:
+        """Count one reply's thinking tokens (already part of its completion tokens)."""
+        self.thinking_tokens += tokens
+        self.thinking_estimated = self.thinking_estimated or not exact
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -26,7 +26,11 @@ __all__ = [
 
 
 class ReplyRenderer(Protocol):
-    """Shows one reply as it streams in."""
+    """Shows one reply as it streams in.
+
+    A renderer may also have ``think(text)``, taking the model's thinking before the
+    answer (see :mod:`chatbot.render.thinking`); the session calls it when present.
+    """
 
     def feed(self, text: str) -> None:
         """Take the next chunk of the reply."""
@@ -41,13 +45,27 @@ def make_renderer(
     markdown: bool,
     file: TextIO | None = None,
     code_theme: str = "monokai",
+    think: str | None = None,
+    thinking_console: Console | None = None,
 ) -> ReplyRenderer:
-    """Markdown rendered on ``console``, or raw text to ``file`` (default: the console's)."""
+    """Markdown rendered on ``console``, or raw text to ``file`` (default: the console's).
+
+    With ``think`` (a mode of :data:`~chatbot.settings.limits.THINK_MODES`), thinking
+    is shown on ``thinking_console`` (default: ``console``) before the answer.
+    """
+    answer: ReplyRenderer
     if markdown:
         from chatbot.render.markdown_stream import MarkdownStreamRenderer
 
-        return MarkdownStreamRenderer(console=console, code_theme=code_theme)
-    return PlainRenderer(file=file if file is not None else console.file)
+        answer = MarkdownStreamRenderer(console=console, code_theme=code_theme)
+    else:
+        answer = PlainRenderer(file=file if file is not None else console.file)
+    if think is None:
+        return answer
+    from chatbot.render.thinking import ThinkingDisplay, ThinkingReplyRenderer
+
+    display = ThinkingDisplay(console=thinking_console or console, mode=think)
+    return ThinkingReplyRenderer(answer=answer, display=display)
 
 
 def __getattr__(name: str) -> object:

@@ -6,6 +6,8 @@ when an interactive prompt is about to be shown, and then it is needed anyway.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -21,11 +23,50 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import Output
 
-from chatbot.errors import ChatbotError
+from chatbot.errors import ChatbotError, ConfigError
 from chatbot.repl.file_completion import path_completions
-from chatbot.settings.paths import private_file
+from chatbot.settings.paths import open_private, private_file
 
-__all__ = ["EditText", "SlashCompleter", "build_prompt_session", "chat_key_bindings"]
+__all__ = [
+    "HISTORY_ENTRIES",
+    "EditText",
+    "SlashCompleter",
+    "build_prompt_session",
+    "chat_key_bindings",
+    "trim_history",
+]
+
+#: The input history keeps the newest this many entries (Up-arrow, suggestions).
+HISTORY_ENTRIES = 1_000
+#: How prompt-toolkit's FileHistory opens each entry: a blank line, then "# <time>".
+#: Entry lines are written as "+<line>", so this cannot occur inside one.
+_ENTRY_START = b"\n# "
+
+
+def trim_history(path: Path, *, keep: int = HISTORY_ENTRIES) -> None:
+    """Cut the history file down to its newest ``keep`` entries, if it has more.
+
+    prompt-toolkit reads the whole file at every start and never shortens it, so
+    without this a year of typing would slow every start. Counting entries is one
+    pass over the bytes; rewriting happens only when there are too many, and
+    atomically, so a crash keeps the old file. Best effort: history is a comfort,
+    never a reason to refuse to start.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return
+    if data.count(_ENTRY_START) <= keep:
+        return
+    start = len(data)
+    for _ in range(keep):
+        start = data.rfind(_ENTRY_START, 0, start)
+    spare = path.with_name(path.name + ".trim")
+    with contextlib.suppress(OSError, ConfigError):
+        fd = open_private(spare, truncate=True)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data[start:])
+        os.replace(spare, path)
 
 
 #: Opens the editor on the input and returns what was saved; raises ChatbotError.
@@ -134,9 +175,10 @@ def build_prompt_session(
 
     ``edit`` (Ctrl-X Ctrl-E) and ``report`` are passed to :func:`chat_key_bindings`.
     """
-    history: History = (
-        FileHistory(str(private_file(history_path))) if history_path else InMemoryHistory()
-    )
+    history: History = InMemoryHistory()
+    if history_path is not None:
+        trim_history(history_path)
+        history = FileHistory(str(private_file(history_path)))
     return PromptSession(
         history=history,
         auto_suggest=AutoSuggestFromHistory(),

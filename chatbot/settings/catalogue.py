@@ -158,10 +158,18 @@ def describe_usage(
     completion_tokens: int,
     estimated: bool,
     prices: Mapping[str, Price] | None = None,
+    thinking_tokens: int = 0,
+    thinking_estimated: bool = False,
 ) -> str:
-    """One request's usage in words: "123 prompt + 45 completion tokens ($0.0001)"."""
+    """One request's usage in words: "123 prompt + 45 completion tokens ($0.0001)".
+
+    With thinking: "123 prompt + 45 completion tokens, ~30 of them thinking ($0.0001)".
+    """
     mark = "~" if estimated else ""
     tokens = f"{mark}{prompt_tokens:,} prompt + {mark}{completion_tokens:,} completion tokens"
+    if thinking_tokens:
+        thought = "~" if estimated or thinking_estimated else ""
+        tokens += f", {thought}{thinking_tokens:,} of them thinking"
     price = price_for(model, overrides=prices)
     if price is None:
         return f"{tokens} (no price known for {model})"

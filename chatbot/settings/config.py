@@ -20,11 +20,13 @@ from chatbot.secrets import Secret
 from chatbot.settings.catalogue import Price, context_window_for
 from chatbot.settings.limits import (
     CONTEXT_WINDOW,
+    DEFAULT_THINK,
     MAX_TOKENS,
     MAX_WAIT,
     OVERFLOW_POLICIES,
     RETRIES,
     TEMPERATURE,
+    THINK_MODES,
     TIMEOUT,
     TOP_P,
     Range,
@@ -112,6 +114,8 @@ class Config:
     markdown: bool | None = None  # None: decide by whether stdout is a terminal
     #: What to do when turns no longer fit: "drop" or "summarize" (None: the persona's).
     overflow: str | None = None
+    #: How thinking is shown: "show", "fold" or "hide" (None: the persona's, else fold).
+    think: str | None = None
     #: Run the embedded local model (``--local``, or nothing else configured).
     local: bool = False
     #: Why the local model was chosen: "flag" or "default" (nothing else configured).
@@ -139,6 +143,14 @@ class Config:
             stop=persona.stop,
             context_window=window,
         )
+
+    def think_for(self, persona: Persona) -> str:
+        """How to show thinking: the flag, environment or ``/think``, else the persona's."""
+        return self.think or persona.think or DEFAULT_THINK
+
+    def with_think(self, mode: str) -> Config:
+        """The same configuration showing thinking as ``mode`` (``/think``)."""
+        return replace(self, think=_think(mode, name="/think"))
 
     def with_model(self, model: str) -> Config:
         """The same configuration with ``model`` chosen by the user (``/model``)."""
@@ -209,6 +221,16 @@ def _overflow(raw: str | None) -> str | None:
     value = raw.strip().lower().replace("summarise", "summarize")
     if value not in OVERFLOW_POLICIES:
         raise ConfigError(f"overflow policy must be {' or '.join(OVERFLOW_POLICIES)}, got {raw!r}")
+    return value
+
+
+def _think(raw: str | None, *, name: str) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    value = raw.strip().lower()
+    if value not in THINK_MODES:
+        choices = ", ".join(THINK_MODES[:-1]) + " or " + THINK_MODES[-1]
+        raise ConfigError(f"{name} must be {choices}, got {raw!r}")
     return value
 
 
@@ -291,6 +313,8 @@ def resolve_config(
         cache=bool(flag("cache")) or bool(_flag(env.get("CHATBOT_CACHE"))),
         markdown=_opt(flag("markdown"), bool),
         overflow=_overflow(_opt(flag("overflow"), str) or env.get("CHATBOT_OVERFLOW")),
+        think=_think(_opt(flag("think"), str), name="--think")
+        or _think(env.get("CHATBOT_THINK"), name="CHATBOT_THINK"),
         local=local_reason is not None,
         local_reason=local_reason,
         local_model=Path(local_model_raw).expanduser() if local_model_raw else None,

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 __all__ = [
     "CONTEXT_WINDOW",
+    "DEFAULT_THINK",
     "MAX_TOKENS",
     "MAX_WAIT",
     "OVERFLOW_POLICIES",
     "PROVIDERS",
     "RETRIES",
     "TEMPERATURE",
+    "THINK_MODES",
     "TIMEOUT",
     "TOP_P",
     "Range",
@@ -66,3 +68,7 @@ MAX_WAIT = TIMEOUT
 OVERFLOW_POLICIES = ("drop", "summarize")
 #: Where a persona's model runs, when not behind the configured server.
 PROVIDERS = ("local",)
+#: How a reasoning model's thinking is shown (``--think``, ``/think``, a persona's
+#: ``think``): live then folded to one line (the default), kept in full, or hidden.
+THINK_MODES = ("show", "fold", "hide")
+DEFAULT_THINK = "fold"

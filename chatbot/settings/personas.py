@@ -26,18 +26,13 @@ from chatbot.settings.limits import (
     OVERFLOW_POLICIES,
     PROVIDERS,
     TEMPERATURE,
+    THINK_MODES,
     TOP_P,
     Range,
 )
 from chatbot.settings.tomlfile import decode_utf8, one_line, os_reason, parse_toml, read_limited
 
-__all__ = [
-    "MAX_FILE_BYTES",
-    "Persona",
-    "PersonaBook",
-    "format_persona_list",
-    "load_personas",
-]
+__all__ = ["MAX_FILE_BYTES", "Persona", "PersonaBook", "format_persona_list", "load_personas"]
 
 #: Larger files are refused unread: a personas file is a page of prompts, not data.
 MAX_FILE_BYTES = 1024 * 1024
@@ -64,6 +59,7 @@ class Persona:
     cache: bool = False  # response cache opt-in
     overflow: str | None = None  # "drop" | "summarize"
     provider: str | None = None  # None | "local"
+    think: str | None = None  # "show" | "fold" | "hide": how thinking is shown
     source: str = ""  # file it came from, for messages
 
 
@@ -363,6 +359,7 @@ _CHECKS: dict[str, Callable[[str, object], object]] = {
     "cache": _check_bool,
     "overflow": _choice_check(OVERFLOW_POLICIES),
     "provider": _choice_check(PROVIDERS),
+    "think": _choice_check(THINK_MODES),
 }
 
 

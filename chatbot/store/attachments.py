@@ -46,17 +46,20 @@ def insert_attachments(
 
 
 def load_attachments(
-    conn: sqlite3.Connection, conversation_id: int
+    conn: sqlite3.Connection, conversation_id: int, *, since: int = 0
 ) -> dict[int, tuple[Attachment, ...]]:
-    """Every attachment of a conversation, by message id, in the order attached.
+    """A conversation's attachments, by message id, in the order attached.
+
+    ``since`` leaves out the messages before that id (those outside a resumed window).
 
     Raises :class:`AttachmentDamaged` when a row's bytes do not match its hash.
     """
     rows = conn.execute(
         "SELECT a.message_id, a.name, a.kind, a.mime, a.sha256, a.text, a.data"
         " FROM attachments a JOIN messages m ON m.id = a.message_id"
-        " WHERE m.conversation_id = ? ORDER BY a.message_id, a.position",
-        (conversation_id,),
+        " WHERE m.conversation_id = ? AND a.message_id >= ?"
+        " ORDER BY a.message_id, a.position",
+        (conversation_id, since),
     ).fetchall()
     found: dict[int, list[Attachment]] = {}
     for message_id, name, kind, mime, digest, text, data in rows:

@@ -119,6 +119,26 @@ class StoreConnection:
     def path(self) -> Path:
         return self._path
 
+    def check_integrity(self) -> list[str]:
+        """Read the whole file for damage: what opening skips to stay fast at any size.
+
+        For a ``chatbot doctor``-style command, run on demand. Returns the problems
+        found (none for a sound file), the search index's included.
+        """
+
+        def check(conn: sqlite3.Connection) -> list[str]:
+            problems = [str(row[0]) for row in conn.execute("PRAGMA quick_check")]
+            problems = [p for p in problems if p != "ok"]
+            for index in ("message_index", "title_index"):
+                try:
+                    conn.execute(f"INSERT INTO {index}({index}) VALUES ('integrity-check')")
+                except sqlite3.DatabaseError as exc:
+                    problems.append(f"search index {index}: {exc}")
+            return problems
+
+        # A write transaction: FTS5 runs its check as a command, which needs one.
+        return self._write(check)
+
     # -- transactions -------------------------------------------------------------
 
     def _retrying(self, action: Callable[[], _T]) -> _T:

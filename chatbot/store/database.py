@@ -8,26 +8,31 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
 
 from chatbot.conversation.messages import Message, ReplyStatus, Role
+from chatbot.conversation.tokens import TokenCounter
 from chatbot.errors import StoreError
 from chatbot.settings.paths import STORE_FILE_NAME
-from chatbot.store.attachments import AttachmentDamaged, insert_attachments, load_attachments
-from chatbot.store.files import damaged
+from chatbot.store import loading
+from chatbot.store.attachments import insert_attachments
 from chatbot.store.ledger import Ledger
 from chatbot.store.records import (
     ConversationInfo,
     ImportedConversation,
     MessageMeta,
+    SearchResult,
     StoredConversation,
 )
+from chatbot.store.rows import INFO_COLUMNS, info_from_row
+from chatbot.store.search import search as run_search
 
-__all__ = ["Store", "default_store_path"]
+__all__ = ["DEFAULT_WINDOW_TOKENS", "Store", "default_store_path"]
 
-_T = TypeVar("_T")
+DEFAULT_WINDOW_TOKENS = loading.DEFAULT_WINDOW_TOKENS
+#: Raw estimates only: calibration belongs to a session, the estimate to the text.
+_COUNTER = TokenCounter()
 
 _TITLE_MAX = 60
 #: Stay well below SQLite's bound-parameter limit when deleting many rows.
@@ -59,23 +64,6 @@ def _clean_title(title: str) -> str:
 
 def _dump_params(params: Mapping[str, object] | None) -> str:
     return json.dumps(dict(params or {}), sort_keys=True, ensure_ascii=False)
-
-
-_INFO_COLUMNS = """c.id, c.title, c.persona, c.model, c.created_at, c.updated_at,
-    (SELECT count(*) FROM messages m
-     WHERE m.conversation_id = c.id AND m.role = 'user' AND m.is_summary = 0)"""
-
-
-def _info(row: Sequence[Any]) -> ConversationInfo:
-    return ConversationInfo(
-        id=int(row[0]),
-        title=row[1],
-        persona=str(row[2]),
-        model=str(row[3]),
-        created_at=float(row[4]),
-        updated_at=float(row[5]),
-        turns=int(row[6]),
-    )
 
 
 class Store(Ledger):
@@ -162,74 +150,44 @@ class Store(Ledger):
         self, *, limit: int = 20, search: str | None = None
     ) -> list[ConversationInfo]:
         """Most recently active first; ``search`` matches titles and message text, any case."""
+        if search:
+            return [hit.info for hit in self.search_conversations(search, limit=limit).hits]
         if limit < 0:
             raise ValueError("limit must not be negative")
-        needle = search or None
 
         def select(conn: sqlite3.Connection) -> list[ConversationInfo]:
             rows = conn.execute(
-                f"SELECT {_INFO_COLUMNS} FROM conversations c"
-                " WHERE ?1 IS NULL OR chatbot_contains(c.title, ?1) OR EXISTS ("
-                "   SELECT 1 FROM messages m"
-                "   WHERE m.conversation_id = c.id AND chatbot_contains(m.content, ?1))"
-                " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?2",
-                (needle, limit),
+                f"SELECT {INFO_COLUMNS} FROM conversations c"
+                " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
+                (limit,),
             ).fetchall()
-            return [_info(row) for row in rows]
+            return [info_from_row(row) for row in rows]
 
         return self._read(select)
 
-    def load_conversation(self, conversation_id: int) -> StoredConversation:
-        """Everything needed to resume or export a conversation."""
+    def search_conversations(self, text: str, *, limit: int = 20) -> SearchResult:
+        """Conversations whose title or messages contain ``text`` (any case), newest first.
 
-        def select(conn: sqlite3.Connection) -> StoredConversation:
-            head = conn.execute(
-                f"SELECT {_INFO_COLUMNS}, c.system_prompt FROM conversations c WHERE c.id = ?",
-                (conversation_id,),
-            ).fetchone()
-            if head is None:
-                raise StoreError(f"no conversation {conversation_id}")
-            rows = conn.execute(
-                "SELECT id, role, content, status, created_at, is_summary, persona, model,"
-                " params, prompt_tokens, completion_tokens"
-                " FROM messages WHERE conversation_id = ? ORDER BY id",
-                (conversation_id,),
-            ).fetchall()
-            messages: list[Message] = []
-            meta: dict[int, MessageMeta] = {}
-            for row in rows:
-                message_id = int(row[0])
-                try:
-                    message = Message(
-                        role=Role(row[1]),
-                        content=row[2],
-                        status=ReplyStatus(row[3]),
-                        id=message_id,
-                        created_at=float(row[4]),
-                        summary=bool(row[5]),
-                    )
-                    params = json.loads(row[8])
-                except ValueError as exc:
-                    raise damaged(self._path, f"message {message_id}: {exc}") from exc
-                messages.append(message)
-                meta[message_id] = MessageMeta(
-                    persona=row[6],
-                    model=row[7],
-                    params=params if isinstance(params, dict) else {},
-                    prompt_tokens=row[9],
-                    completion_tokens=row[10],
-                )
-            try:
-                attached = load_attachments(conn, conversation_id)
-            except AttachmentDamaged as exc:
-                raise damaged(self._path, str(exc)) from exc
-            for message in messages:
-                message.attachments = attached.get(message.id or 0, ())
-            return StoredConversation(
-                info=_info(head), system_prompt=head[7], messages=messages, meta=meta
+        Uses the full-text index; see :mod:`chatbot.store.search` for queries
+        shorter than three characters.
+        """
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        return self._read(lambda conn: run_search(conn, text, limit=limit))
+
+    def load_conversation(
+        self, conversation_id: int, *, window_tokens: int | None = DEFAULT_WINDOW_TOKENS
+    ) -> StoredConversation:
+        """A conversation to resume: its newest turns that fit ``window_tokens``.
+
+        Pass ``window_tokens=None`` for every message (export). A window leaves the
+        older messages in the store; ``StoredConversation.earlier`` counts them.
+        """
+        return self._read(
+            lambda conn: loading.load(
+                conn, conversation_id, window_tokens=window_tokens, path=self._path
             )
-
-        return self._read(select)
+        )
 
     def import_conversation(self, imported: ImportedConversation) -> int:
         """Add an exported conversation as a NEW conversation, in one transaction."""
@@ -275,8 +233,8 @@ class Store(Ledger):
     ) -> int:
         cursor = conn.execute(
             "INSERT INTO messages (conversation_id, role, content, status, persona, model,"
-            " params, prompt_tokens, completion_tokens, created_at, is_summary)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " params, prompt_tokens, completion_tokens, created_at, is_summary, tokens)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 conversation_id,
                 message.role.value,
@@ -289,6 +247,7 @@ class Store(Ledger):
                 meta.completion_tokens,
                 message.created_at,
                 int(message.summary),
+                _COUNTER.raw_message_tokens(message),
             ),
         )
         assert cursor.lastrowid is not None
@@ -348,6 +307,9 @@ class Store(Ledger):
         changes: dict[str, object] = {}
         if content is not None:
             changes["content"] = content
+            changes["tokens"] = _COUNTER.raw_message_tokens(
+                Message(role=Role.ASSISTANT, content=content)
+            )
         if status is not None:
             changes["status"] = status.value
         if prompt_tokens is not None:

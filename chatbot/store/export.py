@@ -41,6 +41,10 @@ _STATUS_NOTES = {
     ReplyStatus.LENGTH: "_(cut off: the reply reached its token limit)_",
     ReplyStatus.FILTERED: "_(stopped by the content filter)_",
     ReplyStatus.FAILED: "_(incomplete: the connection dropped)_",
+    ReplyStatus.CUT: "_(cut: the stream ended before the reply was finished)_",
+    ReplyStatus.TOOL_CALLS: "_(the model asked for a tool this chat does not offer)_",
+    ReplyStatus.EMPTY: "_(empty: the server sent no text)_",
+    ReplyStatus.ABNORMAL: "_(ended early by the server)_",
 }
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
@@ -95,6 +99,12 @@ def _attachment_json(item: Attachment) -> dict[str, object]:
     return record
 
 
+def _folded_thinking(thinking: str) -> str:
+    """The model's thinking, folded away as Markdown viewers fold ``<details>``."""
+    text = _close_fences(thinking.strip("\n").rstrip()).replace("</details>", "&lt;/details>")
+    return f"<details><summary>Thinking</summary>\n\n{text}\n\n</details>"
+
+
 def to_markdown(conv: StoredConversation, *, tz: tzinfo | None = None) -> str:
     """A clean transcript: title, who and when, system prompt, then each turn.
 
@@ -121,6 +131,8 @@ def to_markdown(conv: StoredConversation, *, tz: tzinfo | None = None) -> str:
         ):
             shown = (meta.persona, meta.model)
             section.append(f"_{meta.persona} · {meta.model}_")
+        if message.thinking.strip() and message.role is Role.ASSISTANT:
+            section.append(_folded_thinking(message.thinking))
         # Text files as the blocks the model read, headed by their names; images as links.
         body = message_text(message.content, message.attachments).strip("\n").rstrip()
         if body:
@@ -129,6 +141,8 @@ def to_markdown(conv: StoredConversation, *, tz: tzinfo | None = None) -> str:
             _image_line(a) for a in message.attachments if a.kind is AttachmentKind.IMAGE
         )
         note = _STATUS_NOTES.get(message.status)
+        if message.status is ReplyStatus.EMPTY and message.thinking.strip():
+            note = "_(no answer: the model only thought)_"
         if note is not None and message.role is Role.ASSISTANT:
             section.append(note)
         parts.append("\n\n".join(section))

@@ -16,6 +16,7 @@ from chatbot.settings.config import ModelParams
 from chatbot.settings.personas import Persona, PersonaBook
 from chatbot.store.database import Store
 from chatbot.store.records import StoredConversation
+from chatbot.store.thinking import thinking_params
 
 if TYPE_CHECKING:
     from chatbot.conversation.session import ChatSession
@@ -36,14 +37,19 @@ class StoreJournal:
         self.store = store
         self.conversation_id = conversation_id
         self._pending: tuple[str, str, str] | None = None
+        #: Messages of a resumed conversation left in the store, older than those in memory.
+        self._earlier = 0
 
     def start_conversation(self, *, persona: Persona, system_prompt: str, model: str) -> None:
         self.conversation_id = None
         self._pending = (persona.name, system_prompt, model)
+        self._earlier = 0
 
-    def continue_conversation(self, conversation_id: int) -> None:
+    def continue_conversation(self, conversation_id: int, *, earlier: int = 0) -> None:
+        """Write to ``conversation_id``, of which ``earlier`` messages were not loaded."""
         self.conversation_id = conversation_id
         self._pending = None
+        self._earlier = earlier
 
     def _ensure_conversation(self) -> int:
         if self.conversation_id is None:
@@ -69,7 +75,7 @@ class StoreJournal:
             message,
             persona=persona.name,
             model=params.model,
-            params=_params(params),
+            params={**_params(params), **_ending(message), **thinking_params(message)},
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
         )
@@ -82,12 +88,13 @@ class StoreJournal:
     def record_summary(
         self, summary: Message, *, covers: int, persona: Persona, params: ModelParams
     ) -> None:
+        # ``covers`` counts the messages in memory; the store counts from the first.
         self.store.append_message(
             self._ensure_conversation(),
             summary,
             persona=persona.name,
             model=params.model,
-            params={"covers": covers},
+            params={"covers": covers + self._earlier},
         )
 
     def record_usage(self, *, model: str, prompt_tokens: int, completion_tokens: int) -> None:
@@ -120,8 +127,31 @@ def _params(params: ModelParams) -> dict[str, object]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def _ending(message: Message) -> dict[str, object]:
+    """How a reply ended beyond its status: the server's finish value, the tools asked for."""
+    extras: dict[str, object] = {}
+    if message.finish_reason is not None:
+        extras["finish_reason"] = message.finish_reason
+    if message.tool_names:
+        extras["tool_names"] = list(message.tool_names)
+    return extras
+
+
+def _restore_ending(message: Message, params: Mapping[str, object]) -> None:
+    finish = params.get("finish_reason")
+    if isinstance(finish, str):
+        message.finish_reason = finish
+    names = params.get("tool_names")
+    if isinstance(names, list):
+        message.tool_names = tuple(str(name) for name in names)
+
+
 def conversation_from_store(stored: StoredConversation) -> Conversation:
-    """Rebuild the in-memory conversation, summaries included, from the store."""
+    """Rebuild the in-memory conversation, summaries included, from the store.
+
+    For a conversation loaded from a window, the newest summary stands in for
+    the turns before it and the ``stored.earlier`` messages left in the store.
+    """
     conversation = Conversation(system_prompt=stored.system_prompt)
     last_summary = -1
     for index, message in enumerate(stored.messages):
@@ -133,15 +163,21 @@ def conversation_from_store(stored: StoredConversation) -> Conversation:
             if index == last_summary:
                 conversation.summaries = [message]
             continue
+        meta = stored.meta.get(message.id) if message.id is not None else None
+        if meta is not None:
+            _restore_ending(message, meta.params)
         conversation.append(message)
     if last_summary >= 0:
         newest = stored.messages[last_summary]
         meta = stored.meta.get(newest.id) if newest.id is not None else None
         covers = meta.params.get("covers") if meta is not None else None
-        if not isinstance(covers, int):
+        if isinstance(covers, int):
+            # Counted from the conversation's first message, not the window's.
+            covers -= stored.earlier
+        else:
             # Without a record of what it covers, assume everything before it.
             covers = sum(1 for m in stored.messages[:last_summary] if not m.summary)
-        conversation.summarised_upto = min(covers, len(conversation.messages))
+        conversation.summarised_upto = max(0, min(covers, len(conversation.messages)))
     return conversation
 
 
@@ -155,12 +191,28 @@ def resume(
     send that model's name to another server the user now points at.
     """
     keep_model = stored.info.model and session.config.overrides.model is None
-    session.adopt(
-        conversation_from_store(stored),
-        persona=persona_for_stored(stored, book),
-        model=stored.info.model if keep_model else None,
-    )
-    journal.continue_conversation(stored.info.id)
+    persona = persona_for_stored(stored, book)
+    model = stored.info.model if keep_model else None
+    session.adopt(conversation_from_store(stored), persona=persona, model=model)
+    wider = _widened(session, stored, store=journal.store)
+    if wider is not stored:
+        session.adopt(conversation_from_store(wider), persona=persona, model=model)
+        stored = wider
+    journal.continue_conversation(stored.info.id, earlier=stored.earlier)
+
+
+def _widened(
+    session: ChatSession, stored: StoredConversation, *, store: Store
+) -> StoredConversation:
+    """More of ``stored`` when the model's budget is larger than the window it came from.
+
+    The default window covers common context sizes; a model with a larger one
+    gets the turns it can use, as it would have before the conversation was left.
+    """
+    budget = session.budget.prompt_tokens
+    if not stored.earlier or stored.window_tokens is None or budget <= stored.window_tokens:
+        return stored
+    return store.load_conversation(stored.info.id, window_tokens=budget)
 
 
 def persona_for_stored(stored: StoredConversation, book: PersonaBook) -> Persona:

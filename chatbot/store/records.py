@@ -12,6 +12,8 @@ __all__ = [
     "ImportedConversation",
     "ImportedMessage",
     "MessageMeta",
+    "SearchHit",
+    "SearchResult",
     "StoredConversation",
 ]
 
@@ -43,13 +45,40 @@ class MessageMeta:
 
 @dataclass(frozen=True, slots=True)
 class StoredConversation:
-    """A conversation as loaded from the store."""
+    """A conversation as loaded from the store: all of it, or its newest part.
+
+    A long conversation is loaded from a window (see ``Store.load_conversation``):
+    the newest turns that fit ``window_tokens`` plus the newest summary. The older
+    messages stay in the store; ``earlier`` counts them.
+    """
 
     info: ConversationInfo
     system_prompt: str
     messages: list[Message]
     #: Per-message metadata keyed by message id.
     meta: Mapping[int, MessageMeta]
+    #: Messages (summaries excluded) older than the window, left in the store.
+    earlier: int = 0
+    #: The token window this was loaded with; ``None`` when loaded whole.
+    window_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A conversation that matched a search, and where."""
+
+    info: ConversationInfo
+    #: One line around the newest matching message text; ``None`` if only the title matched.
+    snippet: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """Matching conversations, most recently active first."""
+
+    hits: list[SearchHit]
+    #: False when a query too short for the index looked only at the newest messages.
+    complete: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,10 @@ end, never an edit to an old one.
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Callable
 
-__all__ = ["APPLICATION_ID", "MIGRATIONS", "schema_version"]
+__all__ = ["APPLICATION_ID", "INDEX_STRIPS", "MIGRATIONS", "schema_version"]
 
 #: Marks a file as ours in the SQLite header (b"chat"), so a foreign database is refused.
 APPLICATION_ID = 0x63686174
@@ -87,7 +88,80 @@ def migrate_to_2(conn: sqlite3.Connection) -> None:
     )
 
 
-def migrate_add_attachments(conn: sqlite3.Connection) -> None:
+#: Markdown emphasis marks left out of the search index (and out of every query), so
+#: ``impor**tant**`` is found by "important". Frozen: changing it needs a new migration
+#: that rebuilds the index.
+INDEX_STRIPS = "*_`~"
+
+#: Above this many messages, building the index is announced on stderr (it takes seconds).
+_ANNOUNCE_FROM = 20_000
+
+
+def _stripped(column: str) -> str:
+    """SQL for ``column`` without the emphasis marks; must match search.normalize()."""
+    expression = column
+    for mark in INDEX_STRIPS:
+        expression = f"replace({expression}, '{mark}', '')"
+    return expression
+
+
+def _indexed(conn: sqlite3.Connection, *, index: str, table: str, column: str) -> None:
+    """An FTS5 trigram index over ``table.column``, kept in step by triggers.
+
+    The index reads its text through a view that strips the emphasis marks, and
+    stores only the index itself (``content=``), not another copy of the text.
+    ``trigram`` matches any substring of 3+ characters, in scripts without spaces
+    too, and ``case_sensitive 0`` folds case across Unicode (É/é, Ж/ж).
+    """
+    view = f"{index}_text"
+    body = _stripped(f"coalesce({column}, '')")
+    conn.execute(f"CREATE VIEW {view} AS SELECT id, {body} AS body FROM {table}")
+    conn.execute(
+        f"CREATE VIRTUAL TABLE {index} USING fts5(body, content='{view}', content_rowid='id',"
+        " tokenize='trigram case_sensitive 0')"
+    )
+    new = _stripped(f"coalesce(new.{column}, '')")
+    old = _stripped(f"coalesce(old.{column}, '')")
+    conn.execute(
+        f"CREATE TRIGGER {index}_insert AFTER INSERT ON {table} BEGIN"
+        f" INSERT INTO {index}(rowid, body) VALUES (new.id, {new}); END"
+    )
+    conn.execute(
+        f"CREATE TRIGGER {index}_delete AFTER DELETE ON {table} BEGIN"
+        f" INSERT INTO {index}({index}, rowid, body) VALUES ('delete', old.id, {old}); END"
+    )
+    conn.execute(
+        f"CREATE TRIGGER {index}_update AFTER UPDATE OF {column} ON {table}"
+        f" WHEN old.{column} IS NOT new.{column} BEGIN"
+        f" INSERT INTO {index}({index}, rowid, body) VALUES ('delete', old.id, {old});"
+        f" INSERT INTO {index}(rowid, body) VALUES (new.id, {new}); END"
+    )
+    conn.execute(f"INSERT INTO {index}({index}) VALUES ('rebuild')")
+
+
+def migrate_to_3(conn: sqlite3.Connection) -> None:
+    # Each message's token estimate, kept at write time, so resuming a long
+    # conversation needs neither its whole text nor a re-count of it. NULL for
+    # rows written before version 3: those are estimated when loaded.
+    conn.execute("ALTER TABLE messages ADD COLUMN tokens INTEGER")
+    # Counting a conversation's turns (listing) and what a resume left out reads this
+    # small index, not every row of a long conversation.
+    conn.execute("CREATE INDEX messages_by_kind ON messages(conversation_id, is_summary, role)")
+    # Which conversation each search hit belongs to, from an index a fraction of the
+    # table's size: a common word has tens of thousands of hits.
+    conn.execute("CREATE INDEX messages_by_id ON messages(id, conversation_id)")
+    count = int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+    if count >= _ANNOUNCE_FROM:
+        print(
+            f"chatbot: indexing {count:,} stored messages for search (once)…",
+            file=sys.stderr,
+            flush=True,
+        )
+    _indexed(conn, index="message_index", table="messages", column="content")
+    _indexed(conn, index="title_index", table="conversations", column="title")
+
+
+def migrate_to_4(conn: sqlite3.Connection) -> None:
     # Files attached to a message: text in full, images with their bytes so that
     # /retry and resume can send them again. They go with their message.
     conn.execute(
@@ -106,16 +180,18 @@ def migrate_add_attachments(conn: sqlite3.Connection) -> None:
         )"""
     )
     conn.execute("CREATE INDEX attachments_by_message ON attachments(message_id, position)")
+    # Attached text files are searchable like the messages they came with.
+    _indexed(conn, index="attachment_index", table="attachments", column="text")
 
 
 #: ``MIGRATIONS[n]`` brings a file from schema version n to n + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     migrate_to_1,
     migrate_to_2,
-    migrate_add_attachments,
+    migrate_to_3,
+    migrate_to_4,
 ]
 
 
 def schema_version() -> int:
-    return len(MIGRATIONS)
     return len(MIGRATIONS)

@@ -20,6 +20,7 @@ CASES = {
     "render": "3. Render throughput",
     "paced": "4. Paced stream",
     "conversation": "5. Long conversation",
+    "thinking": "6. Reasoning model, paced",
 }
 
 

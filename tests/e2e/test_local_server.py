@@ -22,13 +22,8 @@ from pathlib import Path
 import pytest
 
 from chatbot.api import local_server
-from chatbot.api.local_server import (
-    BUNDLED_MODEL_FILE,
-    LocalServer,
-    find_bundled_model,
-    local_extra_installed,
-    pick_free_port,
-)
+from chatbot.api.local_install import BUNDLED_MODEL_FILE, find_bundled_model, local_extra_installed
+from chatbot.api.local_server import LocalServer, pick_free_port
 from chatbot.errors import ConfigError, ServerUnreachable
 
 FAKE_SERVER = """\

@@ -1,4 +1,4 @@
-"""Every server and network fault of issue 5, in the REPL and in one-shot mode.
+"""Every server and network fault of issues 5 and 11, in the REPL and in one-shot mode.
 
 Each fault is one row of ``FAULTS``. For each row, in both modes, the user gets one
 clear line (or none, when the fault is only a server quirk), no traceback, and the
@@ -6,7 +6,9 @@ conversation and the store hold exactly what the user saw: a partial reply kept 
 marked, a failed question kept so ``/retry`` can ask it again. The REPL runs a real
 PromptSession on a pipe and a real store; one-shot mode runs :class:`App` in-process.
 Retries use the real policy and countdown with a fake clock: nothing sleeps for real.
-The harness for both modes lives in faultkit.py.
+Every row runs with the response cache on, which must only ever hold complete replies,
+and with a password in the base URL, which must never show. The harness for both
+modes lives in faultkit.py.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ from tests.support.faultkit import (
     ATTEMPTS,
     KEY,
     TRACEBACK,
+    URL_PASSWORD,
+    Endpoint,
     FakeTime,
     Transcript,
     assistant,
+    cached_replies,
     echo,
     endpoint,
     environment,
@@ -50,6 +55,7 @@ def assert_nothing_leaked(*outputs: str, key: str = KEY) -> None:
     for output in outputs:
         assert TRACEBACK not in output
         assert key not in output
+        assert URL_PASSWORD not in output
 
 
 # --- the faults ---------------------------------------------------------------------
@@ -60,6 +66,12 @@ ANSWER = "The answer is forty-two, as everyone knows."
 SERVER_ERROR = "The server had an error while processing your request. Sorry about that!"
 RATE_LIMIT = "Rate limit reached for requests. Please try again in 1s."
 SSE_ERROR = {"message": "upstream model crashed", "type": "server_error"}
+#: llama.cpp's server reports a failure mid-stream as an "error:" SSE field.
+LLAMA_ERROR = {"code": 500, "message": "llama_decode failed: no KV slot", "type": "server_error"}
+CUT = r"the reply was cut: the stream ended before the server said it was finished"
+OFFER_CONTINUE = "/continue asks for the rest, /retry asks again"
+OFFER_RETRY = "/retry asks again"
+PORTAL = "<html><head><title>Sign in to Wi-Fi</title></head><body>Accept the terms</body></html>"
 
 
 def history_turn(n: int) -> str:
@@ -76,6 +88,10 @@ class Fault:
     error: str | None = None
     #: The one line shown when a reply ended early without failing, as a regex.
     warning: str | None = None
+    #: The line for a reply that ended but is no answer (cut, empty, tool calls, abort),
+    #: as a regex: exit 1 in one-shot; in the REPL ``error: LINE; OFFER``.
+    ended: str | None = None
+    offer: str = OFFER_RETRY
     #: The reply text the user saw, which must be what is kept.
     shown: str = ""
     #: How the kept reply is marked; None when no reply is kept.
@@ -277,7 +293,220 @@ FAULTS = [
         shown=ANSWER,
         status=ReplyStatus.COMPLETE,
     ),
+    # --- issue 11: a cut, empty or non-chat answer is never a success ---
+    Fault(
+        name="no-finish-close-delimited",
+        replies=(Reply(text=ANSWER, finish_reason=None, done=False, framing="close"),),
+        ended=CUT,
+        offer=OFFER_CONTINUE,
+        shown=ANSWER,
+        status=ReplyStatus.CUT,
+    ),
+    Fault(
+        name="no-finish-chunked-clean-end",
+        replies=(Reply(text=ANSWER, finish_reason=None, done=False),),
+        ended=CUT,
+        offer=OFFER_CONTINUE,
+        shown=ANSWER,
+        status=ReplyStatus.CUT,
+    ),
+    Fault(
+        name="no-finish-then-done",
+        replies=(Reply(text=ANSWER, finish_reason=None),),
+        ended=CUT,
+        offer=OFFER_CONTINUE,
+        shown=ANSWER,
+        status=ReplyStatus.CUT,
+    ),
+    Fault(
+        name="stop-without-done",
+        replies=(Reply(text=ANSWER, done=False, framing="close"),),
+        shown=ANSWER,
+        status=ReplyStatus.COMPLETE,
+    ),
+    Fault(
+        name="llama-cpp-error-line-mid-reply",
+        replies=(Reply(text=ANSWER, error_line=LLAMA_ERROR),),
+        error=r"the stream failed: llama_decode failed: no KV slot",
+        shown=ANSWER,
+        status=ReplyStatus.FAILED,
+    ),
+    Fault(
+        name="llama-cpp-error-line-before-text",
+        replies=_times(Reply(text="", error_line=LLAMA_ERROR), ATTEMPTS + 1),
+        error=r"the server reported an error: llama_decode failed: no KV slot",
+        requests=ATTEMPTS + 1,
+        backoff=ATTEMPTS,
+    ),
+    Fault(
+        name="empty-stream",
+        replies=(Reply(raw_body="", content_type="text/event-stream"),),
+        ended=r"the reply is empty: the server sent no text",
+        status=ReplyStatus.EMPTY,
+    ),
+    Fault(
+        name="empty-reply-with-stop",
+        replies=(Reply(text=""),),
+        ended=r"the reply is empty: the server sent no text",
+        status=ReplyStatus.EMPTY,
+    ),
+    Fault(
+        name="html-page-base-url-missing-v1",
+        endpoint="no-v1-webapp",
+        error=r"the server at {url} answered with a web page \(Chat UI\), not the API; "
+        r"is the base URL missing `/v1`\?",
+        requests=0,
+    ),
+    Fault(
+        name="html-page-captive-portal",
+        replies=(Reply(raw_body=PORTAL),),
+        error=r"the server at {url} answered with a web page \(Sign in to Wi-Fi\), not the API; "
+        r"check the base URL",
+    ),
+    Fault(
+        name="json-error-status-200",
+        replies=_times(
+            Reply(
+                raw_body='{"error":{"message":"upstream timed out","type":"proxy_error"}}',
+                content_type="application/json",
+            ),
+            ATTEMPTS + 1,
+        ),
+        error=r"the server reported an error: upstream timed out",
+        requests=ATTEMPTS + 1,
+        backoff=ATTEMPTS,
+    ),
+    Fault(
+        name="sse-labelled-application-json",
+        replies=(Reply(text=ANSWER, content_type="application/json"),),
+        shown=ANSWER,
+        status=ReplyStatus.COMPLETE,
+    ),
+    Fault(
+        name="sse-labelled-text-plain",
+        replies=(Reply(text=ANSWER, content_type="text/plain; charset=utf-8"),),
+        shown=ANSWER,
+        status=ReplyStatus.COMPLETE,
+    ),
+    Fault(
+        name="tool-calls-only",
+        replies=(Reply(text="", tool_calls=("get_weather",), finish_reason="tool_calls"),),
+        ended=r"the model asked to call a tool this chat does not offer: get_weather",
+        status=ReplyStatus.TOOL_CALLS,
+    ),
+    Fault(
+        name="text-then-tool-calls",
+        replies=(
+            Reply(text=ANSWER, tool_calls=("get_weather", "search"), finish_reason="tool_calls"),
+        ),
+        ended=r"the model asked to call tools this chat does not offer: get_weather, search",
+        shown=ANSWER,
+        status=ReplyStatus.TOOL_CALLS,
+    ),
+    Fault(
+        name="finish-reason-abort",
+        replies=(Reply(text=ANSWER, finish_reason="abort"),),
+        ended=r"the server ended the reply early \(finish_reason 'abort'\)",
+        offer=OFFER_CONTINUE,
+        shown=ANSWER,
+        status=ReplyStatus.ABNORMAL,
+    ),
+    Fault(
+        name="finish-reason-error",
+        replies=(Reply(text=ANSWER, finish_reason="error"),),
+        ended=r"the server ended the reply early \(finish_reason 'error'\)",
+        offer=OFFER_CONTINUE,
+        shown=ANSWER,
+        status=ReplyStatus.ABNORMAL,
+    ),
+    Fault(
+        name="finish-reason-unknown",
+        replies=(Reply(text=ANSWER, finish_reason="recitation"),),
+        ended=r"the server ended the reply early \(finish_reason 'recitation'\)",
+        offer=OFFER_CONTINUE,
+        shown=ANSWER,
+        status=ReplyStatus.ABNORMAL,
+    ),
+    Fault(
+        name="list-content",
+        replies=(Reply(text=ANSWER, list_content=True),),
+        shown=ANSWER,
+        status=ReplyStatus.COMPLETE,
+    ),
+    Fault(
+        name="several-choices",
+        replies=(Reply(text=ANSWER, extra_choice="A SECOND ANSWER NOBODY ASKED FOR"),),
+        shown=ANSWER,
+        status=ReplyStatus.COMPLETE,
+    ),
+    Fault(
+        name="only-choice-has-index-1",
+        replies=(Reply(text=ANSWER, choice_index=1),),
+        shown=ANSWER,
+        status=ReplyStatus.COMPLETE,
+    ),
+    Fault(
+        name="non-streaming-list-content-several-choices",
+        replies=(
+            Reply(text=ANSWER, ignore_stream=True, list_content=True, extra_choice="NOT THIS"),
+        ),
+        shown=ANSWER,
+        status=ReplyStatus.COMPLETE,
+    ),
+    Fault(
+        name="redirect-301",
+        replies=(Reply(redirect_to="/api/v1"),),
+        error=r"the server redirected to {root}/api/v1; set that as the base URL",
+    ),
+    Fault(
+        name="endpoint-as-base-url",
+        endpoint="endpoint-url",
+        error=r"the base URL {url} is the chat endpoint itself; set the base URL to {api}",
+        requests=0,
+    ),
+    Fault(
+        name="ollama-404-base-url-missing-v1",
+        endpoint="no-v1-ollama",
+        error=r"no chat API at {url}/chat/completions: the server answered 404 "
+        r"\(404 page not found\); is the base URL missing `/v1`\?",
+        requests=0,
+    ),
+    Fault(
+        name="openai-invalid-url-base-url-missing-v1",
+        endpoint="no-v1-openai",
+        error=r"no chat API at {url}/chat/completions: the server answered 404 "
+        r"\(Invalid URL \(POST /chat/completions\)\); is the base URL missing `/v1`\?",
+        requests=0,
+    ),
+    Fault(
+        name="http-404-plain-text-model-listed",
+        replies=(Reply(status=404, raw_body="404 page not found", content_type="text/plain"),),
+        error=r"no chat API at {url}/chat/completions: the server answered 404 "
+        r"\(404 page not found\); check the base URL",
+    ),
 ]
+
+
+def _pattern(line: str, target: Endpoint) -> str:
+    """A row's line as a regex for this endpoint: ``{url}``, ``{api}``, ``{root}``."""
+    return line.format(
+        url=re.escape(target.shown_url),
+        api=re.escape(target.api_url),
+        root=re.escape(target.root),
+    )
+
+
+def expected_cache(fault: Fault) -> list[str]:
+    """The cache after the faulty turn: the history's answers, and its own if complete."""
+    answers = [echo(history_turn(n)) for n in range(fault.history)]
+    return answers + ([fault.shown] if fault.status is ReplyStatus.COMPLETE else [])
+
+
+def check_cache(store_path: Path, held: Transcript) -> None:
+    """The response cache holds complete replies only, and never an empty one."""
+    complete = {content for role, content, status in held if status == "complete" and content}
+    for reply in cached_replies(store_path):
+        assert reply in complete
 
 
 def _ids(faults: Sequence[Fault]) -> list[str]:
@@ -308,8 +537,10 @@ def history_transcript(turns: int) -> Transcript:
 @pytest.mark.parametrize("fault", FAULTS, ids=_ids(FAULTS))
 def test_repl_survives(fault: Fault, tmp_path: Path) -> None:
     with (
-        endpoint(fault.endpoint) as target,
-        repl_harness(base_url=target.base_url, home=tmp_path, flags=fault.flags) as repl,
+        endpoint(fault.endpoint, password=True) as target,
+        repl_harness(
+            base_url=target.base_url, home=tmp_path, flags={"cache": True, **fault.flags}
+        ) as repl,
     ):
         if fault.history:
             repl.step("".join(history_turn(n) + "\r" for n in range(fault.history)))
@@ -325,9 +556,12 @@ def test_repl_survives(fault: Fault, tmp_path: Path) -> None:
         assert_nothing_leaked(step.everything)
         if fault.error is not None:
             error, hint = step.notices
-            pattern = "error: " + fault.error.format(url=re.escape(target.base_url))
-            assert re.fullmatch(pattern, error)
+            assert re.fullmatch("error: " + _pattern(fault.error, target), error)
             assert hint == RETRY_HINT
+        elif fault.ended is not None:
+            (line,) = step.notices
+            pattern = "error: " + _pattern(fault.ended, target) + "; " + re.escape(fault.offer)
+            assert re.fullmatch(pattern, line)
         elif fault.warning is not None:
             (warning,) = step.notices
             assert re.fullmatch(fault.warning, warning)
@@ -335,6 +569,7 @@ def test_repl_survives(fault: Fault, tmp_path: Path) -> None:
             assert step.notices == []
         assert step.shown == [fault.shown]
         assert repl.held == repl.stored == history + fault.kept
+        assert cached_replies(repl.store_path) == expected_cache(fault)
         assert target.requests - before == fault.requests
         check_waits(fault, repl.time.slept)
         if fault.history and fault.requests == 2:
@@ -343,9 +578,10 @@ def test_repl_survives(fault: Fault, tmp_path: Path) -> None:
             assert len(second) < len(first)  # trimmed harder before asking again
             assert second[-1]["content"] == QUESTION
 
-        if fault.error is not None:
+        if fault.error is not None or fault.ended is not None:
             if not target.revive():
-                # Nothing can reach a name that does not resolve: /retry says so again.
+                # Nothing can reach a name that does not resolve, nor a wrong base URL:
+                # /retry says so again.
                 again = repl.step("/retry\r")
                 assert again.notices == step.notices
                 assert repl.held == repl.stored == history + fault.kept
@@ -366,6 +602,11 @@ def test_repl_survives(fault: Fault, tmp_path: Path) -> None:
         assert following.shown == [echo(NEXT)]
         assert repl.held == repl.stored == [*answered, user(NEXT), assistant(echo(NEXT))]
         assert QUESTION in repl.history_path.read_text(encoding="utf-8")
+        assert target.server is not None
+        for message in target.server.chat_requests[-1].body["messages"]:
+            # An empty reply is recorded, never sent back as an answer.
+            assert message["role"] != "assistant" or message["content"]
+        check_cache(repl.store_path, repl.held)
 
 
 # --- one-shot mode ------------------------------------------------------------------
@@ -384,24 +625,27 @@ def _flag_args(flags: Mapping[str, object]) -> list[str]:
 
 @pytest.mark.parametrize("fault", _one_shot_params())
 def test_one_shot_reports(fault: Fault, tmp_path: Path, fake_countdown: FakeTime) -> None:
-    with endpoint(fault.endpoint) as target:
+    with endpoint(fault.endpoint, password=True) as target:
         environ = environment(tmp_path, base_url=target.base_url)
         for n in range(fault.history):
-            warm = run_one_shot(["--raw", *(["-c"] if n else []), history_turn(n)], environ=environ)
+            warm = run_one_shot(
+                ["--raw", "--cache", *(["-c"] if n else []), history_turn(n)], environ=environ
+            )
             assert warm.code == 0
         if target.server is not None:
             target.server.enqueue(*fault.replies)
         before = target.requests
-        argv = ["--raw", "--retries", str(ATTEMPTS), "--max-wait", "5", *_flag_args(fault.flags)]
+        argv = ["--raw", "--cache", "--retries", str(ATTEMPTS), "--max-wait", "5"]
         result = run_one_shot(
-            [*argv, *(["-c"] if fault.history else []), QUESTION], environ=environ
+            [*argv, *_flag_args(fault.flags), *(["-c"] if fault.history else []), QUESTION],
+            environ=environ,
         )
 
         assert_nothing_leaked(result.stdout, result.stderr)
-        if fault.error is not None:
+        if fault.error is not None or fault.ended is not None:
             assert result.code == 1
             (line,) = result.said
-            pattern = "chatbot: " + fault.error.format(url=re.escape(target.base_url))
+            pattern = "chatbot: " + _pattern(fault.error or fault.ended or "", target)
             assert re.fullmatch(pattern, line)
         else:
             assert result.code == 0
@@ -410,8 +654,11 @@ def test_one_shot_reports(fault: Fault, tmp_path: Path, fake_countdown: FakeTime
                 assert re.fullmatch(f"chatbot: {fault.warning}", warning)
             else:
                 assert result.said == []
+        # stdout holds only the text that really arrived; every message went to stderr.
         assert result.stdout == (fault.shown + "\n" if fault.shown else "")
         assert stored_one_shot(tmp_path) == history_transcript(fault.history) + fault.kept
+        store = tmp_path / "data" / "conversations.sqlite3"
+        assert cached_replies(store) == expected_cache(fault)
         assert target.requests - before == fault.requests
         check_waits(fault, fake_countdown.slept)
 

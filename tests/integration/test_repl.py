@@ -2,71 +2,17 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.input.base import PipeInput
-from prompt_toolkit.output import DummyOutput
-from rich.console import Console
 
 from chatbot.conversation.messages import ReplyStatus
-from chatbot.conversation.session import ChatSession
-from chatbot.repl.commands.builtins import builtin_commands
-from chatbot.repl.input_line import SlashCompleter, build_prompt_session
-from chatbot.repl.loop import Repl
 from chatbot.repl.toolbar import toolbar_text
 from chatbot.settings.personas import load_personas
 from tests.support.fakeserver import FakeOpenAIServer, Reply
 from tests.support.helpers import RecordingRenderer, make_session
-
-
-@pytest.fixture
-def pipe() -> Iterator[PipeInput]:
-    with create_pipe_input() as inp:
-        yield inp
-
-
-class Harness:
-    def __init__(self, session: ChatSession, pipe: PipeInput, history: Path) -> None:
-        self.session = session
-        self.out = io.StringIO()
-        self.console = Console(file=self.out, width=80, color_system=None)
-        self.renderers: list[RecordingRenderer] = []
-        self.pipe = pipe
-        book = load_personas()
-        commands = builtin_commands(personas=book)
-        self.prompt = build_prompt_session(
-            history_path=history,
-            completer=SlashCompleter(commands=commands.names, arguments=commands.argument_choices),
-            input=pipe,
-            output=DummyOutput(),
-        )
-        self.copied: list[str] = []
-        self.repl = Repl(
-            session=session,
-            prompt=self.prompt,
-            console=self.console,
-            personas=book,
-            commands=commands,
-            renderer_factory=self._renderer,
-        )
-        self.repl.context.copy = self.copied.append
-
-    def _renderer(self) -> RecordingRenderer:
-        renderer = RecordingRenderer()
-        self.renderers.append(renderer)
-        return renderer
-
-    def run(self, keys: str) -> int:
-        self.pipe.send_text(keys)
-        return self.repl.run()
-
-    @property
-    def output(self) -> str:
-        return self.out.getvalue()
+from tests.support.repl_harness import Harness
 
 
 @pytest.fixture

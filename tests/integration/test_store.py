@@ -19,6 +19,7 @@ from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.errors import StoreError
 from chatbot.store import schema as schema_module
 from chatbot.store.database import Store, default_store_path
+from tests.support.old_stores import OldMessage, write_old_store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -500,42 +501,44 @@ def test_paid_tokens_survive_undo_and_deleting_the_conversation(db: Path) -> Non
     raw.close()
 
 
-def test_version_1_file_is_upgraded_with_its_usage(
-    db: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_version_1_file_is_upgraded_with_its_usage(db: Path) -> None:
     # A file written by the release whose schema ended at version 1.
-    with monkeypatch.context() as patched:
-        patched.setattr(schema_module, "MIGRATIONS", schema_module.MIGRATIONS[:1])
-        with Store.open(db) as old:
-            cid = new_conversation(old)
-            old.append_message(cid, user("q", created_at=100.0), persona="p", model="m1")
-            old.append_message(
-                cid,
-                assistant("a", created_at=101.0),
-                persona="p",
-                model="m1",
-                prompt_tokens=50,
-                completion_tokens=5,
+    (cid,) = write_old_store(
+        db,
+        version=1,
+        conversations=[
+            (
+                None,
+                [
+                    OldMessage(role="user", content="q", created_at=100.0),
+                    OldMessage(
+                        role="assistant",
+                        content="a",
+                        created_at=101.0,
+                        prompt_tokens=50,
+                        completion_tokens=5,
+                    ),
+                    OldMessage(
+                        role="assistant",
+                        content="b",
+                        created_at=102.0,
+                        status="interrupted",
+                        model="m2",
+                        prompt_tokens=60,
+                    ),
+                    OldMessage(
+                        role="assistant",
+                        content="c",
+                        created_at=103.0,
+                        status="cached",
+                        prompt_tokens=50,
+                        completion_tokens=5,
+                    ),
+                    OldMessage(role="assistant", content="d", created_at=104.0),
+                ],
             )
-            old.append_message(
-                cid,
-                assistant("b", created_at=102.0, status=ReplyStatus.INTERRUPTED),
-                persona="p",
-                model="m2",
-                prompt_tokens=60,
-            )
-            old.append_message(
-                cid,
-                assistant("c", created_at=103.0, status=ReplyStatus.CACHED),
-                persona="p",
-                model="m1",
-                prompt_tokens=50,
-                completion_tokens=5,
-            )
-            old.append_message(cid, assistant("d", created_at=104.0), persona="p", model="m1")
-    with sqlite3.connect(db) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
-    raw.close()
+        ],
+    )
 
     with Store.open(db) as store:
         assert store.usage_by_model(since=0.0) == {"m1": (50, 5), "m2": (60, 0)}
@@ -550,7 +553,7 @@ def test_version_1_file_is_upgraded_with_its_usage(
         store.record_usage(cid, model="m1", prompt_tokens=1, completion_tokens=1, at=200.0)
         assert store.usage_by_model(since=0.0)["m1"] == (51, 6)
     with sqlite3.connect(db) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == schema_module.schema_version()
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == len(schema_module.MIGRATIONS)
     raw.close()
     # Opening again must not copy the old usage a second time.
     with Store.open(db) as store:

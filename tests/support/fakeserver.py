@@ -19,8 +19,22 @@ What the openai SDK (3.57, over httpx2) does with each quirk, found by experimen
 - ``hang`` with a client timeout: ``APITimeoutError`` from ``create()`` itself,
   because the SDK waits for the response headers there.
 - 429's ``Retry-After`` is readable as ``err.response.headers["retry-after"]``.
-- Chunks with ``choices: []`` and the ``delta.reasoning_content`` field pass through;
-  the latter only via ``delta.model_extra``.
+- Chunks with ``choices: []`` and the ``delta.reasoning_content`` (or ``reasoning``)
+  field pass through; the latter only via ``delta.model_extra``.
+
+Misbehaviours of real servers (issue 11), each at the HTTP level:
+
+- ``finish_reason=None`` sends no finish chunk; ``done=False`` no ``data: [DONE]``;
+  ``framing="close"`` sends a close-delimited body (no length, no chunking) that ends
+  when the socket closes, as a proxy hitting its idle timeout does.
+- ``error_line`` is llama.cpp's mid-stream ``error: {...}`` SSE line.
+- ``raw_body`` answers with any body (an HTML page, a JSON error) at ``status``;
+  ``content_type`` also mislabels a real SSE stream (``application/json``).
+- ``tool_calls``, ``list_content``, ``choice_index`` and ``extra_choice`` shape the
+  deltas; ``redirect_to`` answers 301, so the client's POST comes back as a GET (405).
+- ``FakeOpenAIServer(not_found="ollama")`` answers unknown paths with Ollama's
+  plain-text ``404 page not found`` instead of OpenAI's ``Invalid URL (POST ...)``;
+  ``not_found="webapp"`` with a web app's HTML page and status 200 (a catch-all route).
 """
 
 from __future__ import annotations
@@ -42,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "WEB_APP_PAGE",
     "FakeOpenAIServer",
     "RecordedRequest",
     "Reply",
@@ -50,9 +65,15 @@ __all__ = [
     "estimate_usage",
     "main",
     "markdown_sample",
+    "thinking_sample",
 ]
 
 _DEFAULT_MODELS = ("fake-model", "gpt-4o-mini")
+#: What ``not_found="webapp"`` serves for every unknown path.
+WEB_APP_PAGE = (
+    "<!doctype html><html><head><title>Chat UI</title></head>"
+    '<body><div id="root"></div><script src="/app.js"></script></body></html>'
+)
 # How often blocked waits (hang, delays, serve loop) look at the closing flag.
 _POLL_SECONDS = 0.02
 # OpenAI's JSON has no spaces; byte counts in benchmarks should match.
@@ -76,7 +97,7 @@ class Reply:
     error_body: dict[str, Any] | None = None
     context_length_error: bool = False
     headers: dict[str, str] = field(default_factory=dict)
-    finish_reason: str = "stop"
+    finish_reason: str | None = "stop"
     usage: bool = True
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -89,6 +110,23 @@ class Reply:
     reject_stream_options: bool = False
     ignore_stream: bool = False
     hang: bool = False
+    #: The delta field that carries ``reasoning``: "reasoning_content" (DeepSeek, vLLM,
+    #: llama.cpp) or "reasoning" (Ollama, OpenRouter). Inline ``<think>`` goes in ``text``.
+    reasoning_field: str = "reasoning_content"
+    #: Reported as ``usage.completion_tokens_details.reasoning_tokens``; None: no details.
+    reasoning_tokens: int | None = None
+    # --- issue 11: servers that end or label a reply wrongly (see the module doc) ---
+    #: ``finish_reason`` may also be None: the stream ends with no finish chunk.
+    done: bool = True
+    framing: str = "chunked"
+    error_line: dict[str, Any] | None = None
+    content_type: str | None = None
+    raw_body: str | None = None
+    tool_calls: tuple[str, ...] = ()
+    list_content: bool = False
+    choice_index: int = 0
+    extra_choice: str | None = None
+    redirect_to: str | None = None
 
 
 #: Decides the reply from a chat request body; ``None`` falls back to the queue.
@@ -272,7 +310,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.close_connection = True
 
+    def _send_raw(
+        self, status: int, content_type: str, text: str, extra: dict[str, str] | None = None
+    ) -> None:
+        data = text.encode()
+        self._send_head(status, content_type, extra or {})
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
+
+    #: "chunked", or "close" for a close-delimited body (see ``Reply.framing``).
+    _framing = "chunked"
+
     def _write_chunk(self, data: bytes) -> None:
+        if self._framing == "close":
+            if data:
+                self.wfile.write(data)
+            return
         # One chunked-encoding frame per write, so every SSE event leaves immediately.
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
@@ -290,6 +346,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"object": "list", "data": data})
         elif self.path.startswith("/v1/models/") and self.path[11:] in models:
             self._send_json(200, _model_object(self.path[11:]))
+        elif self.path.rstrip("/").endswith("/chat/completions"):
+            error = {"message": "Method Not Allowed", "type": "invalid_request_error"}
+            self._send_json(405, {"error": {**error, "param": None, "code": None}})
         else:
             self._not_found()
 
@@ -307,6 +366,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(body, self._owner._choose(body))
 
     def _not_found(self) -> None:
+        if self._owner.not_found == "ollama":
+            self._send_raw(404, "text/plain", "404 page not found")
+            return
+        if self._owner.not_found == "webapp":
+            # A single-page app's catch-all route: every path is its HTML shell.
+            self._send_raw(200, "text/html; charset=utf-8", WEB_APP_PAGE)
+            return
         message = f"Invalid URL ({self.command} {self.path})"
         error = {"message": message, "type": "invalid_request_error", "param": None, "code": None}
         self._send_json(404, {"error": error})
@@ -330,19 +396,29 @@ class _Handler(BaseHTTPRequestHandler):
             }
             self._send_json(400, {"error": error}, reply.headers)
             return
+        if reply.redirect_to is not None:
+            target = f"http://127.0.0.1:{self._owner.port}{reply.redirect_to}/chat/completions"
+            self._send_raw(301, "text/plain", "Moved Permanently", {"Location": target})
+            return
+        if reply.raw_body is not None:
+            content_type = reply.content_type or "text/html; charset=utf-8"
+            self._send_raw(reply.status, content_type, reply.raw_body, reply.headers)
+            return
         if reply.status != 200:
             payload = reply.error_body or default_error_body(reply, model=model)
             self._send_json(reply.status, payload, reply.headers)
             return
         text = _echo(body) if reply.text is None else reply.text
         prompt, completion = estimate_usage(body, completion=(reply.reasoning or "") + text)
-        usage = {
+        usage: dict[str, Any] = {
             "prompt_tokens": prompt if reply.prompt_tokens is None else reply.prompt_tokens,
             "completion_tokens": (
                 completion if reply.completion_tokens is None else reply.completion_tokens
             ),
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if reply.reasoning_tokens is not None:
+            usage["completion_tokens_details"] = {"reasoning_tokens": reply.reasoning_tokens}
         if streaming and not reply.ignore_stream:
             stream_options = body.get("stream_options")
             wants_usage = (
@@ -355,9 +431,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, _completion(model, text, reply, usage), reply.headers)
 
     def _stream(self, model: str, text: str, reply: Reply, usage: dict[str, int] | None) -> None:
-        self._send_head(200, "text/event-stream; charset=utf-8", reply.headers)
+        content_type = reply.content_type or "text/event-stream; charset=utf-8"
+        self._send_head(200, content_type, reply.headers)
         self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
+        self._framing = reply.framing
+        if reply.framing == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
@@ -379,15 +458,17 @@ class _Handler(BaseHTTPRequestHandler):
             out.update(extra)
             return out
 
+        index = reply.choice_index
+
         def delta(d: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return chunk([{"index": 0, "delta": d, "finish_reason": finish, "logprobs": None}])
+            return chunk([{"index": index, "delta": d, "finish_reason": finish, "logprobs": None}])
 
         if reply.empty_choices_first:
             self._write_event(chunk([], prompt_filter_results=[]))
         self._write_event(delta({"role": "assistant", "content": "", "refusal": None}))
         for thought in _split(reply.reasoning or "", reply.chunk_chars):
             self._wait(reply.delay)
-            self._write_event(delta({"reasoning_content": thought}))
+            self._write_event(delta({reply.reasoning_field: thought}))
 
         limit = reply.drop_after_chars
         sent = 0
@@ -401,6 +482,10 @@ class _Handler(BaseHTTPRequestHandler):
                     return  # drop: no terminating frame, the client sees a cut body
                 sent += len(content)
             self._write_event(delta(piece))
+            if reply.extra_choice is not None and n == 0:
+                # A second choice the client did not ask for (n=1), interleaved.
+                other = {"content": reply.extra_choice}
+                self._write_event(chunk([{"index": 1, "delta": other, "finish_reason": None}]))
             if reply.malformed_line and n == 0:
                 self._write_chunk(b"data: {this is not json\n\n")
         if limit is not None:
@@ -410,10 +495,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._write_event("[DONE]")
             self._write_chunk(b"")
             return
-        self._write_event(delta({}, reply.finish_reason))
+        if reply.error_line is not None:
+            # llama.cpp's server: an "error" field, not "data", then a clean end.
+            payload = json.dumps({"error": reply.error_line}, separators=_COMPACT)
+            self._write_chunk(f"error: {payload}\n\n".encode())
+            self._write_chunk(b"")
+            return
+        for number, name in enumerate(reply.tool_calls):
+            call = {"index": number, "id": f"call_{number}", "type": "function"}
+            self._write_event(delta({"tool_calls": [{**call, "function": {"name": name}}]}))
+            arguments = {"index": number, "function": {"arguments": "{}"}}
+            self._write_event(delta({"tool_calls": [arguments]}))
+        if reply.finish_reason is not None:
+            self._write_event(delta({}, reply.finish_reason))
         if usage is not None:
             self._write_event(chunk([], usage=usage))
-        self._write_event("[DONE]")
+        if reply.done:
+            self._write_event("[DONE]")
         self._write_chunk(b"")  # the zero-length frame ends a chunked body
 
     @staticmethod
@@ -422,6 +520,13 @@ class _Handler(BaseHTTPRequestHandler):
             if reply.none_content_chunks and n > 0:
                 # Ollama-style noise between real deltas.
                 yield {"content": None} if n % 2 else {"role": "assistant"}
+            if reply.list_content:
+                # Mistral style: a list of typed parts; only "text" parts are the answer.
+                parts: list[dict[str, Any]] = [{"type": "text", "text": piece}]
+                if n == 0:
+                    parts.append({"type": "reference", "reference_ids": [1]})
+                yield {"content": parts}
+                continue
             yield {"content": piece}
 
 
@@ -430,18 +535,33 @@ def _model_object(model: str) -> dict[str, Any]:
 
 
 def _completion(model: str, text: str, reply: Reply, usage: dict[str, int]) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    content: Any = [{"type": "text", "text": text}] if reply.list_content else text
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if reply.reasoning is not None:
-        message["reasoning_content"] = reply.reasoning
+        message[reply.reasoning_field] = reply.reasoning
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": "{}"}}
+            for n, name in enumerate(reply.tool_calls)
+        ]
+    choices = [
+        {
+            "index": reply.choice_index,
+            "message": message,
+            "finish_reason": reply.finish_reason,
+            "logprobs": None,
+        }
+    ]
+    if reply.extra_choice is not None:
+        other = {"role": "assistant", "content": reply.extra_choice}
+        choices.append({"index": 1, "message": other, "finish_reason": "stop", "logprobs": None})
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
         "system_fingerprint": "fp_fake",
-        "choices": [
-            {"index": 0, "message": message, "finish_reason": reply.finish_reason, "logprobs": None}
-        ],
+        "choices": choices,
         "usage": usage,
     }
 
@@ -456,8 +576,12 @@ class FakeOpenAIServer:
         default_reply: Reply | None = None,
         models: Sequence[str] = _DEFAULT_MODELS,
         responder: Responder | None = None,
+        not_found: str = "openai",
     ) -> None:
         self.default_reply = default_reply if default_reply is not None else Reply()
+        #: How unknown paths answer: "openai" (JSON Invalid URL), "ollama" (plain text)
+        #: or "webapp" (an HTML page with status 200).
+        self.not_found = not_found
         self.models: list[str] = list(models)
         self.responder = responder
         self._port = port
@@ -653,6 +777,25 @@ def markdown_sample(tokens: int, *, seed: int = 0) -> str:
         blocks.append(block)
         size += len(block) + 2
     return "\n\n".join(blocks)
+
+
+def thinking_sample(tokens: int, *, seed: int = 1) -> str:
+    """Deterministic thinking of about ``tokens`` tokens (~4 chars each): short
+    paragraphs of plain musing, the way reasoning models think before they answer."""
+    rng = random.Random(seed)
+    target = max(tokens, 1) * 4
+    openers = ("Okay,", "Hmm,", "Wait,", "So", "Let me check:", "Then", "Maybe")
+    paragraphs: list[str] = []
+    size = 0
+    while size < target:
+        sentences = []
+        for _ in range(rng.randint(1, 3)):
+            words = [rng.choice(_WORDS) for _ in range(rng.randint(5, 12))]
+            sentences.append(f"{rng.choice(openers)} {' '.join(words)}.")
+        paragraph = " ".join(sentences)
+        paragraphs.append(paragraph)
+        size += len(paragraph) + 2
+    return "\n\n".join(paragraphs)[:target]
 
 
 # --- command line -------------------------------------------------------------------

@@ -15,6 +15,7 @@ import functools
 import io
 import re
 import socket
+import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,17 +41,20 @@ from chatbot.repl.countdown import CountdownWaiter
 from chatbot.repl.editor import edit_text
 from chatbot.repl.input_line import SlashCompleter, build_prompt_session
 from chatbot.repl.loop import Repl
-from chatbot.secrets import Redactor
+from chatbot.repl.notices import Notices
+from chatbot.secrets import Redactor, url_secrets
 from chatbot.settings.config import resolve_config
 from chatbot.settings.personas import PersonaBook, load_personas
 from chatbot.store.database import Store
-from chatbot.store.journal import StoreJournal
+from chatbot.store.journal import StoreJournal, StoreReplyCache
 from tests.support.fakeserver import FakeOpenAIServer
 
 __all__ = [
     "ATTEMPTS",
     "KEY",
+    "MISCONFIGURED",
     "TRACEBACK",
+    "URL_PASSWORD",
     "Endpoint",
     "FakeTime",
     "OneShot",
@@ -59,6 +63,7 @@ __all__ = [
     "Tap",
     "Transcript",
     "assistant",
+    "cached_replies",
     "echo",
     "endpoint",
     "environment",
@@ -193,12 +198,13 @@ class ReplHarness:
             base_url=base_url,
             timeout=config.timeout,
             max_retries=0,
-            redact=Redactor([key]),
+            redact=Redactor([key, *url_secrets(base_url)]),
         )
         self.time = FakeTime()
         self.out, self.status_out, self.reply_out = io.StringIO(), io.StringIO(), io.StringIO()
         self.console = _console(self.out, terminal=terminal)
         self.reply_console = _console(self.reply_out, terminal=terminal)
+        self.notices = Notices(console=self.console)
         waiter = CountdownWaiter(
             console=_console(self.status_out, terminal=False),
             clock=self.time.clock,
@@ -209,8 +215,11 @@ class ReplHarness:
             persona=book.get(config.persona_name or "default"),
             backend=self.client,
             journal=self.journal,
+            # Used only when the flags or the persona turn the cache on, as in the app.
+            cache=StoreReplyCache(self.store),
             retry_policy=RetryPolicy(attempts=ATTEMPTS, max_wait=5.0),
             waiter=waiter,
+            notify=self.notices.hint,
         )
         commands = builtin_commands(personas=book)
         add_store_commands(commands, store=self.store, journal=self.journal, confirm=lambda _: True)
@@ -232,6 +241,7 @@ class ReplHarness:
         self.repl = Repl(
             session=self.session,
             prompt=self.prompt,
+            notices=self.notices,
             console=self.console,
             personas=book,
             commands=commands,
@@ -379,6 +389,13 @@ def stored_one_shot(home: Path) -> Transcript:
         store.close()
 
 
+def cached_replies(store_path: Path) -> list[str]:
+    """Every reply in the response cache, oldest first (read straight from the file)."""
+    with contextlib.closing(sqlite3.connect(store_path)) as conn:
+        rows = conn.execute("SELECT reply FROM response_cache ORDER BY created_at").fetchall()
+    return [str(row[0]) for row in rows]
+
+
 def patch_countdown(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     """Give the app's real countdown a fake clock: its retries wait no real time."""
     fake = FakeTime()
@@ -394,28 +411,62 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
+#: A password in the base URL (``http://user:PASSWORD@host/v1``): as secret as the key.
+URL_PASSWORD = "pw-9Tq4zXv7Lm"
+_USERINFO = f"bob:{URL_PASSWORD}@"
+_SHOWN_USERINFO = "bob:***@"
+
+#: Endpoint kinds where the base URL itself is wrong: /retry cannot help.
+MISCONFIGURED = {
+    # The chat endpoint given as the base URL.
+    "endpoint-url": ("openai", "/v1/chat/completions"),
+    # No /v1: OpenAI's JSON "Invalid URL", Ollama's plain 404, a web app's catch-all page.
+    "no-v1-openai": ("openai", ""),
+    "no-v1-ollama": ("ollama", ""),
+    "no-v1-webapp": ("webapp", ""),
+}
+
+
 class Endpoint:
     """Where the chatbot is pointed: the fake server, a closed port, or a bad host name.
 
     A closed port can come back to life (``revive``): the server starts there, as a
-    user's local server would after they notice it was down.
+    user's local server would after they notice it was down. The ``MISCONFIGURED``
+    kinds point at a working server through a wrong base URL. With ``password`` the
+    base URL carries ``bob:URL_PASSWORD@``; ``shown_url`` is how errors must show it.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, password: bool = False) -> None:
         self.kind = kind
         self.server: FakeOpenAIServer | None = None
         self._port = 0
+        self._userinfo = _USERINFO if password else ""
+        path = "/v1"
         if kind == "server":
             self.server = FakeOpenAIServer().start()
-            self.base_url = self.server.base_url
+            self._port = self.server.port
+        elif kind in MISCONFIGURED:
+            not_found, path = MISCONFIGURED[kind]
+            self.server = FakeOpenAIServer(not_found=not_found).start()
+            self._port = self.server.port
         elif kind == "refused":
             self._port = _closed_port()
-            self.base_url = f"http://127.0.0.1:{self._port}/v1"
-        elif kind == "dns":
-            # The reserved .invalid TLD never resolves (RFC 6761).
-            self.base_url = "http://api.chatbot-faults.invalid/v1"
-        else:
+        elif kind != "dns":
             raise ValueError(kind)
+        if kind == "dns":
+            # The reserved .invalid TLD never resolves (RFC 6761).
+            self.root = "http://api.chatbot-faults.invalid"
+        else:
+            self.root = f"http://127.0.0.1:{self._port}"
+        self.base_url = self._url(self.root + path, self._userinfo)
+        #: The base URL as every message must show it: the password redacted.
+        self.shown_url = self._url(self.root + path, _SHOWN_USERINFO if password else "")
+        #: The server's real API base URL, as shown.
+        self.api_url = self._url(self.root + "/v1", _SHOWN_USERINFO if password else "")
+
+    @staticmethod
+    def _url(url: str, userinfo: str) -> str:
+        return url.replace("://", f"://{userinfo}", 1)
 
     @property
     def requests(self) -> int:
@@ -423,6 +474,8 @@ class Endpoint:
 
     def revive(self) -> bool:
         """Bring the server up if it was down; False when it cannot come back."""
+        if self.kind in MISCONFIGURED:
+            return False  # the server is fine; the base URL is what is wrong
         if self.kind == "refused" and self.server is None:
             self.server = FakeOpenAIServer(port=self._port).start()
         return self.server is not None
@@ -434,8 +487,8 @@ class Endpoint:
 
 
 @contextlib.contextmanager
-def endpoint(kind: str) -> Iterator[Endpoint]:
-    target = Endpoint(kind)
+def endpoint(kind: str, *, password: bool = False) -> Iterator[Endpoint]:
+    target = Endpoint(kind, password=password)
     try:
         yield target
     finally:

@@ -6,13 +6,15 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from chatbot.api.client import ChatClient
+from chatbot.api.scripted import ScriptedBackend
+from chatbot.conversation.retry import RetryPolicy, Waiter, sleeping_waiter
 from chatbot.conversation.session import ChatSession
 from chatbot.settings.config import Config, resolve_config
 from chatbot.settings.personas import Persona, load_personas
@@ -32,6 +34,7 @@ __all__ = [
     "make_config",
     "make_session",
     "run_chatbot",
+    "scripted_session",
     "scrubbed_environment",
 ]
 
@@ -79,6 +82,27 @@ def make_session(
     client = ChatClient(api_key=TEST_KEY, base_url=base_url, timeout=timeout, max_retries=0)
     return ChatSession(
         config=config, persona=persona or load_personas().get("default"), backend=client
+    )
+
+
+def scripted_session(
+    backend: ScriptedBackend | None = None,
+    *,
+    persona: Persona | None = None,
+    notify: Callable[[str], None] | None = None,
+    retry_policy: RetryPolicy | None = None,
+    waiter: Waiter | None = None,
+    **flags: object,
+) -> ChatSession:
+    """A session on a :class:`ScriptedBackend`: in-process, no server, milliseconds."""
+    config = make_config("http://scripted.invalid/v1", **flags)
+    return ChatSession(
+        config=config,
+        persona=persona or load_personas().get("default"),
+        backend=backend if backend is not None else ScriptedBackend(),
+        notify=notify,
+        retry_policy=retry_policy,
+        waiter=waiter or sleeping_waiter,
     )
 
 

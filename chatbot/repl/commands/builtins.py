@@ -137,12 +137,14 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
     @registry.add("help", usage="/help", help="show commands and keys")
     def _help(ctx: CommandContext, _: str) -> None:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(show_header=False, box=None, pad_edge=False)
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
         for command in registry:
-            table.add_row(command.usage, command.help)
+            # Text, not markup: "[show|fold|hide]" would read as a style tag and vanish.
+            table.add_row(Text(command.usage), Text(command.help))
         ctx.console.print(table)
         ctx.notices.hint(
             "Keys: Enter sends; Alt-Enter (or Esc then Enter, or Ctrl-J) adds a new line; "
@@ -195,11 +197,19 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
         ctx.session.clear()
         ctx.notices.info("new conversation")
 
-    @registry.add("retry", usage="/retry", help="regenerate the last reply")
+    @registry.add(
+        "retry",
+        usage="/retry",
+        help="regenerate the last reply (also one that was cut, empty or failed)",
+    )
     def _retry(ctx: CommandContext, _: str) -> None:
         ctx.run_turn(lambda renderer: ctx.session.retry(renderer=renderer))
 
-    @registry.add("continue", usage="/continue", help="ask the model to go on after a cut reply")
+    @registry.add(
+        "continue",
+        usage="/continue",
+        help="ask the model to go on after a cut reply (max_tokens, or a stream that stopped)",
+    )
     def _continue(ctx: CommandContext, _: str) -> None:
         if ctx.session.conversation.last_reply() is None:
             raise ChatbotError("there is no reply to continue yet")
@@ -246,7 +256,7 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
     @registry.add(
         "copy",
         usage="/copy [N]",
-        help="copy the last reply, or its code block N (over SSH via the terminal, OSC 52)",
+        help="copy the last answer (not its thinking), or code block N (over SSH: OSC 52)",
     )
     def _copy(ctx: CommandContext, argument: str) -> None:
         reply = ctx.session.conversation.last_reply()
@@ -274,6 +284,10 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
             raise ChatbotError(f"cannot copy: {exc}") from None
         size = format_size(len(text.encode("utf-8")))
         ctx.notices.info(f"copied {what} ({size})" + (f" via {how}" if how else ""))
+
+    from chatbot.repl.commands.thinking import add_thinking_commands
+
+    add_thinking_commands(registry)
 
     @registry.add("exit", usage="/exit", help="leave (also: exit, quit, Ctrl-D)")
     def _exit(ctx: CommandContext, _: str) -> None:
@@ -319,6 +333,11 @@ def usage_lines(session: ChatSession, *, now: datetime) -> list[str]:
     lines = _aligned(rows)
     if not kept:
         lines.append("today and this month: not kept (--no-store)")
+    if usage.thinking_tokens:
+        mark = "~" if usage.thinking_estimated else ""
+        lines.append(
+            f"thinking: {mark}{usage.thinking_tokens:,} of this session's completion tokens"
+        )
     lines.append(_context_line(session))
     return lines
 

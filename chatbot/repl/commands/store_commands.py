@@ -16,8 +16,15 @@ from chatbot.store.database import Store
 from chatbot.store.export import to_json, to_markdown
 from chatbot.store.journal import StoreJournal, resume
 from chatbot.store.records import ConversationInfo, StoredConversation
+from chatbot.store.search import MIN_INDEXED_CHARS, SHORT_QUERY_SCAN
 
-__all__ = ["add_store_commands", "describe_age", "show_recent"]
+__all__ = ["SHORT_QUERY_NOTE", "add_store_commands", "describe_age", "show_recent"]
+
+#: Said when a search was too short for the index (see chatbot.store.search).
+SHORT_QUERY_NOTE = (
+    f"searched titles and the newest {SHORT_QUERY_SCAN:,} messages only: "
+    f"{MIN_INDEXED_CHARS} or more characters search everything"
+)
 
 
 def describe_age(then: float, *, now: float | None = None) -> str:
@@ -72,8 +79,11 @@ def show_recent(ctx: CommandContext, stored: StoredConversation, *, exchanges: i
     title = stored.info.title or "(untitled)"
     # Text, not a string: a title is data and must not be parsed as rich markup.
     ctx.console.print(Rule(Text(f"#{stored.info.id} {sanitize(title)}"), style="dim"))
-    if len(shown) < len(messages):
-        ctx.notices.hint(f"… {len(messages) - len(shown)} earlier messages")
+    # Older messages may not even be loaded (a long conversation is resumed from a
+    # window); they stay in the store and in /export.
+    hidden = stored.earlier + len(messages) - len(shown)
+    if hidden:
+        ctx.notices.hint(f"… {hidden:,} earlier messages (/export has them all)")
     for message in shown:
         if message.role is Role.USER:
             ctx.notices.plain("› " + sanitize(message.content))
@@ -109,16 +119,28 @@ def add_store_commands(
         from rich.table import Table
         from rich.text import Text
 
-        infos = store.list_conversations(limit=20, search=argument or None)
+        snippets: list[str | None] = []
+        if argument:
+            result = store.search_conversations(argument, limit=20)
+            infos = [hit.info for hit in result.hits]
+            snippets = [hit.snippet for hit in result.hits]
+            if not result.complete:
+                ctx.notices.hint(SHORT_QUERY_NOTE)
+        else:
+            infos = store.list_conversations(limit=20)
         if not infos:
             ctx.notices.hint("no conversations found" if argument else "no conversations yet")
             return
         table = Table(box=None, header_style="bold", pad_edge=False)
         for column in ("id", "when", "persona", "turns", "title"):
             table.add_column(column, no_wrap=column != "title")
-        for row in session_rows(infos):
+        for index, row in enumerate(session_rows(infos)):
             marker = "*" if row[0] == str(journal.conversation_id) else ""
-            table.add_row(marker + row[0], *(Text(sanitize(cell)) for cell in row[1:]))
+            title = Text(sanitize(row[4]))
+            if index < len(snippets) and snippets[index]:
+                # Where the text matched, dimmed under the title.
+                title.append("\n" + sanitize(snippets[index] or ""), style="dim")
+            table.add_row(marker + row[0], *(Text(sanitize(cell)) for cell in row[1:4]), title)
         ctx.console.print(table)
 
     @registry.add("load", usage="/load ID", help="continue a stored conversation")
@@ -158,7 +180,7 @@ def add_store_commands(
         fmt, _, target = argument.partition(" ")
         fmt = fmt.strip().lower() or "md"
         conversation_id = current_id()
-        text = render_export(store.load_conversation(conversation_id), fmt)
+        text = render_export(store.load_conversation(conversation_id, window_tokens=None), fmt)
         suffix = "json" if fmt == "json" else "md"
         path = Path(target.strip() or f"chatbot-{conversation_id}.{suffix}").expanduser()
         write_private(path, text)
