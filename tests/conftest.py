@@ -21,6 +21,15 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     monkeypatch.setenv("CHATBOT_CONFIG_DIR", str(config))
     monkeypatch.setenv("CHATBOT_DATA_DIR", str(data))
     monkeypatch.setenv("HOME", str(home))
+    # Pulled models go to a cache under the test's home; the hub is a closed
+    # local port unless a test starts its stand-in (tests/support/hubserver.py).
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    # Never find a real Ollama or LM Studio on the developer's machine.
+    monkeypatch.setenv("CHATBOT_DISCOVER_PORTS", "")
     for name in (
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bench.cases.conversation import case_conversation, memory_worker, trim_worker
+from bench.cases.local import case_local, local_worker
 from bench.cases.render import case_paced, case_render, final_render_bytes
 from bench.cases.startup import case_oneshot, case_startup
 from bench.cases.thinking import case_thinking
@@ -17,12 +18,14 @@ from bench.harness import Bench
 __all__ = [
     "CASES",
     "case_conversation",
+    "case_local",
     "case_oneshot",
     "case_paced",
     "case_render",
     "case_startup",
     "case_thinking",
     "final_render_bytes",
+    "local_worker",
     "memory_worker",
     "trim_worker",
 ]
@@ -34,4 +37,5 @@ CASES: tuple[Callable[[Bench], None], ...] = (
     case_paced,
     case_conversation,
     case_thinking,
+    case_local,
 )

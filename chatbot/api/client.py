@@ -95,6 +95,16 @@ class ChatClient:
                     )
             return self._sdk
 
+    def reconnect(self) -> None:
+        """Drop the connection; the next request asks ``prepare`` for the server's URL again.
+
+        For a local server that was restarted (``/model`` switching local models).
+        """
+        with self._lock:
+            if self._sdk is not None:
+                self._sdk.close()
+                self._sdk = None
+
     def close(self) -> None:
         # Do not wait for a warm-up still importing the SDK: the process is
         # leaving, and that import can take most of a second.

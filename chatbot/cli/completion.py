@@ -9,16 +9,15 @@ ordinary start never pays for it.
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, TextIO
 
-from chatbot.cli.parser import build_parser, build_store_parser
+from chatbot.cli.parser import build_parser
 
-__all__ = ["SUBCOMMANDS", "complete", "completion_script", "is_completing"]
-
-#: ``chatbot sessions|export|import``: the store's sub-commands.
-SUBCOMMANDS = ("sessions", "export", "import")
+__all__ = ["complete", "completion_script", "is_completing"]
 
 
 def is_completing(environ: Mapping[str, str]) -> bool:
@@ -45,12 +44,12 @@ def _persona_names(**_: Any) -> list[str]:
     return book.names()
 
 
-def _first_word(**kwargs: Any) -> Sequence[str]:
+def _first_word(subcommands: Sequence[str], **kwargs: Any) -> Sequence[str]:
     """Sub-commands, offered only as the first word (later words are the question)."""
     parsed = kwargs.get("parsed_args")
     if parsed is not None and getattr(parsed, "question", None):
         return ()
-    return SUBCOMMANDS
+    return subcommands
 
 
 def _words(comp_line: str, point: int) -> list[str]:
@@ -60,7 +59,8 @@ def _words(comp_line: str, point: int) -> list[str]:
 def complete(
     *,
     environ: Mapping[str, str],
-    is_store_command: Callable[[Sequence[str]], bool],
+    subcommands: Sequence[str],
+    subcommand_parser: Callable[[Sequence[str]], argparse.ArgumentParser | None],
     output: TextIO | None = None,
     exit_method: Callable[[int], object] = os._exit,
 ) -> None:
@@ -75,13 +75,12 @@ def complete(
     words = _words(line, point)
     # The word being typed is not yet a sub-command: only finished words decide.
     finished = words if line[:point].endswith(" ") else words[:-1]
-    if is_store_command(finished):
-        parser = build_store_parser()
-    else:
+    parser = subcommand_parser(finished)
+    if parser is None:
         parser = build_parser()
         for action in parser._actions:
             if action.dest == "persona":
                 action.completer = _persona_names  # type: ignore[attr-defined]
             elif action.dest == "question":
-                action.completer = _first_word  # type: ignore[attr-defined]
+                action.completer = partial(_first_word, subcommands)  # type: ignore[attr-defined]
     argcomplete.autocomplete(parser, output_stream=output, exit_method=exit_method)

@@ -7,24 +7,51 @@ empty, tool calls only), 2 usage or configuration.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import gc
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from typing import TextIO
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
 
-from chatbot.cli.options import run_options, store_options
-from chatbot.cli.parser import build_parser, build_store_parser
+from chatbot.cli.options import model_options, run_options, store_options
+from chatbot.cli.parser import build_model_parser, build_parser, build_store_parser
 from chatbot.errors import ChatbotError
+
+if TYPE_CHECKING:
+    from chatbot.app import App
 
 __all__ = ["main"]
 
-_SUBCOMMANDS = ("sessions", "export", "import")
+
+@dataclass(frozen=True, slots=True)
+class _SubCommand:
+    """A family of sub-commands: how to parse its arguments and how to run it."""
+
+    parser: Callable[[], argparse.ArgumentParser]
+    run: Callable[[App, argparse.Namespace], int]
 
 
-def _is_store_command(arguments: Sequence[str]) -> bool:
-    """True for ``chatbot [--db PATH] sessions|export|import ...``."""
+_STORE = _SubCommand(
+    build_store_parser, lambda app, args: app.run_store_command(store_options(args))
+)
+_MODELS = _SubCommand(
+    build_model_parser, lambda app, args: app.run_model_command(model_options(args))
+)
+#: The first word that makes ``chatbot WORD ...`` a sub-command rather than a question.
+_SUBCOMMANDS: dict[str, _SubCommand] = {
+    "sessions": _STORE,
+    "export": _STORE,
+    "import": _STORE,
+    "pull": _MODELS,
+    "models": _MODELS,
+}
+
+
+def _subcommand(arguments: Sequence[str]) -> _SubCommand | None:
+    """The sub-command of ``chatbot [--db PATH] WORD ...``, or None for a chat or question."""
     index = 0
     while index < len(arguments):
         word = arguments[index]
@@ -33,8 +60,14 @@ def _is_store_command(arguments: Sequence[str]) -> bool:
         elif word.startswith("--db="):
             index += 1
         else:
-            return word in _SUBCOMMANDS
-    return False
+            return _SUBCOMMANDS.get(word)
+    return None
+
+
+def _subcommand_parser(words: Sequence[str]) -> argparse.ArgumentParser | None:
+    """The parser of the sub-command ``words`` start with, or None (for completion)."""
+    command = _subcommand(words)
+    return None if command is None else command.parser()
 
 
 def main(
@@ -58,11 +91,13 @@ def main(
         from chatbot.cli.completion import complete
 
         complete(
-            environ=os.environ if environ is None else environ, is_store_command=_is_store_command
+            environ=os.environ if environ is None else environ,
+            subcommands=tuple(_SUBCOMMANDS),
+            subcommand_parser=_subcommand_parser,
         )
         return 0
-    store_command = _is_store_command(arguments)
-    parser = build_store_parser() if store_command else build_parser()
+    command = _subcommand(arguments)
+    parser = command.parser() if command is not None else build_parser()
     try:
         # argparse prints --help, --version and usage errors itself: to our streams.
         with (
@@ -87,8 +122,8 @@ def main(
         stderr=err,
     )
     try:
-        if store_command:
-            return app.run_store_command(store_options(args))
+        if command is not None:
+            return command.run(app, args)
         return app.run(run_options(args))
     except ChatbotError as exc:
         app.report(exc)

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-__all__ = ["RunOptions", "StoreOptions", "run_options", "store_options"]
+__all__ = [
+    "ModelOptions",
+    "RunOptions",
+    "StoreOptions",
+    "model_options",
+    "run_options",
+    "store_options",
+]
 
 #: Options that feed :func:`chatbot.settings.config.resolve_config`, by their flag names.
 _CONFIG_FLAGS = (
@@ -111,3 +118,16 @@ def store_options(args: argparse.Namespace) -> StoreOptions:
         output=getattr(args, "output", None),
         file=getattr(args, "file", ""),
     )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelOptions:
+    """``chatbot pull [MODEL]`` or ``chatbot models``."""
+
+    command: str
+    model: str | None = None
+
+
+def model_options(args: argparse.Namespace) -> ModelOptions:
+    """The model sub-command the parsed arguments describe."""
+    return ModelOptions(command=args.command, model=getattr(args, "model", None))

@@ -17,7 +17,7 @@ from chatbot.settings.limits import (
     Range,
 )
 
-__all__ = ["COMPLETION_SHELLS", "build_parser", "build_store_parser"]
+__all__ = ["COMPLETION_SHELLS", "build_model_parser", "build_parser", "build_store_parser"]
 
 
 def _checked(limits: Range) -> Callable[[str], float]:
@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Chat with a model behind any OpenAI-compatible API.",
         epilog=(
             "Without a question, starts an interactive chat. Type /help inside it. "
+            "Also: chatbot sessions|export|import (stored conversations), "
+            "chatbot pull MODEL and chatbot models (models for --local). "
             "Exit status of a question: 0 answered (also when cut by --max-tokens or a "
             "content filter: a warning says so); 1 when the reply failed, was cut, empty, "
             "only tool calls, or not a chat answer at all: stdout holds only the text that "
@@ -131,7 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument(
         "--local", action="store_true", help="chat with the embedded local model, offline"
     )
-    local.add_argument("--local-model", metavar="PATH", help="a GGUF model file for --local")
+    local.add_argument(
+        "--local-model",
+        metavar="NAME",
+        help="a pulled model (see: chatbot models) or a GGUF file for --local",
+    )
     stored = parser.add_argument_group("conversations")
     stored.add_argument(
         "-c",
@@ -189,4 +195,31 @@ def build_store_parser() -> argparse.ArgumentParser:
         "import", parents=[db], help="import a JSON export as a new conversation"
     )
     imported.add_argument("file", metavar="FILE")
+    return parser
+
+
+def build_model_parser() -> argparse.ArgumentParser:
+    """``chatbot pull|models``: models for ``--local``."""
+    from chatbot.models.catalog import SHORT_NAMES
+
+    names = ", ".join(short.name for short in SHORT_NAMES)
+    parser = argparse.ArgumentParser(prog="chatbot", description="Models for --local.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    pull = commands.add_parser(
+        "pull",
+        help="download a GGUF model from the Hugging Face hub, with a progress bar",
+        description=(
+            "Download a model for --local into the Hugging Face cache (HF_HOME). "
+            "An interrupted pull resumes where it stopped. Once pulled, it works offline."
+        ),
+        epilog=f"Short names: {names}. Without MODEL, lists them.",
+    )
+    pull.add_argument(
+        "model",
+        nargs="?",
+        metavar="MODEL",
+        help="a short name, REPO:QUANT (e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M) "
+        "or REPO/FILE.gguf",
+    )
+    commands.add_parser("models", help="list the local models and their sizes")
     return parser

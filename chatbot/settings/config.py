@@ -120,7 +120,8 @@ class Config:
     local: bool = False
     #: Why the local model was chosen: "flag" or "default" (nothing else configured).
     local_reason: str | None = None
-    local_model: Path | None = None
+    #: ``--local-model``: a pulled model's name or a GGUF file (see chatbot.models.cache).
+    local_model: str | None = None
     warnings: tuple[str, ...] = ()
 
     def params_for(self, persona: Persona) -> ModelParams:
@@ -317,7 +318,7 @@ def resolve_config(
         or _think(env.get("CHATBOT_THINK"), name="CHATBOT_THINK"),
         local=local_reason is not None,
         local_reason=local_reason,
-        local_model=Path(local_model_raw).expanduser() if local_model_raw else None,
+        local_model=local_model_raw.strip() if local_model_raw else None,
         warnings=tuple(warnings),
     )
 

@@ -21,6 +21,7 @@ CASES = {
     "paced": "4. Paced stream",
     "conversation": "5. Long conversation",
     "thinking": "6. Reasoning model, paced",
+    "local": "7. Local model",
 }
 
 
@@ -31,7 +32,7 @@ def test_quick_benchmark_reports_every_case(tmp_path: Path) -> None:
         cwd=ROOT,  # ``-m bench`` finds the package (and ``tests``) from the repository root
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,  # case 6 loads the local model: tens of seconds on a busy machine
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]

@@ -31,7 +31,9 @@ import argparse, json, os, sys, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 parser = argparse.ArgumentParser()
-for flag in ("--model", "--model_alias", "--host", "--port", "--n_ctx", "--n_threads"):
+for flag in ("--model", "--model_alias", "--host", "--port", "--n_ctx"):
+    parser.add_argument(flag)
+for flag in ("--n_threads", "--n_threads_batch"):
     parser.add_argument(flag)
 args = parser.parse_args()
 behaviour = os.environ.get("FAKE_LLAMA", "")

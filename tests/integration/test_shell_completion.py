@@ -57,6 +57,10 @@ def test_bash_completes_flags_personas_and_sub_commands(isolated_environment: Pa
     assert bash_completions("chatbot export 3 --format ", home=home) == ["json", "md"]
     assert bash_completions("chatbot --completion ", home=home) == ["bash", "fish", "zsh"]
     assert "--search" in bash_completions("chatbot sessions --", home=home)
+    # The model sub-commands too, through their own parser.
+    assert bash_completions("chatbot pu", home=home) == ["pull"]
+    assert bash_completions("chatbot mod", home=home) == ["models"]
+    assert "--help" in bash_completions("chatbot pull --", home=home)
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])

@@ -49,7 +49,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -58,6 +58,7 @@ from typing import Any
 __all__ = [
     "WEB_APP_PAGE",
     "FakeOpenAIServer",
+    "OllamaModel",
     "RecordedRequest",
     "Reply",
     "Responder",
@@ -346,6 +347,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"object": "list", "data": data})
         elif self.path.startswith("/v1/models/") and self.path[11:] in models:
             self._send_json(200, _model_object(self.path[11:]))
+        elif self.path == "/api/ps" and self._owner.ollama is not None:
+            self._send_json(200, _ollama_ps(self._owner.ollama))
         elif self.path.rstrip("/").endswith("/chat/completions"):
             error = {"message": "Method Not Allowed", "type": "invalid_request_error"}
             self._send_json(405, {"error": {**error, "param": None, "code": None}})
@@ -355,6 +358,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self._read_body()
         self._record(body)
+        if self.path == "/api/show" and self._owner.ollama is not None:
+            shown = _ollama_show(self._owner.ollama, body)
+            self._send_json(200 if shown else 404, shown or {"error": "model not found"})
+            return
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._not_found()
             return
@@ -566,6 +573,36 @@ def _completion(model: str, text: str, reply: Reply, usage: dict[str, int]) -> d
     }
 
 
+@dataclass(frozen=True)
+class OllamaModel:
+    """What Ollama's native API says about one model (``FakeOpenAIServer.ollama``)."""
+
+    #: ``model_info["llama.context_length"]`` in ``/api/show``.
+    context_length: int
+    #: ``num_ctx`` in the Modelfile's parameters, if set.
+    num_ctx: int | None = None
+    #: The context it runs with in ``/api/ps`` (None: not loaded).
+    loaded_context: int | None = None
+
+
+def _ollama_show(ollama: Mapping[str, OllamaModel], body: Any) -> dict[str, Any] | None:
+    model = ollama.get(str(body.get("model"))) if isinstance(body, dict) else None
+    if model is None:
+        return None
+    parameters = "stop <|im_end|>" + (f"\nnum_ctx {model.num_ctx}" if model.num_ctx else "")
+    info = {"general.architecture": "llama", "llama.context_length": model.context_length}
+    return {"model_info": info, "parameters": parameters, "details": {"format": "gguf"}}
+
+
+def _ollama_ps(ollama: Mapping[str, OllamaModel]) -> dict[str, Any]:
+    running = [
+        {"name": name, "model": name, "context_length": model.loaded_context}
+        for name, model in ollama.items()
+        if model.loaded_context
+    ]
+    return {"models": running}
+
+
 class FakeOpenAIServer:
     """A local OpenAI-compatible server on 127.0.0.1, scripted one reply at a time."""
 
@@ -584,6 +621,8 @@ class FakeOpenAIServer:
         self.not_found = not_found
         self.models: list[str] = list(models)
         self.responder = responder
+        #: Set it to answer Ollama's native /api/show and /api/ps as well.
+        self.ollama: dict[str, OllamaModel] | None = None
         self._port = port
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
