@@ -11,12 +11,14 @@ from typing import Self
 
 __all__ = [
     "ApiError",
+    "AttachmentError",
     "AuthenticationFailed",
     "ChatbotError",
     "ClipboardUnavailable",
     "CompactionFailed",
     "ConfigError",
     "ContextLengthExceeded",
+    "ImagesRejected",
     "MessageTooLarge",
     "ModelNotFound",
     "PersonaError",
@@ -51,6 +53,10 @@ class PersonaError(ConfigError):
 
 class StoreError(ConfigError):
     """The conversation store cannot be opened or is not ours to touch."""
+
+
+class AttachmentError(ConfigError):
+    """A file cannot be attached (missing, a folder, binary, unreadable, too big)."""
 
 
 class PullFailed(ChatbotError):
@@ -142,3 +148,7 @@ class ContextLengthExceeded(ApiError):
 
 class ToolsUnsupported(ApiError):
     """The server refused a request because it offered tools: this server or model has none."""
+
+
+class ImagesRejected(ApiError):
+    """The model or server refused a message because it carried images."""

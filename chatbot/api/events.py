@@ -28,7 +28,8 @@ __all__ = [
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ChatRequest:
     model: str
-    #: Chat messages as the API takes them (tool calls carry more than strings).
+    #: Chat messages as sent; ``content`` is a string, or a list of parts with images,
+    #: and tool calls and results carry their ids.
     messages: Sequence[Mapping[str, Any]]
     temperature: float | None = None
     top_p: float | None = None

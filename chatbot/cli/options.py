@@ -57,6 +57,10 @@ class RunOptions:
     session: int | None = None
     show_usage: bool = False
     debug: bool = False
+    #: Files to attach to the first message (``-f``), in the order given.
+    files: tuple[Path, ...] = ()
+    #: The system prompt for this run (``-s``), in place of the persona's.
+    system: str | None = None
     #: Run tool calls without asking.
     assume_yes: bool = False
     no_tools: bool = False
@@ -101,6 +105,8 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         session=args.session,
         show_usage=bool(args.usage),
         debug=bool(args.debug),
+        files=tuple(Path(p).expanduser() for p in args.files),
+        system=args.system,
         assume_yes=bool(args.yes),
         no_tools=bool(args.no_tools),
         max_tool_rounds=args.max_tool_rounds,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from chatbot.api.events import ChatBackend, ChatRequest, Finished, TextDelta, UsageReport
 from chatbot.api.thinking import separate_thinking
+from chatbot.conversation.attachments import AttachmentKind, message_text
 from chatbot.conversation.history import Budget
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.conversation.outcome import reply_status
@@ -53,8 +54,12 @@ def _line(message: Message) -> str:
             half = _TOOL_RESULT_CHARS // 2
             text = f"{text[:half]} […] {text[-half:]}"
         return f"Tool result ({message.tool_name or 'tool'}): {text}"
-    calls = "".join(f"\n[calls {c.name} with {c.arguments[:300]}]" for c in message.tool_calls)
-    return f"{who}: {message.content.strip()}{calls}"
+    text = message_text(message.content, message.attachments).strip()
+    images = [a.name for a in message.attachments if a.kind is AttachmentKind.IMAGE]
+    if images:
+        text += "".join(f"\n[image attached: {name}]" for name in images)
+    text += "".join(f"\n[calls {c.name} with {c.arguments[:300]}]" for c in message.tool_calls)
+    return f"{who}: {text}"
 
 
 class Compactor:

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from chatbot.api.events import ToolCall
+from chatbot.conversation.attachments import Attachment, api_content
 
 __all__ = ["Message", "ReplyStatus", "Role", "ToolCall", "restore_tool_fields"]
 
@@ -68,6 +69,8 @@ class Message:
     thinking_tokens: int | None = None
     #: (content the count was made for, raw token estimate); see TokenCounter.
     token_cache: tuple[str, int] | None = field(default=None, repr=False)
+    #: Files attached to a user message, in the order they were attached.
+    attachments: tuple[Attachment, ...] = ()
     #: The server's finish_reason when it is not "stop" (kept in the store's params).
     finish_reason: str | None = None
     #: The tools a TOOL_CALLS reply asked for, by name.
@@ -79,7 +82,12 @@ class Message:
     tool_name: str | None = None
 
     def to_api(self) -> dict[str, Any]:
-        """The dict the chat completions API expects: never the thinking (vendors advise so)."""
+        """The dict the chat completions API expects: never the thinking (vendors advise so).
+
+        ``content`` stays a string unless images are attached; see
+        :func:`~chatbot.conversation.attachments.api_content`. Tool calls and
+        results carry their ids.
+        """
         if self.role is Role.TOOL:
             return {
                 "role": "tool",
@@ -100,7 +108,9 @@ class Message:
                     for call in self.tool_calls
                 ],
             }
-        return {"role": self.role.value, "content": self.content}
+        if not self.attachments:
+            return {"role": self.role.value, "content": self.content}
+        return {"role": self.role.value, "content": api_content(self.content, self.attachments)}
 
     def tool_fields(self) -> dict[str, object]:
         """The tool parts of this message as plain JSON, for the store's ``params``."""

@@ -23,7 +23,11 @@ class Ledger(StoreConnection):
         params: Mapping[str, object],
         messages: Sequence[Mapping[str, object]],
     ) -> str:
-        """A stable digest of everything that determines a reply."""
+        """A stable digest of everything that determines a reply.
+
+        Attachments are inside the messages (text blocks, image data URLs), so a
+        different file, or the same question without it, is a different key.
+        """
         canonical = json.dumps(
             {
                 "v": 1,
