@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from chatbot.api.client import ChatClient
 from chatbot.api.server_log import ServerLog
 from chatbot.conversation.attachments import Attachment
-from chatbot.conversation.compose import Attached, attach_files
+from chatbot.conversation.compose import attach_files
 from chatbot.conversation.journal import Journal
 from chatbot.conversation.messages import ReplyStatus
 from chatbot.conversation.outcome import describe_outcome
@@ -27,13 +26,11 @@ from chatbot.settings.paths import AppPaths
 from chatbot.settings.personas import PersonaBook, format_persona_list, load_personas
 
 if TYPE_CHECKING:
-    from prompt_toolkit import PromptSession
     from rich.console import Console
 
     from chatbot.api.debuglog import DebugLog
     from chatbot.api.local_runtime import LocalRuntime
     from chatbot.cli.options import ModelOptions, RunOptions, StoreOptions
-    from chatbot.repl.notices import Notices
     from chatbot.store.database import Store
     from chatbot.store.journal import StoreJournal
     from chatbot.store.records import StoredConversation
@@ -252,14 +249,23 @@ class App:
                 show_usage=options.show_usage,
                 attachments=[a.attachment for a in attached],
             )
-        return self._interactive(
-            session,
-            book,
-            config=config,
-            resumed=resumed,
-            client=client,
+        from chatbot.repl.startup import run_chat
+
+        return run_chat(
+            session=session,
+            book=book,
             notices=notices,
+            client=client,
+            renderer_factory=lambda: self._renderer(notices.console, session=session),
+            environ=self.environ,
+            stdout=self.stdout,
+            history_path=self.paths.input_history,
+            resumed=resumed,
             attached=attached,
+            local=self._local,
+            store=self._store,
+            store_journal=self._store_journal,
+            tools=self._tools,
         )
 
     def _warn(self, text: str) -> None:
@@ -360,85 +366,6 @@ class App:
         )
         print(f"usage: {line}", file=self.stderr, flush=True)
 
-    def _interactive(
-        self,
-        session: ChatSession,
-        book: PersonaBook,
-        *,
-        config: Config,
-        resumed: StoredConversation | None,
-        client: ChatClient,
-        notices: Notices,
-        attached: Sequence[Attached] = (),
-    ) -> int:
-        from chatbot.repl.clipboard import copy_to_clipboard
-        from chatbot.repl.commands.builtins import builtin_commands
-        from chatbot.repl.editor import edit_text
-        from chatbot.repl.input_line import SlashCompleter, build_prompt_session
-        from chatbot.repl.loop import Repl
-        from chatbot.repl.toolbar import toolbar_text
-
-        console = notices.console
-        commands = builtin_commands(personas=book)
-        # -f without a question: the files go with the first message.
-        pending = [item.attachment for item in attached]
-        edit = partial(edit_text, environ=self.environ)
-        prompt = build_prompt_session(
-            history_path=self.paths.input_history,
-            completer=SlashCompleter(
-                commands=commands.names,
-                arguments=commands.argument_choices,
-                path_commands=commands.path_commands,
-            ),
-            toolbar=lambda: toolbar_text(session, attachments=pending),
-            edit=edit,
-            report=notices.error,
-        )
-
-        def confirm(question: str) -> bool:
-            try:
-                answer = prompt.prompt(question, multiline=False, completer=None)
-            except (KeyboardInterrupt, EOFError):
-                return False
-            return answer.strip().lower() in {"y", "yes"}
-
-        if self._local is not None:
-            from chatbot.repl.commands.local_commands import add_local_commands
-
-            add_local_commands(commands, runtime=self._local, client=client)
-        if self._store is not None and self._store_journal is not None:
-            from chatbot.repl.commands.store_commands import add_store_commands
-
-            add_store_commands(
-                commands, store=self._store, journal=self._store_journal, confirm=confirm
-            )
-        repl = Repl(
-            session=session,
-            prompt=prompt,
-            console=console,
-            personas=book,
-            commands=commands,
-            renderer_factory=lambda: self._renderer(console, session=session),
-            notices=notices,
-            attachments=pending,
-        )
-        repl.context.edit = edit
-        # /copy may ask the terminal itself (OSC 52): the real one, never through the sanitiser.
-        terminal = self.stdout if self.stdout.isatty() else None
-        repl.context.copy = partial(copy_to_clipboard, environ=self.environ, terminal=terminal)
-        if resumed is not None:
-            from chatbot.repl.commands.store_commands import show_recent
-
-            show_recent(repl.context, resumed)
-        for item in attached:
-            notices.info(item.line())
-        from chatbot.tools.setup import for_chat
-
-        tools = self._tools
-        start_servers = for_chat(tools, prompt=prompt, commands=commands) if tools else None
-        _warm_up_after_first_render(prompt, client, start_servers)
-        return repl.run()
-
     def _console(self, file: TextIO) -> Console:
         from rich.console import Console
 
@@ -463,21 +390,3 @@ def _local_extra_installed() -> bool:
     from chatbot.api.local_install import local_extra_installed
 
     return local_extra_installed()
-
-
-def _warm_up_after_first_render(
-    prompt: PromptSession[str], client: ChatClient, start_servers: Callable[[], None] | None
-) -> None:
-    """Load the SDK, and start MCP servers, once the prompt is on screen, not before.
-
-    Importing openai takes most of a second (the MCP SDK more); started any
-    earlier it competes with drawing the prompt for the interpreter lock.
-    """
-
-    def start(_: object) -> None:
-        prompt.app.after_render -= start
-        client.warm_up()
-        if start_servers is not None:
-            start_servers()
-
-    prompt.app.after_render += start
