@@ -10,7 +10,7 @@ from chatbot.conversation.outcome import describe_outcome
 from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ApiError, ChatbotError, ImagesRejected, MessageTooLarge
 from chatbot.render import ReplyRenderer
-from chatbot.repl.commands.builtins import CommandContext, CommandRegistry, Exit
+from chatbot.repl.commands.registry import CommandContext, CommandRegistry, Exit
 from chatbot.repl.notices import Notices
 from chatbot.settings.personas import PersonaBook
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from chatbot.cli.options import RunOptions
-    from chatbot.repl.commands.builtins import CommandRegistry
+    from chatbot.repl.commands.registry import CommandRegistry
     from chatbot.settings.config import Config
     from chatbot.settings.user_config import UserConfig
 

@@ -19,7 +19,8 @@ from chatbot.cli import main
 from chatbot.conversation.messages import Message, Role
 from chatbot.conversation.session import ChatSession
 from chatbot.errors import ConfigError, MessageTooLarge
-from chatbot.repl.commands.builtins import CommandContext, builtin_commands, usage_lines
+from chatbot.repl.commands.builtins import builtin_commands, usage_lines
+from chatbot.repl.commands.registry import CommandContext
 from chatbot.repl.notices import Notices
 from chatbot.repl.toolbar import toolbar_text
 from chatbot.settings.catalogue import Price, format_dollars, price_for

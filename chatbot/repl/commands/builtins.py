@@ -8,126 +8,31 @@ local server slot in without touching the REPL loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from chatbot.conversation.attachments import Attachment, format_size
-from chatbot.conversation.session import ChatSession, TurnResult
+from chatbot.conversation.attachments import format_size
+from chatbot.conversation.session import ChatSession
 from chatbot.errors import ChatbotError, ClipboardUnavailable
-from chatbot.render import ReplyRenderer
 from chatbot.render.sanitize import sanitize
-from chatbot.repl.clipboard import copy_to_clipboard
 from chatbot.repl.codeblocks import code_blocks
-from chatbot.repl.editor import edit_text
-from chatbot.repl.notices import Notices
+from chatbot.repl.commands.registry import (
+    Command,
+    CommandContext,
+    CommandRegistry,
+    Exit,
+)
 from chatbot.settings.catalogue import Price, cost_of, format_dollars
 from chatbot.settings.personas import PersonaBook
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from rich.console import Console
 
-__all__ = [
-    "Command",
-    "CommandContext",
-    "CommandRegistry",
-    "Exit",
-    "builtin_commands",
-]
+__all__ = ["CONTINUE_PROMPT", "builtin_commands", "usage_lines"]
 
 #: What /continue sends: models resume a cut reply reliably when asked plainly.
 CONTINUE_PROMPT = "Continue exactly where your last reply stopped, without repeating anything."
-
-TurnRunner = Callable[[Callable[[ReplyRenderer], TurnResult]], None]
-
-
-class Exit(Exception):
-    """Raised by a command to leave the REPL."""
-
-
-@dataclass(kw_only=True)
-class CommandContext:
-    session: ChatSession
-    personas: PersonaBook
-    notices: Notices
-    console: Console
-    #: Runs a turn with the REPL's renderer and notices (for /retry).
-    run_turn: TurnRunner
-    #: Copies text out; returns how it went ("the terminal (OSC 52)"), if it can tell.
-    copy: Callable[[str], str | None] = copy_to_clipboard
-    #: Files attached to the next message (/file); sent with it, then cleared.
-    attachments: list[Attachment] = field(default_factory=list)
-    #: Opens the editor on a text and returns what was saved (/edit).
-    edit: Callable[[str], str] = edit_text
-    #: Text the next prompt starts with (what /edit produced).
-    next_input: str | None = None
-
-
-Handler = Callable[[CommandContext, str], None]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Command:
-    name: str
-    usage: str
-    help: str
-    handler: Handler
-    #: Completions for the argument (persona names, ...).
-    arguments: Callable[[], list[str]] | None = None
-    #: True when the arguments are file paths (Tab completes them).
-    paths: bool = False
-
-
-@dataclass
-class CommandRegistry:
-    commands: dict[str, Command] = field(default_factory=dict)
-
-    def add(
-        self,
-        name: str,
-        *,
-        usage: str,
-        help: str,
-        arguments: Callable[[], list[str]] | None = None,
-        paths: bool = False,
-    ) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
-            self.commands[name] = Command(
-                name=name,
-                usage=usage,
-                help=help,
-                handler=handler,
-                arguments=arguments,
-                paths=paths,
-            )
-            return handler
-
-        return register
-
-    def __iter__(self) -> Iterator[Command]:
-        return iter(self.commands.values())
-
-    def names(self) -> list[str]:
-        return ["/" + name for name in self.commands]
-
-    def path_commands(self) -> list[str]:
-        """Names of the commands whose arguments are file paths."""
-        return [command.name for command in self if command.paths]
-
-    def argument_choices(self, name: str) -> list[str]:
-        """Completions for the argument of ``/name``."""
-        command = self.commands.get(name)
-        return command.arguments() if command and command.arguments else []
-
-    def dispatch(self, context: CommandContext, line: str) -> None:
-        """Run the command on ``line`` (which starts with '/'); raises Exit to leave."""
-        name, _, argument = line[1:].partition(" ")
-        command = self.commands.get(name.strip().lower())
-        if command is None:
-            raise ChatbotError(f"unknown command /{name.strip()} (type /help for the list)")
-        command.handler(context, argument.strip())
 
 
 def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:

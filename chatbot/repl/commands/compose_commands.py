@@ -8,7 +8,7 @@ from pathlib import Path
 from chatbot.conversation.attachments import AttachmentKind
 from chatbot.conversation.compose import attach_files, room_for_message
 from chatbot.errors import ChatbotError
-from chatbot.repl.commands.builtins import CommandContext, CommandRegistry
+from chatbot.repl.commands.registry import CommandContext, CommandRegistry
 
 __all__ = ["add_compose_commands", "split_paths"]
 

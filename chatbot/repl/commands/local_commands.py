@@ -8,7 +8,7 @@ from chatbot.api.client import ChatClient
 from chatbot.api.local_runtime import LocalRuntime, alias_for, context_for
 from chatbot.errors import ChatbotError, ServerUnreachable
 from chatbot.models.cache import LocalModel, available_models, format_size, resolve_local_model
-from chatbot.repl.commands.builtins import CommandContext, CommandRegistry
+from chatbot.repl.commands.registry import CommandContext, CommandRegistry
 from chatbot.settings.catalogue import model_key
 
 __all__ = ["add_local_commands"]

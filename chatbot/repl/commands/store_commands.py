@@ -10,7 +10,7 @@ from pathlib import Path
 from chatbot.conversation.attachments import describe_attachments
 from chatbot.errors import ChatbotError
 from chatbot.render.sanitize import sanitize
-from chatbot.repl.commands.builtins import CommandContext, CommandRegistry
+from chatbot.repl.commands.registry import CommandContext, CommandRegistry
 from chatbot.settings.paths import write_private
 from chatbot.store.database import Store
 from chatbot.store.export import to_json, to_markdown

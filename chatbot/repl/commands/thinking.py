@@ -10,7 +10,7 @@ from chatbot.render.sanitize import sanitize
 from chatbot.settings.limits import THINK_MODES
 
 if TYPE_CHECKING:
-    from chatbot.repl.commands.builtins import CommandContext, CommandRegistry
+    from chatbot.repl.commands.registry import CommandContext, CommandRegistry
 
 __all__ = ["add_thinking_commands"]
 

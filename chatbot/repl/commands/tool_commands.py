@@ -5,7 +5,7 @@ from __future__ import annotations
 from chatbot.conversation.messages import ReplyStatus, Role
 from chatbot.errors import ChatbotError
 from chatbot.render.sanitize import sanitize
-from chatbot.repl.commands.builtins import CommandContext, CommandRegistry
+from chatbot.repl.commands.registry import CommandContext, CommandRegistry
 from chatbot.settings.personas import Persona
 from chatbot.tools.spec import SHELL_SPEC
 from chatbot.tools.toolbox import Toolbox, selects
