@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from chatbot.api.client import ChatClient
 from chatbot.api.server_log import ServerLog
+from chatbot.conversation.attachments import Attachment
+from chatbot.conversation.compose import Attached, attach_files
 from chatbot.conversation.journal import Journal
 from chatbot.conversation.messages import ReplyStatus
 from chatbot.conversation.outcome import describe_outcome
@@ -144,6 +147,9 @@ class App:
             raise ConfigError("--continue, --session and --cache need the store: drop --no-store")
         book = self._personas(extra)
         persona = book.get(config.persona_name or "default")
+        if options.system is not None:
+            # -s replaces only the prompt: the persona's model and sampling stay.
+            persona = replace(persona, system=options.system, source="--system")
         if persona.provider == "local" and not config.local and not flags.get("base_url"):
             # The persona asks for the embedded model (a flag's --base-url still wins).
             config = replace(config, local=True, local_reason="persona", base_url=None)
@@ -188,7 +194,7 @@ class App:
         from chatbot.repl.countdown import CountdownWaiter
         from chatbot.repl.notices import Notices
 
-        question = self._question(options)
+        question = self._question(options, files=bool(options.files))
         # A chat announces slow background steps (summarising) on its own console.
         notices = Notices(console=self._console(self.stdout)) if question is None else None
         say = notices.hint if notices is not None else self._warn
@@ -206,13 +212,27 @@ class App:
             from chatbot.store.journal import resume
 
             resume(session, resumed, book=book, journal=store_journal)
+            if options.system is not None:
+                session.switch_persona(replace(session.persona, system=options.system))
+        # Read and checked before anything is sent or stored: a bad file is one line, exit 2.
+        attached = attach_files(options.files, session=session)
 
         if question is not None or notices is None:
             return self._one_shot(
-                session, question or "", config=config, show_usage=options.show_usage
+                session,
+                question or "",
+                config=config,
+                show_usage=options.show_usage,
+                attachments=[a.attachment for a in attached],
             )
         return self._interactive(
-            session, book, config=config, resumed=resumed, client=client, notices=notices
+            session,
+            book,
+            config=config,
+            resumed=resumed,
+            client=client,
+            notices=notices,
+            attached=attached,
         )
 
     def _warn(self, text: str) -> None:
@@ -240,8 +260,11 @@ class App:
     def _personas(self, extra: list[Path]) -> PersonaBook:
         return load_personas(user_file=self.paths.user_personas, extra_files=extra)
 
-    def _question(self, options: RunOptions) -> str | None:
-        """The one-shot question from arguments and/or piped stdin, or None for a chat."""
+    def _question(self, options: RunOptions, *, files: bool = False) -> str | None:
+        """The one-shot question from arguments and/or piped stdin, or None for a chat.
+
+        With ``files`` (``-f``) the question may be empty: the files are the message.
+        """
         asked = " ".join(options.question)
         piped = ""
         if not self.stdin.isatty():
@@ -251,18 +274,24 @@ class App:
         if not asked and not piped and self.stdin.isatty():
             return None
         question = "\n\n".join(part for part in (piped.strip("\n"), asked) if part.strip())
-        if not question.strip():
+        if not question.strip() and not files:
             raise ConfigError("nothing to ask: the question is empty")
         return question
 
     def _one_shot(
-        self, session: ChatSession, question: str, *, config: Config, show_usage: bool = False
+        self,
+        session: ChatSession,
+        question: str,
+        *,
+        config: Config,
+        show_usage: bool = False,
+        attachments: Sequence[Attachment] = (),
     ) -> int:
         console = self._console(self.stdout)
         # stdout carries only the answer: thinking is shown (or written) on stderr.
         renderer = self._renderer(console, session=session, thinking=self._console(self.stderr))
         try:
-            result = session.send(question, renderer=renderer)
+            result = session.send(question, renderer=renderer, attachments=attachments)
         except ApiError as exc:
             self.report(exc)
             return 1
@@ -313,18 +342,30 @@ class App:
         resumed: StoredConversation | None,
         client: ChatClient,
         notices: Notices,
+        attached: Sequence[Attached] = (),
     ) -> int:
+        from chatbot.repl.clipboard import copy_to_clipboard
         from chatbot.repl.commands.builtins import builtin_commands
+        from chatbot.repl.editor import edit_text
         from chatbot.repl.input_line import SlashCompleter, build_prompt_session
         from chatbot.repl.loop import Repl
         from chatbot.repl.toolbar import toolbar_text
 
         console = notices.console
         commands = builtin_commands(personas=book)
+        # -f without a question: the files go with the first message.
+        pending = [item.attachment for item in attached]
+        edit = partial(edit_text, environ=self.environ)
         prompt = build_prompt_session(
             history_path=self.paths.input_history,
-            completer=SlashCompleter(commands=commands.names, arguments=commands.argument_choices),
-            toolbar=lambda: toolbar_text(session),
+            completer=SlashCompleter(
+                commands=commands.names,
+                arguments=commands.argument_choices,
+                path_commands=commands.path_commands,
+            ),
+            toolbar=lambda: toolbar_text(session, attachments=pending),
+            edit=edit,
+            report=notices.error,
         )
 
         def confirm(question: str) -> bool:
@@ -351,11 +392,18 @@ class App:
             commands=commands,
             renderer_factory=lambda: self._renderer(console, session=session),
             notices=notices,
+            attachments=pending,
         )
+        repl.context.edit = edit
+        # /copy may ask the terminal itself (OSC 52): the real one, never through the sanitiser.
+        terminal = self.stdout if self.stdout.isatty() else None
+        repl.context.copy = partial(copy_to_clipboard, environ=self.environ, terminal=terminal)
         if resumed is not None:
             from chatbot.repl.commands.store_commands import show_recent
 
             show_recent(repl.context, resumed)
+        for item in attached:
+            notices.info(item.line())
         _warm_up_after_first_render(prompt, client)
         return repl.run()
 

@@ -11,12 +11,14 @@ from typing import Self
 
 __all__ = [
     "ApiError",
+    "AttachmentError",
     "AuthenticationFailed",
     "ChatbotError",
     "ClipboardUnavailable",
     "CompactionFailed",
     "ConfigError",
     "ContextLengthExceeded",
+    "ImagesRejected",
     "MessageTooLarge",
     "ModelNotFound",
     "PersonaError",
@@ -50,6 +52,10 @@ class PersonaError(ConfigError):
 
 class StoreError(ConfigError):
     """The conversation store cannot be opened or is not ours to touch."""
+
+
+class AttachmentError(ConfigError):
+    """A file cannot be attached (missing, a folder, binary, unreadable, too big)."""
 
 
 class PullFailed(ChatbotError):
@@ -137,3 +143,7 @@ class StreamDropped(ApiError):
 
 class ContextLengthExceeded(ApiError):
     """The server said the request is longer than the model's context."""
+
+
+class ImagesRejected(ApiError):
+    """The model or server refused a message because it carried images."""

@@ -7,6 +7,7 @@ data folder, so a user can attach it to a bug report without leaking their key.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -15,6 +16,13 @@ from chatbot.secrets import Redactor
 from chatbot.settings.paths import private_file
 
 __all__ = ["DebugLog"]
+
+# Attached images travel as base64 data URLs of up to 20 MB: log their size, not them.
+_DATA_URL = re.compile(r"(data:[\w.+/-]+;base64,)([A-Za-z0-9+/=]{64,})")
+
+
+def _shorten_data_urls(line: str) -> str:
+    return _DATA_URL.sub(lambda m: f"{m.group(1)}<{len(m.group(2)):,} characters>", line)
 
 
 class DebugLog:
@@ -28,7 +36,7 @@ class DebugLog:
 
     def event(self, kind: str, **fields: object) -> None:
         record = {"time": round(time.time(), 3), "event": kind, **fields}
-        line = self._redact(json.dumps(record, ensure_ascii=False, default=str))
+        line = self._redact(_shorten_data_urls(json.dumps(record, ensure_ascii=False, default=str)))
         with self._lock:
             if self._broken:
                 return

@@ -26,7 +26,8 @@ __all__ = [
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ChatRequest:
     model: str
-    messages: Sequence[Mapping[str, str]]
+    #: Chat messages as sent; ``content`` is a string, or a list of parts with images.
+    messages: Sequence[Mapping[str, object]]
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None

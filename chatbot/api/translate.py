@@ -16,6 +16,7 @@ from chatbot.errors import (
     ApiError,
     AuthenticationFailed,
     ContextLengthExceeded,
+    ImagesRejected,
     ModelNotFound,
     RateLimited,
     ReplyTimedOut,
@@ -83,6 +84,12 @@ def translate(
             "the server says the conversation is longer than the model's context"
             + (f" ({detail})" if detail else "")
         )
+    images = _has_images(request)
+    if images and isinstance(exc, openai.APIStatusError) and _is_about_images(exc, detail):
+        return ImagesRejected(
+            f"{request.model!r} at {where} does not take images"
+            + (f" ({detail})" if detail else "")
+        )
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         if status >= 500:
@@ -90,7 +97,8 @@ def translate(
                 f"server error {status} from {where}" + (f": {detail}" if detail else ""),
                 retry_after=_retry_after(exc.response.headers),
             )
-        return ApiError(f"request refused ({status})" + (f": {detail}" if detail else ""))
+        hint = "; the message has images, which the model may not take" if images else ""
+        return ApiError(f"request refused ({status})" + (f": {detail}" if detail else "") + hint)
     if isinstance(exc, openai.APIError):
         # An SSE error event mid-stream, or a body the SDK could not parse.
         prefix = "the stream failed" if started else "the server reported an error"
@@ -268,6 +276,31 @@ def _is_context_length_text(text: str) -> bool:
             "exceed context window",
         )
     )
+
+
+def _has_images(request: ChatRequest) -> bool:
+    """True when some message carries an ``image_url`` part."""
+    for message in request.messages:
+        content = message.get("content")
+        if isinstance(content, list) and any(
+            isinstance(part, dict) and part.get("type") == "image_url" for part in content
+        ):
+            return True
+    return False
+
+
+#: Words servers use when they refuse images: OpenAI ("image_url is only supported
+#: by certain models"), vLLM ("not a multimodal model"), llama.cpp ("image input is
+#: not supported", "mmproj"), Ollama ("does not support images"), LM Studio ("vision").
+_IMAGE_WORDS = ("image", "vision", "multimodal", "multi-modal", "mmproj")
+
+
+def _is_about_images(exc: Exception, detail: str) -> bool:
+    status = getattr(exc, "status_code", 0)
+    if status in (401, 403, 404, 429):
+        return False
+    text = f"{detail} {exc}".lower()
+    return any(word in text for word in _IMAGE_WORDS)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

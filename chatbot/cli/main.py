@@ -64,6 +64,12 @@ def _subcommand(arguments: Sequence[str]) -> _SubCommand | None:
     return None
 
 
+def _subcommand_parser(words: Sequence[str]) -> argparse.ArgumentParser | None:
+    """The parser of the sub-command ``words`` start with, or None (for completion)."""
+    command = _subcommand(words)
+    return None if command is None else command.parser()
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -80,6 +86,16 @@ def main(
     leaving_process = argv is None
     arguments = list(sys.argv[1:] if argv is None else argv)
     err = stderr or sys.stderr
+    if "_ARGCOMPLETE" in (os.environ if environ is None else environ):
+        # A shell's Tab, through the script `--completion` printed: answer and leave.
+        from chatbot.cli.completion import complete
+
+        complete(
+            environ=os.environ if environ is None else environ,
+            subcommands=tuple(_SUBCOMMANDS),
+            subcommand_parser=_subcommand_parser,
+        )
+        return 0
     command = _subcommand(arguments)
     parser = command.parser() if command is not None else build_parser()
     try:
@@ -92,6 +108,11 @@ def main(
     except SystemExit as exit_:
         # --help, --version, or a usage error argparse has already printed.
         return exit_.code if isinstance(exit_.code, int) else 2
+    if getattr(args, "completion", None):
+        from chatbot.cli.completion import completion_script
+
+        print(completion_script(args.completion), end="", file=stdout or sys.stdout)
+        return 0
     from chatbot.app import App
 
     app = App(

@@ -57,6 +57,10 @@ class RunOptions:
     session: int | None = None
     show_usage: bool = False
     debug: bool = False
+    #: Files to attach to the first message (``-f``), in the order given.
+    files: tuple[Path, ...] = ()
+    #: The system prompt for this run (``-s``), in place of the persona's.
+    system: str | None = None
 
     @property
     def model(self) -> str | None:
@@ -97,6 +101,8 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         session=args.session,
         show_usage=bool(args.usage),
         debug=bool(args.debug),
+        files=tuple(Path(p).expanduser() for p in args.files),
+        system=args.system,
     )
 
 

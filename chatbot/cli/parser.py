@@ -17,7 +17,7 @@ from chatbot.settings.limits import (
     Range,
 )
 
-__all__ = ["build_model_parser", "build_parser", "build_store_parser"]
+__all__ = ["COMPLETION_SHELLS", "build_model_parser", "build_parser", "build_store_parser"]
 
 
 def _checked(limits: Range) -> Callable[[str], float]:
@@ -43,6 +43,15 @@ _positive_int = _checked_int(MAX_TOKENS)
 _retry_count = _checked_int(RETRIES)
 _seconds = _checked(TIMEOUT)
 
+#: Shells ``--completion`` writes a script for.
+COMPLETION_SHELLS = ("bash", "zsh", "fish")
+
+
+def _system_prompt(raw: str) -> str:
+    if not raw.strip():
+        raise argparse.ArgumentTypeError("the system prompt is empty")
+    return raw.strip()
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -59,6 +68,23 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("question", nargs="*", help="ask once, print the reply and exit")
+    parser.add_argument(
+        "-f",
+        "--file",
+        dest="files",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="attach a text file or an image (PNG, JPEG, GIF, WebP) to the question; "
+        "repeatable. Without a question, starts a chat with the files attached",
+    )
+    parser.add_argument(
+        "-s",
+        "--system",
+        type=_system_prompt,
+        metavar="TEXT",
+        help="the system prompt for this run (replaces the persona's; keeps its other settings)",
+    )
     parser.add_argument("-p", "--persona", help="persona to use (see --list-personas)")
     parser.add_argument("--list-personas", action="store_true", help="list the personas and exit")
     parser.add_argument(
@@ -139,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug",
         action="store_true",
         help="log requests and errors (key redacted) to debug.log in the data folder",
+    )
+    parser.add_argument(
+        "--completion",
+        choices=COMPLETION_SHELLS,
+        help="print a shell completion script (flags, persona names, sub-commands) and exit; "
+        "see the README for where to put it",
     )
     parser.add_argument("-V", "--version", action="version", version=f"chatbot {__version__}")
     return parser

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from chatbot.api.events import ChatBackend, ChatRequest, Finished, TextDelta, UsageReport
 from chatbot.api.thinking import separate_thinking
+from chatbot.conversation.attachments import AttachmentKind, message_text
 from chatbot.conversation.history import Budget
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.conversation.outcome import reply_status
@@ -43,7 +44,11 @@ def _line(message: Message) -> str:
     who = "User" if message.role is Role.USER else "Assistant"
     if message.summary:
         who = "Earlier summary"
-    return f"{who}: {message.content.strip()}"
+    text = message_text(message.content, message.attachments).strip()
+    images = [a.name for a in message.attachments if a.kind is AttachmentKind.IMAGE]
+    if images:
+        text += "".join(f"\n[image attached: {name}]" for name in images)
+    return f"{who}: {text}"
 
 
 class Compactor:

@@ -88,8 +88,11 @@ def fit_to_budget(
 
     if kept_from == len(history):
         newest = counter.message_tokens(history[-1])
+        # Attachments are part of the message, never cut: say what they weigh.
+        files = ", ".join(f"{a.name} ~{counter.file_tokens(a):,}" for a in history[-1].attachments)
+        weighed = f" ({files})" if files else ""
         raise MessageTooLarge(
-            f"That message is about {newest:,} tokens, more than the "
+            f"That message is about {newest:,} tokens{weighed}, more than the "
             f"{limit - counter.request_tokens(fixed):,} left for it in this model's "
             f"{budget.context_window:,}-token context (with {budget.reserved_for_reply:,} "
             "kept for the reply). Nothing was sent."

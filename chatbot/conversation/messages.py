@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from chatbot.conversation.attachments import Attachment, api_content
+
 __all__ = ["Message", "ReplyStatus", "Role"]
 
 
@@ -56,11 +58,19 @@ class Message:
     thinking_tokens: int | None = None
     #: (content the count was made for, raw token estimate); see TokenCounter.
     token_cache: tuple[str, int] | None = field(default=None, repr=False)
+    #: Files attached to a user message, in the order they were attached.
+    attachments: tuple[Attachment, ...] = ()
     #: The server's finish_reason when it is not "stop" (kept in the store's params).
     finish_reason: str | None = None
     #: The tools a TOOL_CALLS reply asked for, by name.
     tool_names: tuple[str, ...] = ()
 
-    def to_api(self) -> dict[str, str]:
-        """The dict the chat completions API expects: never the thinking (vendors advise so)."""
-        return {"role": self.role.value, "content": self.content}
+    def to_api(self) -> dict[str, object]:
+        """The dict the chat completions API expects: never the thinking (vendors advise so).
+
+        ``content`` stays a string unless images are attached; see
+        :func:`~chatbot.conversation.attachments.api_content`.
+        """
+        if not self.attachments:
+            return {"role": self.role.value, "content": self.content}
+        return {"role": self.role.value, "content": api_content(self.content, self.attachments)}

@@ -21,6 +21,7 @@ from chatbot.api.events import (
     UsageReport,
 )
 from chatbot.api.thinking import separate_thinking
+from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.compaction import Compactor, summary_message
 from chatbot.conversation.history import Budget, Conversation, FittedRequest, fit_to_budget
 from chatbot.conversation.journal import Journal, NullJournal
@@ -188,13 +189,15 @@ class ChatSession:
     def overflow_policy(self) -> str:
         return self.config.overflow or self.persona.overflow or "drop"
 
-    def send(self, text: str, *, renderer: ReplyRenderer) -> TurnResult:
-        """Ask ``text`` and stream the answer into ``renderer``.
+    def send(
+        self, text: str, *, renderer: ReplyRenderer, attachments: Sequence[Attachment] = ()
+    ) -> TurnResult:
+        """Ask ``text``, with ``attachments``, and stream the answer into ``renderer``.
 
         Raises MessageTooLarge (nothing sent or recorded) or an ApiError (the
         question is kept, so /retry can ask it again).
         """
-        question = Message(role=Role.USER, content=clean_text(text))
+        question = Message(role=Role.USER, content=clean_text(text), attachments=tuple(attachments))
         # Fit before recording, so a message too large leaves no trace but the
         # input history, where the user can recall it.
         fitted = self.fit([*self.conversation.live_history, question])

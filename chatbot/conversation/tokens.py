@@ -13,9 +13,21 @@ import math
 import re
 from collections.abc import Iterable
 
+from chatbot.conversation.attachments import (
+    Attachment,
+    AttachmentKind,
+    image_dimensions,
+    text_block,
+)
 from chatbot.conversation.messages import Message
 
-__all__ = ["TokenCounter", "estimate_tokens"]
+__all__ = [
+    "IMAGE_TOKENS_UNKNOWN_SIZE",
+    "TokenCounter",
+    "attachment_tokens",
+    "estimate_tokens",
+    "image_tokens",
+]
 
 # Roughly how BPE vocabularies split text: common words are one token, long
 # words a token per ~4 letters, digits in groups of ~3, CJK about one token per
@@ -32,6 +44,35 @@ _PIECES = re.compile(
 MESSAGE_OVERHEAD = 4
 #: Tokens that prime the assistant's reply in every request.
 REPLY_PRIMING = 3
+
+
+#: An image whose size cannot be read from its header: a 1024x1024 one at high detail.
+IMAGE_TOKENS_UNKNOWN_SIZE = 765
+
+
+def image_tokens(width: int, height: int) -> int:
+    """OpenAI's published cost of an image at high detail, the most a server charges.
+
+    The image is scaled to fit 2048x2048, then its shorter side to 768 pixels;
+    it costs 85 tokens plus 170 per 512-pixel tile. Other servers count images
+    differently (llama.cpp's and Ollama's vision models use a few hundred to a
+    few thousand); calibration from the usage they report corrects the rest.
+    """
+    if width <= 0 or height <= 0:
+        return IMAGE_TOKENS_UNKNOWN_SIZE
+    scale = min(1.0, 2048 / max(width, height))
+    scale *= min(1.0, 768 / (min(width, height) * scale))
+    tiles = math.ceil(width * scale / 512) * math.ceil(height * scale / 512)
+    return 85 + 170 * tiles
+
+
+def attachment_tokens(attachment: Attachment) -> int:
+    """Estimated tokens an attachment adds to its message (uncalibrated)."""
+    if attachment.kind is AttachmentKind.IMAGE:
+        size = image_dimensions(attachment.data)
+        return IMAGE_TOKENS_UNKNOWN_SIZE if size is None else image_tokens(*size)
+    # The name line, the fences and the blank line before the question.
+    return estimate_tokens(text_block(attachment)) + 2
 
 
 def estimate_tokens(text: str) -> int:
@@ -77,12 +118,18 @@ class TokenCounter:
         if cached is not None and cached[0] is message.content:
             return cached[1]
         count = estimate_tokens(message.content) + MESSAGE_OVERHEAD
+        # Attachments never change once the message exists: counted once, with the text.
+        count += sum(attachment_tokens(a) for a in message.attachments)
         message.token_cache = (message.content, count)
         return count
 
     def text_tokens(self, text: str) -> int:
         """Calibrated estimate for bare text (a reply the server did not count)."""
         return math.ceil(estimate_tokens(text) * self._factor)
+
+    def file_tokens(self, attachment: Attachment) -> int:
+        """Calibrated cost of one attachment within its message."""
+        return math.ceil(attachment_tokens(attachment) * self._factor)
 
     def message_tokens(self, message: Message) -> int:
         """Calibrated cost of one message."""

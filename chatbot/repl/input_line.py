@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import run_in_terminal
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
@@ -21,11 +23,13 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import Output
 
-from chatbot.errors import ConfigError
+from chatbot.errors import ChatbotError, ConfigError
+from chatbot.repl.file_completion import path_completions
 from chatbot.settings.paths import open_private, private_file
 
 __all__ = [
     "HISTORY_ENTRIES",
+    "EditText",
     "SlashCompleter",
     "build_prompt_session",
     "chat_key_bindings",
@@ -65,14 +69,43 @@ def trim_history(path: Path, *, keep: int = HISTORY_ENTRIES) -> None:
         os.replace(spare, path)
 
 
-def chat_key_bindings() -> KeyBindings:
-    """Enter sends; Alt-Enter, Esc Enter and Ctrl-J insert a newline.
+#: Opens the editor on the input and returns what was saved; raises ChatbotError.
+EditText = Callable[[str], str]
+
+
+def chat_key_bindings(
+    *, edit: EditText | None = None, report: Callable[[str], None] | None = None
+) -> KeyBindings:
+    """Enter sends; Alt-Enter, Esc Enter and Ctrl-J insert a newline; Ctrl-X Ctrl-E edits.
 
     The buffer is multi-line so a bracketed paste keeps its newlines and
     arrives as one message: prompt-toolkit inserts pasted text verbatim
-    without running the Enter binding.
+    without running the Enter binding. With ``edit``, Ctrl-X Ctrl-E opens the
+    input in the editor (as in bash); a failure goes to ``report``, one line.
     """
     bindings = KeyBindings()
+
+    if edit is not None:
+        run_editor = edit
+
+        @bindings.add("c-x", "c-e")
+        def _edit(event: KeyPressEvent) -> None:
+            buffer = event.current_buffer
+
+            def open_editor() -> None:
+                # Runs with the prompt suspended and the terminal handed over, and sets the
+                # text before the prompt takes keys again, so none typed after are lost.
+                try:
+                    text = run_editor(buffer.text)
+                except ChatbotError as exc:
+                    (report or _print_error)(str(exc))
+                    return
+                buffer.document = Document(text, cursor_position=len(text))
+
+            async def in_terminal() -> None:
+                await run_in_terminal(open_editor)
+
+            event.app.create_background_task(in_terminal())
 
     @bindings.add("enter")
     def _send(event: KeyPressEvent) -> None:
@@ -86,17 +119,26 @@ def chat_key_bindings() -> KeyBindings:
     return bindings
 
 
+def _print_error(text: str) -> None:
+    print(f"error: {text}", file=sys.stderr)
+
+
 class SlashCompleter(Completer):
-    """Completes ``/command`` names and, after some commands, their arguments."""
+    """Completes ``/command`` names and, after some commands, their arguments.
+
+    After the commands in ``path_commands`` (``/file``) it completes file paths.
+    """
 
     def __init__(
         self,
         *,
         commands: Callable[[], Iterable[str]],
         arguments: Callable[[str], Iterable[str]],
+        path_commands: Callable[[], Iterable[str]] = lambda: (),
     ) -> None:
         self._commands = commands
         self._arguments = arguments
+        self._path_commands = path_commands
 
     def get_completions(
         self, document: Document, complete_event: CompleteEvent
@@ -109,6 +151,9 @@ class SlashCompleter(Completer):
             for command in self._commands():
                 if command.startswith(name):
                     yield Completion(command, start_position=-len(name))
+            return
+        if name[1:] in self._path_commands():
+            yield from path_completions(argument.lstrip())
             return
         typed = argument.lstrip()
         for value in self._arguments(name[1:]):
@@ -123,8 +168,13 @@ def build_prompt_session(
     toolbar: Callable[[], Any] | None = None,
     input: Input | None = None,
     output: Output | None = None,
+    edit: EditText | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> PromptSession[str]:
-    """A PromptSession wired for chatting; ``input``/``output`` are for tests."""
+    """A PromptSession wired for chatting; ``input``/``output`` are for tests.
+
+    ``edit`` (Ctrl-X Ctrl-E) and ``report`` are passed to :func:`chat_key_bindings`.
+    """
     history: History = InMemoryHistory()
     if history_path is not None:
         trim_history(history_path)
@@ -133,7 +183,7 @@ def build_prompt_session(
         history=history,
         auto_suggest=AutoSuggestFromHistory(),
         multiline=True,
-        key_bindings=chat_key_bindings(),
+        key_bindings=chat_key_bindings(edit=edit, report=report),
         completer=completer,
         complete_while_typing=True,
         bottom_toolbar=toolbar,

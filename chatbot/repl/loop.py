@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.outcome import describe_outcome
 from chatbot.conversation.session import ChatSession, TurnResult
-from chatbot.errors import ApiError, ChatbotError, MessageTooLarge
+from chatbot.errors import ApiError, ChatbotError, ImagesRejected, MessageTooLarge
 from chatbot.render import ReplyRenderer
 from chatbot.repl.commands.builtins import CommandContext, CommandRegistry, Exit
 from chatbot.repl.notices import Notices
@@ -35,6 +36,7 @@ class Repl:
         commands: CommandRegistry,
         renderer_factory: Callable[[], ReplyRenderer],
         notices: Notices | None = None,
+        attachments: list[Attachment] | None = None,
     ) -> None:
         self.session = session
         self.prompt = prompt
@@ -49,6 +51,9 @@ class Repl:
             console=console,
             run_turn=self.run_turn,
         )
+        if attachments is not None:
+            # Shared with whoever shows them (the toolbar).
+            self.context.attachments = attachments
 
     def run(self) -> int:
         """Loop until the user leaves; returns the exit status."""
@@ -56,8 +61,12 @@ class Repl:
         if persona.greeting and not self.session.conversation.messages:
             self.notices.hint(persona.greeting)
         while True:
+            # /edit leaves the edited text as the next input, to send or edit further.
+            start, self.context.next_input = self.context.next_input, None
             try:
-                text = self.prompt.prompt("› ")
+                text = (
+                    self.prompt.prompt("› ", default=start) if start else self.prompt.prompt("› ")
+                )
             except KeyboardInterrupt:
                 continue  # Ctrl-C while typing clears the line
             except EOFError:
@@ -83,10 +92,27 @@ class Repl:
             self.run_turn(self._asker(text))
 
     def _asker(self, text: str) -> Callable[[ReplyRenderer], TurnResult]:
+        attached = self.context.attachments
+        files = tuple(attached)
+
         def ask(renderer: ReplyRenderer) -> TurnResult:
-            return self.session.send(text, renderer=renderer)
+            try:
+                return self.session.send(text, renderer=renderer, attachments=files)
+            finally:
+                # Sent (and kept with the question for /retry) once the question is in
+                # the conversation; still attached if it was refused (too large).
+                if files and self._went_with_question(files):
+                    attached.clear()
 
         return ask
+
+    def _went_with_question(self, files: tuple[Attachment, ...]) -> bool:
+        conversation = self.session.conversation
+        index = conversation.last_user_index()
+        if index is None:
+            return False
+        sent = conversation.messages[index].attachments
+        return len(sent) == len(files) and all(a is b for a, b in zip(sent, files, strict=True))
 
     def run_turn(self, turn: Callable[[ReplyRenderer], TurnResult]) -> None:
         """Run one exchange with a fresh renderer, and report how it ended."""
@@ -97,6 +123,13 @@ class Repl:
             # Ctrl-C outside the stream itself (while summarising old turns).
             self.notices.hint("cancelled")
             return
+        except ImagesRejected as exc:
+            self.notices.error(str(exc))
+            self.notices.hint(
+                "your message is kept: /model a vision model, then /retry; "
+                "or /undo and ask without the image"
+            )
+            return
         except ApiError as exc:
             self.notices.error(str(exc))
             if self.session.conversation.messages:
@@ -104,7 +137,13 @@ class Repl:
             return
         except MessageTooLarge as exc:
             self.notices.error(str(exc))
-            self.notices.hint("press Up to recall it, then shorten it or split it")
+            if self.context.attachments:
+                self.notices.hint(
+                    "the files are still attached: /file lists them, /file clear drops them; "
+                    "press Up to recall your text"
+                )
+            else:
+                self.notices.hint("press Up to recall it, then shorten it or split it")
             return
         except ChatbotError as exc:
             self.notices.error(str(exc))

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.session import ChatSession
 from chatbot.settings.catalogue import cost_of, format_dollars
 
 __all__ = ["toolbar_text"]
 
 
-def toolbar_text(session: ChatSession) -> str:
-    """Persona, model, context used against the budget, session tokens and cost if priced."""
+def toolbar_text(session: ChatSession, *, attachments: Sequence[Attachment] = ()) -> str:
+    """Persona, model, context used against the budget, session tokens and cost if priced.
+
+    Files waiting to go with the next message (/file) are counted first.
+    """
     fill = session.context_fill()
     usage = session.usage
     parts = [
@@ -27,4 +33,8 @@ def toolbar_text(session: ChatSession) -> str:
         cost = cost_of(usage.by_model, prices=session.config.prices)
         if not cost.unpriced:
             parts.append(estimated + format_dollars(cost.dollars))
+    if attachments:
+        count = len(attachments)
+        parts.insert(0, f" {count} file{'s' if count > 1 else ''} attached")
+        parts[1] = parts[1].lstrip()
     return " │ ".join(parts)

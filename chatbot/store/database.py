@@ -16,6 +16,7 @@ from chatbot.conversation.tokens import TokenCounter
 from chatbot.errors import StoreError
 from chatbot.settings.paths import STORE_FILE_NAME
 from chatbot.store import loading
+from chatbot.store.attachments import insert_attachments
 from chatbot.store.ledger import Ledger
 from chatbot.store.records import (
     ConversationInfo,
@@ -250,6 +251,8 @@ class Store(Ledger):
             ),
         )
         assert cursor.lastrowid is not None
+        if message.attachments:
+            insert_attachments(conn, cursor.lastrowid, message.attachments)
         return cursor.lastrowid
 
     def append_message(
@@ -272,7 +275,8 @@ class Store(Ledger):
             completion_tokens=completion_tokens,
         )
         candidate = (
-            _title_from(message.content)
+            # A message of files alone is titled by their names.
+            _title_from(message.content or " ".join(a.name for a in message.attachments))
             if message.role is Role.USER and not message.summary
             else None
         )

@@ -6,13 +6,21 @@ can move to another machine and be imported as a new one.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import re
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 
+from chatbot.conversation.attachments import (
+    Attachment,
+    AttachmentKind,
+    format_size,
+    message_text,
+)
 from chatbot.conversation.messages import Message, ReplyStatus, Role
-from chatbot.errors import ConfigError
+from chatbot.errors import AttachmentError, ConfigError
 from chatbot.store.records import (
     ImportedConversation,
     ImportedMessage,
@@ -23,7 +31,10 @@ from chatbot.store.records import (
 __all__ = ["FORMAT", "FORMAT_VERSION", "from_json", "to_json", "to_markdown"]
 
 FORMAT = "chatbot-conversation"
-FORMAT_VERSION = 1
+#: Version 2 adds ``attachments`` to messages. A file without any is still written as
+#: version 1, so older chatbots import it; one with attachments is refused by them
+#: ("exported by a newer chatbot") rather than imported without its files.
+FORMAT_VERSION = 2
 
 _STATUS_NOTES = {
     ReplyStatus.INTERRUPTED: "_(interrupted)_",
@@ -65,6 +76,29 @@ def _blockquote(text: str) -> str:
     return "\n".join(f"> {line}".rstrip() for line in text.splitlines())
 
 
+def _image_line(image: Attachment) -> str:
+    return (
+        f"![{image.name}](<{image.name}>) "
+        f"_({image.mime}, {format_size(image.size)}, sha256 {image.sha256[:12]})_"
+    )
+
+
+def _attachment_json(item: Attachment) -> dict[str, object]:
+    """Text in full; an image's bytes as base64, so an import can send it again."""
+    record: dict[str, object] = {
+        "name": item.name,
+        "kind": item.kind.value,
+        "mime": item.mime,
+        "size": item.size,
+        "sha256": item.sha256,
+    }
+    if item.kind is AttachmentKind.TEXT:
+        record["text"] = item.text
+    else:
+        record["data"] = base64.b64encode(item.data).decode("ascii")
+    return record
+
+
 def _folded_thinking(thinking: str) -> str:
     """The model's thinking, folded away as Markdown viewers fold ``<details>``."""
     text = _close_fences(thinking.strip("\n").rstrip()).replace("</details>", "&lt;/details>")
@@ -99,9 +133,13 @@ def to_markdown(conv: StoredConversation, *, tz: tzinfo | None = None) -> str:
             section.append(f"_{meta.persona} · {meta.model}_")
         if message.thinking.strip() and message.role is Role.ASSISTANT:
             section.append(_folded_thinking(message.thinking))
-        body = message.content.strip("\n").rstrip()
+        # Text files as the blocks the model read, headed by their names; images as links.
+        body = message_text(message.content, message.attachments).strip("\n").rstrip()
         if body:
             section.append(_close_fences(body))
+        section.extend(
+            _image_line(a) for a in message.attachments if a.kind is AttachmentKind.IMAGE
+        )
         note = _STATUS_NOTES.get(message.status)
         if message.status is ReplyStatus.EMPTY and message.thinking.strip():
             note = "_(no answer: the model only thought)_"
@@ -133,9 +171,11 @@ def to_json(conv: StoredConversation) -> dict[str, object]:
                 "completion_tokens": meta.completion_tokens,
             }
         )
+        if message.attachments:
+            messages[-1]["attachments"] = [_attachment_json(a) for a in message.attachments]
     return {
         "format": FORMAT,
-        "version": FORMAT_VERSION,
+        "version": FORMAT_VERSION if any(m.attachments for m in conv.messages) else 1,
         "title": info.title,
         "persona": info.persona,
         "model": info.model,
@@ -198,6 +238,31 @@ def _mapping(value: object, where: str) -> Mapping[str, object]:
     return value
 
 
+def _attachments(raw: object, where: str) -> tuple[Attachment, ...]:
+    """Attachments of an exported message: sniffed again, as if attached now."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _Invalid(f"{where}attachments must be a list")
+    found: list[Attachment] = []
+    for index, item in enumerate(raw):
+        place = f"{where}attachments[{index}]."
+        obj = _mapping(item, place[:-1])
+        name = _text(obj, "name", place)
+        if "text" in obj:
+            data = _text(obj, "text", place).encode("utf-8")
+        else:
+            try:
+                data = base64.b64decode(_text(obj, "data", place), validate=True)
+            except binascii.Error:
+                raise _Invalid(f"{place}data must be base64") from None
+        try:
+            found.append(Attachment.from_bytes(name, data))
+        except AttachmentError as exc:
+            raise _Invalid(f"{place[:-1]}: {exc}") from None
+    return tuple(found)
+
+
 def _message(
     raw: object, index: int, *, conversation: Mapping[str, object], started: float
 ) -> ImportedMessage:
@@ -216,6 +281,7 @@ def _message(
         # Hand-written files may omit per-message times and names: the conversation's apply.
         created_at=_timestamp(obj, "created_at", where, started),
         summary=summary,
+        attachments=_attachments(obj.get("attachments"), where),
     )
     meta = MessageMeta(
         persona=_optional_text(obj, "persona", where, None) or _text(conversation, "persona", ""),

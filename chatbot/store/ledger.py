@@ -21,9 +21,13 @@ class Ledger(StoreConnection):
         persona: str,
         model: str,
         params: Mapping[str, object],
-        messages: Sequence[Mapping[str, str]],
+        messages: Sequence[Mapping[str, object]],
     ) -> str:
-        """A stable digest of everything that determines a reply."""
+        """A stable digest of everything that determines a reply.
+
+        Attachments are inside the messages (text blocks, image data URLs), so a
+        different file, or the same question without it, is a different key.
+        """
         canonical = json.dumps(
             {
                 "v": 1,

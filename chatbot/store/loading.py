@@ -13,6 +13,8 @@ import sqlite3
 from pathlib import Path
 
 from chatbot.errors import StoreError
+from chatbot.store.attachments import AttachmentDamaged, load_attachments
+from chatbot.store.files import damaged
 from chatbot.store.records import StoredConversation
 from chatbot.store.rows import (
     INFO_COLUMNS,
@@ -83,6 +85,14 @@ def load(
             (conversation_id,),
         ).fetchall()
     messages = [message_from_row(row, path=path) for row in rows]
+    # Summaries carry no files, so the window's own messages are the ones to look up.
+    try:
+        attached = load_attachments(conn, conversation_id, since=first)
+    except AttachmentDamaged as exc:
+        raise damaged(path, str(exc)) from exc
+    if attached:
+        for message in messages:
+            message.attachments = attached.get(message.id or 0, ())
     earlier = 0
     if first:
         total = conn.execute(

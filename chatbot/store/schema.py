@@ -161,11 +161,35 @@ def migrate_to_3(conn: sqlite3.Connection) -> None:
     _indexed(conn, index="title_index", table="conversations", column="title")
 
 
+def migrate_to_4(conn: sqlite3.Connection) -> None:
+    # Files attached to a message: text in full, images with their bytes so that
+    # /retry and resume can send them again. They go with their message.
+    conn.execute(
+        """CREATE TABLE attachments (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            message_id INTEGER NOT NULL
+                REFERENCES messages(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            mime TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            text TEXT,
+            data BLOB
+        )"""
+    )
+    conn.execute("CREATE INDEX attachments_by_message ON attachments(message_id, position)")
+    # Attached text files are searchable like the messages they came with.
+    _indexed(conn, index="attachment_index", table="attachments", column="text")
+
+
 #: ``MIGRATIONS[n]`` brings a file from schema version n to n + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     migrate_to_1,
     migrate_to_2,
     migrate_to_3,
+    migrate_to_4,
 ]
 
 

@@ -1,7 +1,7 @@
 """Searching the store: the full-text index, and a bounded scan for very short queries.
 
-Titles and message text are indexed with SQLite FTS5's ``trigram`` tokenizer
-(see :func:`chatbot.store.schema.migrate_to_3`): any substring of three or more
+Titles, message text and attached text files are indexed with SQLite FTS5's ``trigram`` tokenizer
+(see :func:`chatbot.store.schema.migrate_to_3` and ``migrate_to_4``): any substring of three or more
 characters is found through the index, in any script and any case, so a search
 costs about the same in a store of any size. A trigram index cannot find one or
 two characters; those queries scan the titles and only the newest
@@ -11,6 +11,7 @@ two characters; those queries scan the titles and only the newest
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 
 from chatbot.store.records import SearchHit, SearchResult
 from chatbot.store.rows import INFO_COLUMNS, info_from_row
@@ -48,6 +49,11 @@ def snippet(content: str, needle: str, *, width: int = SNIPPET_CHARS) -> str:
     return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
 
 
+def _merge_newest(newest: dict[int, int], more: Iterable[tuple[int, int]]) -> None:
+    for conversation_id, message_id in more:
+        newest[conversation_id] = max(newest.get(conversation_id, 0), message_id)
+
+
 def _indexed_matches(conn: sqlite3.Connection, query: str) -> tuple[dict[int, int], set[int]]:
     """Conversation id -> newest matching message id, and the ids whose title matches."""
     newest = dict(
@@ -58,6 +64,17 @@ def _indexed_matches(conn: sqlite3.Connection, query: str) -> tuple[dict[int, in
             " WHERE message_index MATCH ? GROUP BY m.conversation_id",
             (query,),
         ).fetchall()
+    )
+    # A match inside an attached text file counts for the message it came with.
+    _merge_newest(
+        newest,
+        conn.execute(
+            "SELECT m.conversation_id, max(a.message_id) FROM attachment_index f"
+            " JOIN attachments a ON a.id = f.rowid"
+            " JOIN messages m INDEXED BY messages_by_id ON m.id = a.message_id"
+            " WHERE attachment_index MATCH ? GROUP BY m.conversation_id",
+            (query,),
+        ).fetchall(),
     )
     titled = {
         int(row[0])
@@ -96,6 +113,17 @@ def _scanned_matches(
             (floor, argument),
         ).fetchall()
     )
+    in_text, argument = _contains("a.text", needle)
+    _merge_newest(
+        newest,
+        conn.execute(
+            "SELECT m.conversation_id, max(a.message_id) FROM attachments a"
+            " JOIN messages m ON m.id = a.message_id"
+            f" WHERE a.message_id > ? AND a.text IS NOT NULL AND {in_text}"
+            " GROUP BY m.conversation_id",
+            (floor, argument),
+        ).fetchall(),
+    )
     in_title, argument = _contains("title", needle)
     titled = {
         int(row[0])
@@ -108,6 +136,26 @@ def _scanned_matches(
         ).fetchone()[0]
     )
     return newest, titled, bool(complete)
+
+
+def _message_snippet(conn: sqlite3.Connection, message_id: int, needle: str) -> str | None:
+    """The snippet for a matching message: from its text, else from the file that matched."""
+    row = conn.execute("SELECT content FROM messages WHERE id = ?", (message_id,)).fetchone()
+    if row is None:
+        return None
+    content = str(row[0])
+    wanted = " ".join(normalize(needle).split()).casefold()
+    if wanted in " ".join(normalize(content).split()).casefold():
+        return snippet(content, needle)
+    files = conn.execute(
+        "SELECT name, text FROM attachments WHERE message_id = ? AND text IS NOT NULL"
+        " ORDER BY position",
+        (message_id,),
+    ).fetchall()
+    for name, text in files:
+        if wanted in " ".join(normalize(str(text)).split()).casefold():
+            return f"{name}: {snippet(str(text), needle)}"
+    return snippet(content, needle)
 
 
 def search(conn: sqlite3.Connection, text: str, *, limit: int) -> SearchResult:
@@ -134,9 +182,6 @@ def search(conn: sqlite3.Connection, text: str, *, limit: int) -> SearchResult:
         message_id = newest.get(info.id)
         shown = None
         if message_id is not None:
-            content = conn.execute(
-                "SELECT content FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
-            shown = snippet(str(content[0]), indexed or text) if content else None
+            shown = _message_snippet(conn, message_id, indexed or text)
         hits.append(SearchHit(info=info, snippet=shown))
     return SearchResult(hits=hits, complete=complete)

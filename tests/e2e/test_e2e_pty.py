@@ -48,6 +48,9 @@ def test_conversation_with_interrupt_and_persona_switch(
     # Ctrl-C while typing throws the line away; the next line is sent on its own.
     terminal.child.send("half-typed thought")
     terminal.child.send("\x03")
+    # A person types on at the fresh prompt; keys sent before it exists reach a tty in
+    # cooked mode, which turns Enter into a newline (Ctrl-J) and the line is not sent.
+    terminal.wait_for_prompt()
     # A normal exchange: the reply streams and is rendered.
     server.enqueue(
         Reply(text="Hello **human**, nice to meet you.\n\n```python\nprint('hi')\n```\n")

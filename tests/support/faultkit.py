@@ -38,6 +38,7 @@ from chatbot.repl import countdown
 from chatbot.repl.commands.builtins import builtin_commands
 from chatbot.repl.commands.store_commands import add_store_commands
 from chatbot.repl.countdown import CountdownWaiter
+from chatbot.repl.editor import edit_text
 from chatbot.repl.input_line import SlashCompleter, build_prompt_session
 from chatbot.repl.loop import Repl
 from chatbot.repl.notices import Notices
@@ -224,9 +225,16 @@ class ReplHarness:
         add_store_commands(commands, store=self.store, journal=self.journal, confirm=lambda _: True)
         self.prompt = build_prompt_session(
             history_path=self.history_path,
-            completer=SlashCompleter(commands=commands.names, arguments=commands.argument_choices),
+            completer=SlashCompleter(
+                commands=commands.names,
+                arguments=commands.argument_choices,
+                path_commands=commands.path_commands,
+            ),
             input=pipe,
             output=DummyOutput(),
+            # Ctrl-X Ctrl-E runs $EDITOR from the test's environment, as the app does.
+            edit=edit_text,
+            report=lambda text: self.console.print(f"error: {text}"),
         )
         self.taps: list[Tap] = []
         self._markdown = markdown

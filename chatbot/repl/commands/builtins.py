@@ -12,11 +12,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from chatbot.conversation.attachments import Attachment, format_size
 from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ChatbotError, ClipboardUnavailable
 from chatbot.render import ReplyRenderer
+from chatbot.render.sanitize import sanitize
 from chatbot.repl.clipboard import copy_to_clipboard
 from chatbot.repl.codeblocks import code_blocks
+from chatbot.repl.editor import edit_text
 from chatbot.repl.notices import Notices
 from chatbot.settings.catalogue import Price, cost_of, format_dollars
 from chatbot.settings.personas import PersonaBook
@@ -52,7 +55,14 @@ class CommandContext:
     console: Console
     #: Runs a turn with the REPL's renderer and notices (for /retry).
     run_turn: TurnRunner
-    copy: Callable[[str], None] = copy_to_clipboard
+    #: Copies text out; returns how it went ("the terminal (OSC 52)"), if it can tell.
+    copy: Callable[[str], str | None] = copy_to_clipboard
+    #: Files attached to the next message (/file); sent with it, then cleared.
+    attachments: list[Attachment] = field(default_factory=list)
+    #: Opens the editor on a text and returns what was saved (/edit).
+    edit: Callable[[str], str] = edit_text
+    #: Text the next prompt starts with (what /edit produced).
+    next_input: str | None = None
 
 
 Handler = Callable[[CommandContext, str], None]
@@ -66,6 +76,8 @@ class Command:
     handler: Handler
     #: Completions for the argument (persona names, ...).
     arguments: Callable[[], list[str]] | None = None
+    #: True when the arguments are file paths (Tab completes them).
+    paths: bool = False
 
 
 @dataclass
@@ -79,10 +91,16 @@ class CommandRegistry:
         usage: str,
         help: str,
         arguments: Callable[[], list[str]] | None = None,
+        paths: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.commands[name] = Command(
-                name=name, usage=usage, help=help, handler=handler, arguments=arguments
+                name=name,
+                usage=usage,
+                help=help,
+                handler=handler,
+                arguments=arguments,
+                paths=paths,
             )
             return handler
 
@@ -93,6 +111,10 @@ class CommandRegistry:
 
     def names(self) -> list[str]:
         return ["/" + name for name in self.commands]
+
+    def path_commands(self) -> list[str]:
+        """Names of the commands whose arguments are file paths."""
+        return [command.name for command in self if command.paths]
 
     def argument_choices(self, name: str) -> list[str]:
         """Completions for the argument of ``/name``."""
@@ -126,8 +148,9 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
         ctx.console.print(table)
         ctx.notices.hint(
             "Keys: Enter sends; Alt-Enter (or Esc then Enter, or Ctrl-J) adds a new line; "
-            "pasted text stays one message; Up recalls earlier input; Ctrl-C clears the line "
-            "or stops a reply; Ctrl-D or /exit quits."
+            "pasted text stays one message; Ctrl-X Ctrl-E edits the input in $EDITOR; "
+            "Tab completes commands, and file paths after /file; Up recalls earlier input; "
+            "Ctrl-C clears the line or stops a reply; Ctrl-D or /exit quits."
         )
 
     @registry.add(
@@ -231,17 +254,21 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
             ctx.notices.plain(line)
 
     @registry.add(
-        "copy", usage="/copy [N]", help="copy the last answer (not its thinking), or code block N"
+        "copy",
+        usage="/copy [N]",
+        help="copy the last answer (not its thinking), or code block N (over SSH: OSC 52)",
     )
     def _copy(ctx: CommandContext, argument: str) -> None:
         reply = ctx.session.conversation.last_reply()
         if reply is None or not reply.content:
             ctx.notices.hint("no reply to copy yet")
             return
-        text = reply.content
+        # What was shown: a reply's escape sequences never reach the clipboard either.
+        content = sanitize(reply.content)
+        text = content
         what = "the last reply"
         if argument:
-            blocks = code_blocks(reply.content)
+            blocks = code_blocks(content)
             if not argument.isdigit() or not 1 <= int(argument) <= len(blocks):
                 count = len(blocks)
                 raise ChatbotError(
@@ -252,10 +279,11 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
             text = blocks[int(argument) - 1]
             what = f"code block {argument}"
         try:
-            ctx.copy(text)
+            how = ctx.copy(text)
         except ClipboardUnavailable as exc:
             raise ChatbotError(f"cannot copy: {exc}") from None
-        ctx.notices.info(f"copied {what} ({len(text):,} characters)")
+        size = format_size(len(text.encode("utf-8")))
+        ctx.notices.info(f"copied {what} ({size})" + (f" via {how}" if how else ""))
 
     from chatbot.repl.commands.thinking import add_thinking_commands
 
@@ -268,6 +296,9 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
     registry.commands["quit"] = Command(
         name="quit", usage="/quit", help="leave", handler=registry.commands["exit"].handler
     )
+    from chatbot.repl.commands.compose_commands import add_compose_commands
+
+    add_compose_commands(registry)
     return registry
 
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from chatbot.conversation.attachments import describe_attachments
 from chatbot.errors import ChatbotError
 from chatbot.render.sanitize import sanitize
 from chatbot.repl.commands.builtins import CommandContext, CommandRegistry
@@ -86,6 +87,8 @@ def show_recent(ctx: CommandContext, stored: StoredConversation, *, exchanges: i
     for message in shown:
         if message.role is Role.USER:
             ctx.notices.plain("› " + sanitize(message.content))
+            if message.attachments:
+                ctx.notices.hint("  attached: " + describe_attachments(message.attachments))
         else:
             ctx.console.print(reply_markdown(sanitize(message.content)))
     ctx.console.print(Rule(style="dim"))

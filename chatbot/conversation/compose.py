@@ -1,0 +1,84 @@
+"""Attaching files to the next message, checked against the model's budget first.
+
+Shared by one-shot ``-f`` and the REPL's ``/file``: a file is read and sniffed
+once, when attached, and refused in one line if it alone cannot fit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chatbot.conversation.attachments import (
+    Attachment,
+    AttachmentKind,
+    AttachmentTooBig,
+    format_size,
+    load_attachment,
+)
+from chatbot.conversation.tokens import MESSAGE_OVERHEAD
+from chatbot.errors import AttachmentError
+
+if TYPE_CHECKING:
+    from chatbot.conversation.session import ChatSession
+
+__all__ = ["Attached", "attach_files", "room_for_message"]
+
+#: The fewest tokens a byte of text is estimated at (long words and space runs
+#: cost a token per four bytes, and calibration may halve that): a text file of
+#: more than ``room / _MIN_TOKENS_PER_BYTE`` bytes cannot fit, so it is not read.
+_MIN_TOKENS_PER_BYTE = 0.125
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Attached:
+    attachment: Attachment
+    #: Estimated tokens it adds to the message.
+    tokens: int
+
+    def line(self) -> str:
+        """``attached notes.txt · ~320 tokens``: what the user is told."""
+        kind = "" if self.attachment.kind is AttachmentKind.TEXT else f" ({self.attachment.mime})"
+        return f"attached {self.attachment.name}{kind} · ~{self.tokens:,} tokens"
+
+
+def room_for_message(session: ChatSession) -> int:
+    """Tokens a new message may use: the prompt budget less the system prompt and summaries."""
+    conversation = session.conversation
+    fixed = session.counter.request_tokens([conversation.system_message(), *conversation.summaries])
+    return max(0, session.budget.prompt_tokens - fixed - MESSAGE_OVERHEAD)
+
+
+def attach_files(paths: Iterable[Path], *, session: ChatSession) -> list[Attached]:
+    """Read each file; raise :class:`AttachmentError` naming the first that cannot be attached.
+
+    All or nothing: a refused file means none of ``paths`` is attached.
+    """
+    room = room_for_message(session)
+    budget = session.budget
+    over = (
+        f"more than the {room:,} this model's {budget.context_window:,}-token context has "
+        f"for a message (with {budget.reserved_for_reply:,} kept for the reply): not attached"
+    )
+    attached: list[Attached] = []
+    for path in paths:
+        try:
+            attachment = load_attachment(
+                path, max_text_bytes=int(room / _MIN_TOKENS_PER_BYTE) + 1024
+            )
+        except AttachmentTooBig as exc:
+            if exc.image:
+                raise
+            # Too big to be worth reading: its size alone shows it cannot fit.
+            fewest = math.ceil(exc.size * _MIN_TOKENS_PER_BYTE)
+            raise AttachmentError(
+                f"{path} is {format_size(exc.size)} (at least ~{fewest:,} tokens), {over}"
+            ) from None
+        tokens = session.counter.file_tokens(attachment)
+        if tokens > room:
+            raise AttachmentError(f"{path} is about {tokens:,} tokens, {over}")
+        attached.append(Attached(attachment=attachment, tokens=tokens))
+    return attached
