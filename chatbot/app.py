@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from chatbot.store.database import Store
     from chatbot.store.journal import StoreJournal
     from chatbot.store.records import StoredConversation
+    from chatbot.tools.toolbox import Toolbox
 
 __all__ = ["App"]
 
@@ -62,6 +63,7 @@ class App:
         self._store: Store | None = None
         self._store_journal: StoreJournal | None = None
         self._local: LocalRuntime | None = None
+        self._tools: Toolbox | None = None
 
     # -- edges -----------------------------------------------------------
 
@@ -71,6 +73,8 @@ class App:
         print(f"chatbot: {text}", file=self.stderr, flush=True)
 
     def close(self) -> None:
+        if self._tools is not None:
+            self._tools.close()
         if self._client is not None:
             self._client.close()
         if self._local is not None:
@@ -197,6 +201,19 @@ class App:
         question = self._question(options, files=bool(options.files))
         # A chat announces slow background steps (summarising) on its own console.
         notices = Notices(console=self._console(self.stdout)) if question is None else None
+        from chatbot.tools.setup import toolbox_for_run
+
+        out = notices.console if notices is not None else self._console(self.stdout)
+        # Tool lines: a chat's on stdout, one-shot's on stderr. The answer after a tool
+        # round is drawn like any reply (``session`` is bound below, before any turn).
+        tools = self._tools = toolbox_for_run(
+            options, config=config, env=env, user_config=user_config, chat=notices is not None,
+            console=out if notices is not None else self._console(self.stderr),
+            renderer_factory=lambda: self._renderer(
+                out, session=session, thinking=None if notices else self._console(self.stderr)
+            ),
+            data_dir=self.paths.data_dir,
+        )  # fmt: skip
         say = notices.hint if notices is not None else self._warn
         session = ChatSession(
             config=config,
@@ -207,6 +224,7 @@ class App:
             retry_policy=RetryPolicy(attempts=config.retries, max_wait=config.retry_max_wait),
             waiter=CountdownWaiter(console=self._console(self.stderr)),
             notify=notices.hint if notices is not None else None,
+            tools=tools,
         )
         if resumed is not None and store_journal is not None:
             from chatbot.store.journal import resume
@@ -295,7 +313,7 @@ class App:
         except ApiError as exc:
             self.report(exc)
             return 1
-        outcome = describe_outcome(result.reply)
+        outcome = describe_outcome(result.reply, tool_rounds=result.tool_rounds)
         if outcome is not None and outcome.exit_code == 130:
             return 130  # the user pressed Ctrl-C: they know
         if outcome is not None:
@@ -404,7 +422,11 @@ class App:
             show_recent(repl.context, resumed)
         for item in attached:
             notices.info(item.line())
-        _warm_up_after_first_render(prompt, client)
+        from chatbot.tools.setup import for_chat
+
+        tools = self._tools
+        start_servers = for_chat(tools, prompt=prompt, commands=commands) if tools else None
+        _warm_up_after_first_render(prompt, client, start_servers)
         return repl.run()
 
     def _console(self, file: TextIO) -> Console:
@@ -433,15 +455,19 @@ def _local_extra_installed() -> bool:
     return local_extra_installed()
 
 
-def _warm_up_after_first_render(prompt: PromptSession[str], client: ChatClient) -> None:
-    """Load the SDK once the prompt is on screen, not before.
+def _warm_up_after_first_render(
+    prompt: PromptSession[str], client: ChatClient, start_servers: Callable[[], None] | None
+) -> None:
+    """Load the SDK, and start MCP servers, once the prompt is on screen, not before.
 
-    Importing openai takes most of a second; started any earlier it competes
-    with drawing the prompt for the interpreter lock.
+    Importing openai takes most of a second (the MCP SDK more); started any
+    earlier it competes with drawing the prompt for the interpreter lock.
     """
 
     def start(_: object) -> None:
         prompt.app.after_render -= start
         client.warm_up()
+        if start_servers is not None:
+            start_servers()
 
     prompt.app.after_render += start

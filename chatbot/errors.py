@@ -30,6 +30,7 @@ __all__ = [
     "ServerUnreachable",
     "StoreError",
     "StreamDropped",
+    "ToolsUnsupported",
 ]
 
 
@@ -143,6 +144,10 @@ class StreamDropped(ApiError):
 
 class ContextLengthExceeded(ApiError):
     """The server said the request is longer than the model's context."""
+
+
+class ToolsUnsupported(ApiError):
+    """The server refused a request because it offered tools: this server or model has none."""
 
 
 class ImagesRejected(ApiError):

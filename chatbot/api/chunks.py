@@ -2,7 +2,7 @@
 
 Chunks arrive as plain JSON objects (see :mod:`chatbot.api.body`), so every
 oddity of a real server is visible here: content given as a list of parts,
-choices the client did not ask for, tool calls in a chat that offers none.
+choices the client did not ask for, tool calls arriving in fragments.
 """
 
 from __future__ import annotations
@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from chatbot.api.events import Finished, ReasoningDelta, StreamEvent, TextDelta, UsageReport
+from chatbot.api.events import (
+    Finished,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallsRequested,
+    UsageReport,
+)
 from chatbot.text import clean_text
 
 __all__ = ["ToolCalls", "content_text", "events_from_chunks", "events_from_completion"]
@@ -36,39 +44,79 @@ def content_text(content: object) -> str:
 
 
 class ToolCalls:
-    """The tool calls a reply asked for, gathered from deltas by their index.
+    """The tool calls a reply asked for, gathered from deltas by their ``index``.
 
-    Only names are kept for now: this chat offers no tools, so a tool call is
-    a reply we cannot use, and the user is told which tools were asked for.
+    The id and name come in a call's first fragment and its JSON arguments in
+    pieces after it; parallel calls interleave under different indexes. A server
+    that omits the index (one whole call per chunk) gets one call per new id.
     """
 
     def __init__(self) -> None:
-        self._names: dict[int, str] = {}
+        self._calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
+        self._last: int | None = None
+        #: The legacy single ``function_call``: named, but not answerable as a tool call.
+        self._legacy = ""
 
-    def add(self, calls: object) -> None:
-        """``delta.tool_calls`` (streamed) or ``message.tool_calls`` (whole)."""
+    def add(self, calls: object, *, whole: bool = False) -> None:
+        """``delta.tool_calls`` (streamed) or ``message.tool_calls`` (``whole``)."""
         if not isinstance(calls, list):
             return
         for position, call in enumerate(calls):
             if not isinstance(call, dict):
                 continue
             index = call.get("index")
-            self._add_name(index if isinstance(index, int) else position, call.get("function"))
+            if not isinstance(index, int) or isinstance(index, bool):
+                index = position if whole else self._index_without_one(_text(call.get("id")))
+            self._add(index, call)
 
     def add_function_call(self, call: object) -> None:
         """The legacy single ``function_call`` field."""
-        self._add_name(-1, call)
+        name = call.get("name") if isinstance(call, dict) else None
+        if isinstance(name, str) and name and name != self._legacy:
+            self._legacy += name
 
-    def _add_name(self, index: int, function: object) -> None:
-        name = function.get("name") if isinstance(function, dict) else None
-        known = self._names.setdefault(index, "")
+    def _index_without_one(self, call_id: str) -> int:
+        last = self._last
+        if last is None or (call_id and self._calls[last][0] not in ("", call_id)):
+            return max(self._calls, default=-1) + 1
+        return last
+
+    def _add(self, index: int, call: Mapping[str, Any]) -> None:
+        function = call.get("function")
+        function = function if isinstance(function, dict) else {}
+        known = self._calls.setdefault(index, ["", "", ""])
+        self._last = index
+        call_id = _text(call.get("id"))
+        if call_id and not known[0]:
+            known[0] = call_id
         # Most servers send the name once; some send it in pieces, some repeat it whole.
-        if isinstance(name, str) and name and name != known:
-            self._names[index] = known + name
+        name = _text(function.get("name"))
+        if name and name != known[1]:
+            known[1] += name
+        known[2] += _text(function.get("arguments"))
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(clean_text(name) or "unnamed" for _, name in sorted(self._names.items()))
+        names = [clean_text(name) or "unnamed" for _, name, _ in self._sorted()]
+        return (*names, *([clean_text(self._legacy)] if self._legacy else []))
+
+    def calls(self) -> tuple[ToolCall, ...]:
+        """The whole calls, each with an id (made up when the server sent none)."""
+        return tuple(
+            ToolCall(
+                id=clean_text(call_id) or f"call_{number}",
+                name=clean_text(name),
+                arguments=clean_text(arguments),
+            )
+            for number, (call_id, name, arguments) in enumerate(self._sorted(), start=1)
+        )
+
+    def _sorted(self) -> list[list[str]]:
+        return [self._calls[index] for index in sorted(self._calls)]
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _index(choice: Mapping[str, Any], position: int) -> int:
@@ -141,7 +189,7 @@ def events_from_chunks(chunks: Iterable[Mapping[str, Any]]) -> Iterator[StreamEv
         usage = _usage(chunk.get("usage"))
         if usage is not None:
             yield usage
-    yield Finished(finish, tools=tools.names)
+    yield from _ending(finish, tools)
 
 
 def events_from_completion(completion: Mapping[str, Any]) -> Iterator[StreamEvent]:
@@ -162,7 +210,7 @@ def events_from_completion(completion: Mapping[str, Any]) -> Iterator[StreamEven
             text = content_text(message.get("content"))
             if text:
                 yield TextDelta(clean_text(text))
-            tools.add(message.get("tool_calls"))
+            tools.add(message.get("tool_calls"), whole=True)
             if message.get("function_call"):
                 tools.add_function_call(message["function_call"])
         reason = choice.get("finish_reason")
@@ -170,4 +218,12 @@ def events_from_completion(completion: Mapping[str, Any]) -> Iterator[StreamEven
     usage = _usage(completion.get("usage"))
     if usage is not None:
         yield usage
+    yield from _ending(finish, tools)
+
+
+def _ending(finish: str | None, tools: ToolCalls) -> Iterator[StreamEvent]:
+    """The calls the reply asked for, if any, then Finished."""
+    calls = tools.calls()
+    if calls:
+        yield ToolCallsRequested(calls)
     yield Finished(finish, tools=tools.names)

@@ -22,8 +22,8 @@ from chatbot.api.events import (
     UsageReport,
 )
 from chatbot.api.server_log import ServerLog
-from chatbot.api.translate import translate
-from chatbot.errors import ApiError
+from chatbot.api.translate import refuses_tools, server_message, translate
+from chatbot.errors import ApiError, ToolsUnsupported
 from chatbot.secrets import Redactor, StreamScrubber, url_secrets
 
 if TYPE_CHECKING:
@@ -217,6 +217,9 @@ class ChatClient:
                 kwargs[name] = value
         if request.stop:
             kwargs["stop"] = list(request.stop)
+        if request.tools:
+            # Raw JSON as well, for the same reason as the messages.
+            kwargs["extra_body"]["tools"] = list(request.tools)
         if request.extra_body:
             kwargs["extra_body"] = {**request.extra_body, **kwargs["extra_body"]}
         if self.include_usage:
@@ -224,8 +227,17 @@ class ChatClient:
         mark = self._server_log.mark() if self._server_log is not None else None
         try:
             response = client.chat.completions.create(stream=True, **kwargs)
-        except openai.BadRequestError as exc:
-            if not self.include_usage or "stream_options" not in str(exc):
+        except openai.APIStatusError as exc:
+            if request.tools and refuses_tools(exc):
+                raise ToolsUnsupported(
+                    f"{self._redact(self.base_url)} does not take tools for {request.model}"
+                    f" ({self._redact(server_message(exc)) or exc.status_code})"
+                ) from None
+            if (
+                not isinstance(exc, openai.BadRequestError)
+                or not self.include_usage
+                or "stream_options" not in str(exc)
+            ):
                 raise
             # Some servers reject stream_options: remember, and ask again without.
             self.include_usage = False

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = [
     "ChatBackend",
@@ -19,6 +19,8 @@ __all__ = [
     "ReasoningDelta",
     "StreamEvent",
     "TextDelta",
+    "ToolCall",
+    "ToolCallsRequested",
     "UsageReport",
 ]
 
@@ -26,12 +28,15 @@ __all__ = [
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ChatRequest:
     model: str
-    #: Chat messages as sent; ``content`` is a string, or a list of parts with images.
-    messages: Sequence[Mapping[str, object]]
+    #: Chat messages as sent; ``content`` is a string, or a list of parts with images,
+    #: and tool calls and results carry their ids.
+    messages: Sequence[Mapping[str, Any]]
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
     stop: Sequence[str] | None = None
+    #: Function tools offered to the model (OpenAI ``tools``); None offers none.
+    tools: Sequence[Mapping[str, Any]] | None = None
     #: More fields for the request body, for what a server adds (llama.cpp's ``grammar``).
     extra_body: Mapping[str, object] | None = None
 
@@ -55,15 +60,32 @@ class UsageReport:
     reasoning_tokens: int | None = None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ToolCall:
+    """One call the model asked for: its id, the tool's name and its raw JSON arguments."""
+
+    id: str
+    name: str
+    #: Exactly what the model sent, valid JSON or not: it is checked before anything runs.
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallsRequested:
+    """The reply asks for these calls (streamed ``delta.tool_calls``, gathered by index)."""
+
+    calls: tuple[ToolCall, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Finished:
     #: "stop", "length", "content_filter", ... or None when the server never said.
     reason: str | None
-    #: Names of the tools the model asked to call (this chat offers none).
+    #: Names of the tools the model asked to call (their calls: ToolCallsRequested).
     tools: tuple[str, ...] = ()
 
 
-StreamEvent = TextDelta | ReasoningDelta | UsageReport | Finished
+StreamEvent = TextDelta | ReasoningDelta | UsageReport | ToolCallsRequested | Finished
 
 
 class ChatBackend(Protocol):

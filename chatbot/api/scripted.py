@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from chatbot.api.events import ChatRequest, Finished, StreamEvent, TextDelta, UsageReport
+from chatbot.api.events import (
+    ChatRequest,
+    Finished,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallsRequested,
+    UsageReport,
+)
 from chatbot.errors import ApiError
 
 __all__ = ["ScriptedBackend", "ScriptedReply", "reply"]
@@ -31,11 +39,13 @@ def reply(
     finish: str | None = "stop",
     usage: tuple[int, int] | None = None,
     error: ApiError | None = None,
+    tool_calls: Sequence[tuple[str, str]] = (),
 ) -> ScriptedReply:
     """A reply streaming ``text`` in about ``chunks`` pieces, then ``finish``.
 
     With ``error`` the text streams and then the error is raised, with no
-    finish event, as a connection dropping mid-reply does.
+    finish event, as a connection dropping mid-reply does. ``tool_calls`` are
+    (name, JSON arguments) pairs the reply asks for, with ids ``call_1``….
     """
     size = max(1, -(-len(text) // max(1, chunks)))
     events: list[StreamEvent] = [
@@ -44,7 +54,14 @@ def reply(
     if error is None:
         if usage is not None:
             events.append(UsageReport(prompt_tokens=usage[0], completion_tokens=usage[1]))
-        events.append(Finished(finish))
+        if tool_calls:
+            calls = tuple(
+                ToolCall(id=f"call_{n}", name=name, arguments=arguments)
+                for n, (name, arguments) in enumerate(tool_calls, start=1)
+            )
+            events.append(ToolCallsRequested(calls))
+            finish = "tool_calls" if finish == "stop" else finish
+        events.append(Finished(finish, tools=tuple(name for name, _ in tool_calls)))
     return ScriptedReply(events=tuple(events), error=error)
 
 

@@ -26,7 +26,7 @@ from chatbot.errors import (
 )
 from chatbot.secrets import Redactor
 
-__all__ = ["translate"]
+__all__ = ["refuses_tools", "server_message", "translate"]
 
 _ENDPOINT = "/chat/completions"
 
@@ -50,7 +50,7 @@ def translate(
     where = redact(base_url)
     if isinstance(exc, NotChatBody):
         return _not_chat(exc, started=started, base_url=base_url, redact=redact)
-    detail = redact(_server_message(exc))
+    detail = redact(server_message(exc))
     if isinstance(exc, openai.APITimeoutError):
         if started:
             return StreamDropped(f"the reply stalled for over {timeout:g}s and was cut")
@@ -132,7 +132,7 @@ def _not_found(
         return ModelNotFound(
             f"model {request.model!r} not found at {where}{listing}", available=available
         )
-    detail = redact(_server_message(exc)) or "no details given"
+    detail = redact(server_message(exc)) or "no details given"
     return ApiError(
         f"no chat API at {where}{_ENDPOINT}: the server answered 404 ({detail}); "
         f"{_base_url_hint(base_url)}"
@@ -146,7 +146,7 @@ def _names_the_model(exc: Exception, model: str) -> bool:
     code = error.get("code") if isinstance(error, dict) else None
     if code == "model_not_found":
         return True
-    text = _server_message(exc).lower()
+    text = server_message(exc).lower()
     return (
         model.lower() in text
         and "model" in text
@@ -229,7 +229,7 @@ def _not_chat(exc: NotChatBody, *, started: bool, base_url: str, redact: Redacto
     )
 
 
-def _server_message(exc: Exception) -> str:
+def server_message(exc: Exception) -> str:
     body = getattr(exc, "body", None)
     message: object = None
     if isinstance(body, dict):
@@ -249,6 +249,20 @@ def _server_message(exc: Exception) -> str:
         return ""
     first_line = " ".join(message.split())
     return first_line[:300]
+
+
+def refuses_tools(exc: Exception) -> bool:
+    """True when an error status says the request's ``tools`` are not supported.
+
+    OpenAI ("tools is not supported in this model"), Ollama ("does not support
+    tools") and llama.cpp without --jinja ("tools param requires --jinja flag")
+    answer 400, some proxies 422 or 500; all name tools or functions.
+    """
+    status = getattr(exc, "status_code", None)
+    if status not in (400, 422, 500, 501) or _is_context_length(exc):
+        return False
+    text = f"{server_message(exc)} {exc}".lower()
+    return "tool" in text or "function" in text
 
 
 def _is_context_length(exc: Exception) -> bool:

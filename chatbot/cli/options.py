@@ -61,6 +61,10 @@ class RunOptions:
     files: tuple[Path, ...] = ()
     #: The system prompt for this run (``-s``), in place of the persona's.
     system: str | None = None
+    #: Run tool calls without asking.
+    assume_yes: bool = False
+    no_tools: bool = False
+    max_tool_rounds: int | None = None
 
     @property
     def model(self) -> str | None:
@@ -103,6 +107,9 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         debug=bool(args.debug),
         files=tuple(Path(p).expanduser() for p in args.files),
         system=args.system,
+        assume_yes=bool(args.yes),
+        no_tools=bool(args.no_tools),
+        max_tool_rounds=args.max_tool_rounds,
     )
 
 

@@ -13,6 +13,7 @@ from chatbot.settings.limits import (
     TEMPERATURE,
     THINK_MODES,
     TIMEOUT,
+    TOOL_ROUNDS,
     TOP_P,
     Range,
 )
@@ -42,6 +43,7 @@ _top_p = _checked(TOP_P)
 _positive_int = _checked_int(MAX_TOKENS)
 _retry_count = _checked_int(RETRIES)
 _seconds = _checked(TIMEOUT)
+_tool_rounds = _checked_int(TOOL_ROUNDS)
 
 #: Shells ``--completion`` writes a script for.
 COMPLETION_SHELLS = ("bash", "zsh", "fish")
@@ -155,6 +157,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stored.add_argument(
         "--cache", action="store_true", help="answer identical requests from the response cache"
+    )
+    tools = parser.add_argument_group("tools (MCP servers in config.toml, and a shell tool)")
+    tools.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="run the model's tool calls without asking (shell commands included); "
+        "one-shot mode runs tool calls only with this, or asks at the terminal",
+    )
+    tools.add_argument(
+        "--no-tools", action="store_true", help="offer the model no tools (CHATBOT_TOOLS=0)"
+    )
+    tools.add_argument(
+        "--max-tool-rounds",
+        type=_tool_rounds,
+        metavar="N",
+        help="tool rounds allowed in one turn (default 8; [tools] max_rounds in config.toml)",
     )
     parser.add_argument(
         "--usage",

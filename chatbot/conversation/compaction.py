@@ -40,14 +40,25 @@ def summary_message(text: str) -> Message:
     return Message(role=Role.SYSTEM, content=f"{SUMMARY_LABEL}\n{text.strip()}", summary=True)
 
 
+#: A tool result in a summary request: its head and tail, not kilobytes of output.
+_TOOL_RESULT_CHARS = 600
+
+
 def _line(message: Message) -> str:
     who = "User" if message.role is Role.USER else "Assistant"
     if message.summary:
         who = "Earlier summary"
+    if message.role is Role.TOOL:
+        text = message.content.strip()
+        if len(text) > _TOOL_RESULT_CHARS:
+            half = _TOOL_RESULT_CHARS // 2
+            text = f"{text[:half]} […] {text[-half:]}"
+        return f"Tool result ({message.tool_name or 'tool'}): {text}"
     text = message_text(message.content, message.attachments).strip()
     images = [a.name for a in message.attachments if a.kind is AttachmentKind.IMAGE]
     if images:
         text += "".join(f"\n[image attached: {name}]" for name in images)
+    text += "".join(f"\n[calls {c.name} with {c.arguments[:300]}]" for c in message.tool_calls)
     return f"{who}: {text}"
 
 
@@ -85,7 +96,11 @@ class Compactor:
         if piece_limit < 64:
             raise CompactionFailed("the model's context is too small to summarise in")
         # An empty reply (cut before any text) says nothing worth keeping.
-        lines = [_line(m) for m in items if m.role is not Role.ASSISTANT or m.content.strip()]
+        lines = [
+            _line(m)
+            for m in items
+            if m.role is not Role.ASSISTANT or m.content.strip() or m.tool_calls
+        ]
         pieces = self._pieces(lines, limit=piece_limit)
         summaries = [self._ask(piece, model=model, max_tokens=reply_room) for piece in pieces]
         combined = "\n".join(summaries)

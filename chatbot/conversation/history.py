@@ -65,8 +65,9 @@ def fit_to_budget(
     not fit, so the cost is proportional to what is kept, not to the length of
     the whole conversation.
     """
-    if not history or history[-1].role is not Role.USER:
-        raise ValueError("the newest message of a request must be the user's")
+    if not history or history[-1].role not in (Role.USER, Role.TOOL):
+        # A tool result is newest while a turn's tool rounds go on.
+        raise ValueError("the newest message of a request must be the user's or a tool result")
     limit = budget.prompt_tokens
     fixed = [system, *pinned]
     used = counter.request_tokens(fixed)

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
+from chatbot.api.events import ToolCall
 from chatbot.conversation.attachments import Attachment, api_content
 
-__all__ = ["Message", "ReplyStatus", "Role"]
+__all__ = ["Message", "ReplyStatus", "Role", "ToolCall", "restore_tool_fields"]
 
 
 class Role(StrEnum):
     SYSTEM = "system"
     USER = "user"
     ASSISTANT = "assistant"
+    #: The result of one tool call, sent back to the model.
+    TOOL = "tool"
 
 
 class ReplyStatus(StrEnum):
@@ -31,9 +36,15 @@ class ReplyStatus(StrEnum):
     FAILED = "failed"  # the stream broke midway
     CACHED = "cached"  # answered from the response cache
     CUT = "cut"  # the stream ended with no finish_reason
-    TOOL_CALLS = "tool_calls"  # the model asked for tools this chat does not offer
+    #: The reply asks for tool calls: with tools offered, their results follow as
+    #: TOOL messages; otherwise the tools it asked for are only named (tool_names).
+    TOOL_CALLS = "tool_calls"
     EMPTY = "empty"  # nothing usable arrived
     ABNORMAL = "abnormal"  # finish_reason abort, error or unknown: see Message.finish_reason
+    #: A TOOL message for a call the user did not approve (the model is told).
+    DECLINED = "declined"
+    #: A TOOL message for a call not run: the turn reached its limit of tool rounds.
+    SKIPPED = "skipped"
 
 
 @dataclass(slots=True, kw_only=True, eq=False)
@@ -64,13 +75,70 @@ class Message:
     finish_reason: str | None = None
     #: The tools a TOOL_CALLS reply asked for, by name.
     tool_names: tuple[str, ...] = ()
+    #: An assistant reply's tool calls, each answered by a TOOL message after it.
+    tool_calls: tuple[ToolCall, ...] = ()
+    #: A TOOL message: the call it answers, and the tool's name (for people).
+    tool_call_id: str | None = None
+    tool_name: str | None = None
 
-    def to_api(self) -> dict[str, object]:
+    def to_api(self) -> dict[str, Any]:
         """The dict the chat completions API expects: never the thinking (vendors advise so).
 
         ``content`` stays a string unless images are attached; see
-        :func:`~chatbot.conversation.attachments.api_content`.
+        :func:`~chatbot.conversation.attachments.api_content`. Tool calls and
+        results carry their ids.
         """
+        if self.role is Role.TOOL:
+            return {
+                "role": "tool",
+                "tool_call_id": self.tool_call_id or "",
+                "content": self.content,
+            }
+        if self.tool_calls:
+            return {
+                "role": self.role.value,
+                # null, not "": some servers reject an empty string beside tool calls.
+                "content": self.content or None,
+                "tool_calls": [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": call.arguments},
+                    }
+                    for call in self.tool_calls
+                ],
+            }
         if not self.attachments:
             return {"role": self.role.value, "content": self.content}
         return {"role": self.role.value, "content": api_content(self.content, self.attachments)}
+
+    def tool_fields(self) -> dict[str, object]:
+        """The tool parts of this message as plain JSON, for the store's ``params``."""
+        fields: dict[str, object] = {}
+        if self.tool_calls:
+            fields["tool_calls"] = [
+                {"id": c.id, "name": c.name, "arguments": c.arguments} for c in self.tool_calls
+            ]
+        if self.tool_call_id is not None:
+            fields["tool_call_id"] = self.tool_call_id
+        if self.tool_name is not None:
+            fields["tool_name"] = self.tool_name
+        return fields
+
+
+def restore_tool_fields(message: Message, params: Mapping[str, object]) -> Message:
+    """Put back what :meth:`Message.tool_fields` saved; odd shapes are ignored."""
+    calls = params.get("tool_calls")
+    if isinstance(calls, list):
+        message.tool_calls = tuple(
+            ToolCall(id=str(c["id"]), name=str(c["name"]), arguments=str(c["arguments"]))
+            for c in calls
+            if isinstance(c, dict) and {"id", "name", "arguments"} <= c.keys()
+        )
+    call_id = params.get("tool_call_id")
+    if isinstance(call_id, str):
+        message.tool_call_id = call_id
+    name = params.get("tool_name")
+    if isinstance(name, str):
+        message.tool_name = name
+    return message

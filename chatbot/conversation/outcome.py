@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from chatbot.conversation.messages import Message, ReplyStatus
+from chatbot.conversation.messages import Message, ReplyStatus, Role
 
 __all__ = ["Outcome", "describe_outcome", "reply_status"]
 
@@ -71,9 +71,15 @@ def _tools_line(names: Sequence[str]) -> str:
     return f"the model asked to call {noun} this chat does not offer: {listed}"
 
 
-def describe_outcome(reply: Message) -> Outcome | None:
-    """The line for how ``reply`` ended, or None for a plain complete reply."""
+def describe_outcome(reply: Message, *, tool_rounds: int = 0) -> Outcome | None:
+    """The line for how ``reply`` ended, or None for a plain complete reply.
+
+    A turn with tool calls can end on a tool result: cancelled with Ctrl-C, or
+    not run because the turn used its ``tool_rounds``.
+    """
     status = reply.status
+    if reply.role is Role.TOOL:
+        return _tool_outcome(reply, tool_rounds=tool_rounds)
     if status is ReplyStatus.INTERRUPTED:
         return Outcome(
             level="hint",
@@ -120,6 +126,24 @@ def describe_outcome(reply: Message) -> Outcome | None:
             level="error",
             text=f"the reply is empty: the server sent no text{said}",
             next_step=_RETRY,
+            exit_code=1,
+        )
+    return None
+
+
+def _tool_outcome(result: Message, *, tool_rounds: int) -> Outcome | None:
+    if result.status is ReplyStatus.INTERRUPTED:
+        return Outcome(
+            level="hint",
+            text="tool call cancelled; the turn ended",
+            next_step="what was shown is kept (/retry to ask again)",
+            exit_code=130,
+        )
+    if result.status is ReplyStatus.SKIPPED:
+        return Outcome(
+            level="warning",
+            text=f"stopped after {tool_rounds} tool rounds: the model kept asking for tools",
+            next_step="send a message to let it go on",
             exit_code=1,
         )
     return None

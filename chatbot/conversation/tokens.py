@@ -120,6 +120,9 @@ class TokenCounter:
         count = estimate_tokens(message.content) + MESSAGE_OVERHEAD
         # Attachments never change once the message exists: counted once, with the text.
         count += sum(attachment_tokens(a) for a in message.attachments)
+        for call in message.tool_calls:
+            # The call's id, name and JSON arguments are sent too, with some framing.
+            count += estimate_tokens(call.name) + estimate_tokens(call.arguments) + 12
         message.token_cache = (message.content, count)
         return count
 

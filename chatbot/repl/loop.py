@@ -163,6 +163,6 @@ class Repl:
                 f"{result.dropped_turns} oldest turn(s) no longer fit the context and were left "
                 "out of the request; the toolbar shows how many are out."
             )
-        outcome = describe_outcome(result.reply)
+        outcome = describe_outcome(result.reply, tool_rounds=result.tool_rounds)
         if outcome is not None:
             self.notices.show(outcome.level, outcome.in_repl())

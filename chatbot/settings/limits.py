@@ -20,6 +20,8 @@ __all__ = [
     "TEMPERATURE",
     "THINK_MODES",
     "TIMEOUT",
+    "TOOL_ROUNDS",
+    "TOOL_TIMEOUT",
     "TOP_P",
     "Range",
 ]
@@ -63,6 +65,10 @@ CONTEXT_WINDOW = MAX_TOKENS
 RETRIES = Range(low=0, high=10, integer=True, hint="a whole number from 0 to 10")
 TIMEOUT = Range(low=0.0, above=True, hint="a positive number of seconds")
 MAX_WAIT = TIMEOUT
+#: Tool rounds (model asks, tools run) allowed in one turn.
+TOOL_ROUNDS = Range(low=1, high=100, integer=True, hint="a whole number from 1 to 100")
+#: Seconds one tool call may run.
+TOOL_TIMEOUT = Range(low=0.0, high=3600.0, above=True, hint="a number of seconds up to 3600")
 
 #: What to do with turns that no longer fit the context window.
 OVERFLOW_POLICIES = ("drop", "summarize")

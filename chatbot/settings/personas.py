@@ -10,7 +10,6 @@ names the file; nothing else escapes ``load_personas``.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import difflib
 import importlib.resources
 import re
@@ -30,7 +29,14 @@ from chatbot.settings.limits import (
     TOP_P,
     Range,
 )
-from chatbot.settings.tomlfile import decode_utf8, one_line, os_reason, parse_toml, read_limited
+from chatbot.settings.tomlfile import (
+    decode_utf8,
+    one_line,
+    os_reason,
+    parse_toml,
+    read_limited,
+    toml_type,
+)
 
 __all__ = ["MAX_FILE_BYTES", "Persona", "PersonaBook", "format_persona_list", "load_personas"]
 
@@ -38,6 +44,7 @@ __all__ = ["MAX_FILE_BYTES", "Persona", "PersonaBook", "format_persona_list", "l
 MAX_FILE_BYTES = 1024 * 1024
 
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_TOOL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 _MAX_STOPS = 4  # the OpenAI API accepts at most four stop sequences
 _AD_HOC_NAME = "custom"
 
@@ -60,6 +67,8 @@ class Persona:
     overflow: str | None = None  # "drop" | "summarize"
     provider: str | None = None  # None | "local"
     think: str | None = None  # "show" | "fold" | "hide": how thinking is shown
+    #: Tools offered: "shell", "*" (every MCP server), server or server__tool names.
+    tools: tuple[str, ...] | None = None  # None: every MCP server, no shell
     source: str = ""  # file it came from, for messages
 
 
@@ -207,7 +216,7 @@ def _merge_text(book: PersonaBook, text: str, *, label: str) -> None:
     if not isinstance(tables, dict):
         raise PersonaError(
             f"{label}: 'personas' must be a table of [personas.NAME] tables, "
-            f"got {_toml_type(tables)}"
+            f"got {toml_type(tables)}"
         )
     for name, table in tables.items():
         if not _NAME_RE.fullmatch(name):
@@ -217,7 +226,7 @@ def _merge_text(book: PersonaBook, text: str, *, label: str) -> None:
             )
         where = f"{label}: persona {_quote(name)}"
         if not isinstance(table, dict):
-            raise PersonaError(f"{where} must be a table, got {_toml_type(table)}")
+            raise PersonaError(f"{where} must be a table, got {toml_type(table)}")
         fields = _fields(table, where=where)
         if name in book:
             # A known name updates only the keys it sets (documented in personas.toml).
@@ -286,7 +295,7 @@ def _check_model(key: str, value: object) -> str:
 
 def _check_string(key: str, value: object) -> str:
     if not isinstance(value, str):
-        raise _Invalid(f"{key} must be a string, got {_toml_type(value)}")
+        raise _Invalid(f"{key} must be a string, got {toml_type(value)}")
     return value
 
 
@@ -294,7 +303,7 @@ def _number_check(limits: Range) -> Callable[[str, object], float]:
     def check(key: str, value: object) -> float:
         # bool is an int in Python, but TOML `true` is not a temperature.
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _Invalid(f"{key} must be a number, got {_toml_type(value)}")
+            raise _Invalid(f"{key} must be a number, got {toml_type(value)}")
         if not limits.contains(value):
             raise _Invalid(f"{key} must be between {limits.low:g} and {limits.high:g}, got {value}")
         return float(value)
@@ -305,7 +314,7 @@ def _number_check(limits: Range) -> Callable[[str, object], float]:
 def _positive_int_check(limits: Range) -> Callable[[str, object], int]:
     def check(key: str, value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _Invalid(f"{key} must be a positive integer, got {_toml_type(value)}")
+            raise _Invalid(f"{key} must be a positive integer, got {toml_type(value)}")
         if not limits.contains(value):
             shown = value if abs(value) < 10**12 else "a huge number"
             raise _Invalid(
@@ -325,15 +334,24 @@ def _check_stop(key: str, value: object) -> tuple[str, ...]:
     ):
         raise _Invalid(
             f"{key} must be a non-empty string or a list of 1 to {_MAX_STOPS} non-empty "
-            f"strings, got {_toml_type(value)}"
+            f"strings, got {toml_type(value)}"
         )
     return tuple(items)
 
 
 def _check_bool(key: str, value: object) -> bool:
     if not isinstance(value, bool):
-        raise _Invalid(f"{key} must be true or false, got {_toml_type(value)}")
+        raise _Invalid(f"{key} must be true or false, got {toml_type(value)}")
     return value
+
+
+def _check_tools(key: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _Invalid(f"{key} must be a list of tool names, got {toml_type(value)}")
+    for item in value:
+        if item != "*" and not _TOOL_RE.fullmatch(item):
+            raise _Invalid(f"{key}: {_quote(item)} is not shell, *, a server or server__tool")
+    return tuple(dict.fromkeys(value))
 
 
 def _choice_check(choices: tuple[str, ...]) -> Callable[[str, object], str]:
@@ -359,31 +377,12 @@ _CHECKS: dict[str, Callable[[str, object], object]] = {
     "cache": _check_bool,
     "overflow": _choice_check(OVERFLOW_POLICIES),
     "provider": _choice_check(PROVIDERS),
+    "tools": _check_tools,
     "think": _choice_check(THINK_MODES),
 }
 
 
 # --- message helpers --------------------------------------------------------
-
-
-def _toml_type(value: object) -> str:
-    """The TOML name of a parsed value's type, as the user wrote it."""
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, datetime.datetime):
-        return "datetime"
-    for kind, name in (
-        (str, "string"),
-        (int, "integer"),
-        (float, "float"),
-        (list, "array"),
-        (dict, "table"),
-        (datetime.date, "date"),
-        (datetime.time, "time"),
-    ):
-        if isinstance(value, kind):
-            return name
-    return type(value).__name__
 
 
 def _quote(text: str) -> str:

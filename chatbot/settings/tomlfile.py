@@ -6,6 +6,7 @@ message that starts with the file's label, so it can be shown as is.
 
 from __future__ import annotations
 
+import datetime
 import re
 import stat
 import tomllib
@@ -13,7 +14,15 @@ from pathlib import Path
 
 from chatbot.errors import ConfigError
 
-__all__ = ["MAX_FILE_BYTES", "decode_utf8", "one_line", "os_reason", "parse_toml", "read_limited"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "decode_utf8",
+    "one_line",
+    "os_reason",
+    "parse_toml",
+    "read_limited",
+    "toml_type",
+]
 
 #: Hand-edited files are small; anything larger is a mistake (or an attack).
 MAX_FILE_BYTES = 1024 * 1024
@@ -107,3 +116,23 @@ def _syntax_message(exc: tomllib.TOMLDecodeError, label: str) -> str:
     if line is None:
         return f"{label}: invalid TOML: {one_line(message)}"
     return f"{label}: invalid TOML at line {line}, column {column}: {one_line(message)}"
+
+
+def toml_type(value: object) -> str:
+    """The TOML name of a parsed value's type, as the user wrote it."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, datetime.datetime):
+        return "datetime"
+    for kind, name in (
+        (str, "string"),
+        (int, "integer"),
+        (float, "float"),
+        (list, "array"),
+        (dict, "table"),
+        (datetime.date, "date"),
+        (datetime.time, "time"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__

@@ -10,7 +10,9 @@ as the built-in tables they extend::
     [context_windows]
     "qwen2.5-coder" = 32768
 
-A missing file is fine; anything else wrong is one line naming the file.
+The ``[mcp_servers.NAME]`` and ``[tools]`` tables are described in
+:mod:`chatbot.settings.tool_config`. A missing file is fine; anything else
+wrong is one line naming the file.
 """
 
 from __future__ import annotations
@@ -23,10 +25,16 @@ from pathlib import Path
 from chatbot.errors import ConfigError
 from chatbot.settings.catalogue import Price, model_key
 from chatbot.settings.tomlfile import decode_utf8, parse_toml, read_limited
+from chatbot.settings.tool_config import (
+    McpServerConfig,
+    ToolSettings,
+    parse_mcp_servers,
+    parse_tool_settings,
+)
 
 __all__ = ["UserConfig", "load_user_config"]
 
-_SECTIONS = ("prices", "context_windows")
+_SECTIONS = ("prices", "context_windows", "mcp_servers", "tools")
 _PRICE_KEYS = ("input", "output")
 
 
@@ -36,6 +44,8 @@ class UserConfig:
 
     prices: Mapping[str, Price] = field(default_factory=dict)
     context_windows: Mapping[str, int] = field(default_factory=dict)
+    mcp_servers: tuple[McpServerConfig, ...] = ()
+    tools: ToolSettings = field(default_factory=ToolSettings)
 
 
 def load_user_config(path: Path) -> UserConfig:
@@ -52,6 +62,8 @@ def load_user_config(path: Path) -> UserConfig:
     return UserConfig(
         prices=_prices(document.get("prices", {}), path=path),
         context_windows=_windows(document.get("context_windows", {}), path=path),
+        mcp_servers=parse_mcp_servers(document.get("mcp_servers", {}), path=path),
+        tools=parse_tool_settings(document.get("tools", {}), path=path),
     )
 
 

@@ -19,7 +19,7 @@ from chatbot.conversation.attachments import (
     format_size,
     message_text,
 )
-from chatbot.conversation.messages import Message, ReplyStatus, Role
+from chatbot.conversation.messages import Message, ReplyStatus, Role, restore_tool_fields
 from chatbot.errors import AttachmentError, ConfigError
 from chatbot.store.records import (
     ImportedConversation,
@@ -45,6 +45,8 @@ _STATUS_NOTES = {
     ReplyStatus.TOOL_CALLS: "_(the model asked for a tool this chat does not offer)_",
     ReplyStatus.EMPTY: "_(empty: the server sent no text)_",
     ReplyStatus.ABNORMAL: "_(ended early by the server)_",
+    ReplyStatus.DECLINED: "_(not run: not approved)_",
+    ReplyStatus.SKIPPED: "_(not run: the turn reached its limit of tool rounds)_",
 }
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
@@ -52,9 +54,28 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 def _heading(message: Message) -> str:
     if message.summary:
         return "## Summary of earlier turns"
+    if message.role is Role.TOOL:
+        return f"### Tool result: `{message.tool_name or 'tool'}`"
     return {Role.USER: "## You", Role.ASSISTANT: "## Assistant", Role.SYSTEM: "## System"}[
         message.role
     ]
+
+
+def _tool_parts(message: Message) -> list[str]:
+    """A reply's tool calls, and a result's body, as fenced blocks that cannot break out."""
+    parts = []
+    for call in message.tool_calls:
+        parts.append(f"Calls `{call.name}` with:\n\n{_fenced(call.arguments, 'json')}")
+    if message.role is Role.TOOL:
+        body = message.content.strip("\n")
+        parts.append(_fenced(body, "text") if body else "_(no output)_")
+    return parts
+
+
+def _fenced(text: str, language: str) -> str:
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
 
 
 def _close_fences(text: str) -> str:
@@ -135,15 +156,17 @@ def to_markdown(conv: StoredConversation, *, tz: tzinfo | None = None) -> str:
             section.append(_folded_thinking(message.thinking))
         # Text files as the blocks the model read, headed by their names; images as links.
         body = message_text(message.content, message.attachments).strip("\n").rstrip()
-        if body:
+        if body and message.role is not Role.TOOL:
             section.append(_close_fences(body))
         section.extend(
             _image_line(a) for a in message.attachments if a.kind is AttachmentKind.IMAGE
         )
-        note = _STATUS_NOTES.get(message.status)
+        section += _tool_parts(message)
+        # A reply whose calls were offered and answered needs no note: its results follow.
+        note = None if message.tool_calls else _STATUS_NOTES.get(message.status)
         if message.status is ReplyStatus.EMPTY and message.thinking.strip():
             note = "_(no answer: the model only thought)_"
-        if note is not None and message.role is Role.ASSISTANT:
+        if note is not None and message.role in (Role.ASSISTANT, Role.TOOL):
             section.append(note)
         parts.append("\n\n".join(section))
     return "\n\n".join(parts) + "\n"
@@ -290,6 +313,7 @@ def _message(
         prompt_tokens=_count(obj, "prompt_tokens", where),
         completion_tokens=_count(obj, "completion_tokens", where),
     )
+    restore_tool_fields(message, meta.params)
     return ImportedMessage(message=message, meta=meta)
 
 

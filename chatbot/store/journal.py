@@ -75,7 +75,13 @@ class StoreJournal:
             message,
             persona=persona.name,
             model=params.model,
-            params={**_params(params), **_ending(message), **thinking_params(message)},
+            # A tool call or result keeps its ids and names here, to be resumed and exported.
+            params={
+                **_params(params),
+                **_ending(message),
+                **thinking_params(message),
+                **message.tool_fields(),
+            },
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
         )

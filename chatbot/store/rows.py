@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from chatbot.conversation.messages import Message, ReplyStatus, Role
+from chatbot.conversation.messages import Message, ReplyStatus, Role, restore_tool_fields
 from chatbot.store.files import damaged
 from chatbot.store.records import ConversationInfo, MessageMeta
 from chatbot.store.thinking import THINKING_KEY, restore_thinking
@@ -67,14 +67,17 @@ def message_from_row(row: Sequence[Any], *, path: Path) -> Message:
         # The estimate kept at write time spares re-counting a long history on resume.
         token_cache=(content, tokens) if type(tokens) is int else None,
     )
-    # Only a reply that kept its thinking has its params parsed here (see LazyMeta).
-    if THINKING_KEY in row[8]:
+    # Only a reply that kept its thinking, and tool calls and results (their ids),
+    # have their params parsed here (see LazyMeta).
+    tools = role is Role.TOOL or status is ReplyStatus.TOOL_CALLS
+    if tools or THINKING_KEY in row[8]:
         try:
             params = json.loads(row[8])
         except ValueError as exc:
             raise damaged(path, f"message {message_id}: {exc}") from exc
         if isinstance(params, dict):
             restore_thinking(message, params)
+            restore_tool_fields(message, params)
     return message
 
 

@@ -35,6 +35,12 @@ Misbehaviours of real servers (issue 11), each at the HTTP level:
 - ``FakeOpenAIServer(not_found="ollama")`` answers unknown paths with Ollama's
   plain-text ``404 page not found`` instead of OpenAI's ``Invalid URL (POST ...)``;
   ``not_found="webapp"`` with a web app's HTML page and status 200 (a catch-all route).
+
+Tool calls (issue 16): ``tool_calls`` are streamed as ``delta.tool_calls`` the way
+OpenAI does, the id and name first and the JSON arguments in ``argument_chunk_chars``
+pieces after, by ``index`` (``interleave_tool_calls`` mixes the pieces of parallel
+calls). A plain name stands for a call with ``{}`` arguments. ``reject_tools``: a 400
+naming ``tools`` for any request that offers them, as servers without tool support answer.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ from typing import Any
 __all__ = [
     "WEB_APP_PAGE",
     "FakeOpenAIServer",
+    "FakeToolCall",
     "OllamaModel",
     "RecordedRequest",
     "Reply",
@@ -79,6 +86,15 @@ WEB_APP_PAGE = (
 _POLL_SECONDS = 0.02
 # OpenAI's JSON has no spaces; byte counts in benchmarks should match.
 _COMPACT = (",", ":")
+
+
+@dataclass(frozen=True)
+class FakeToolCall:
+    """A call the fake model asks for; ``arguments`` is sent as is, valid JSON or not."""
+
+    name: str
+    arguments: str = "{}"
+    id: str | None = None
 
 
 @dataclass(kw_only=True)
@@ -123,11 +139,30 @@ class Reply:
     error_line: dict[str, Any] | None = None
     content_type: str | None = None
     raw_body: str | None = None
-    tool_calls: tuple[str, ...] = ()
     list_content: bool = False
     choice_index: int = 0
     extra_choice: str | None = None
     redirect_to: str | None = None
+    # --- issue 16: tool calls (see the module doc) ---
+    tool_calls: Sequence[str | FakeToolCall] = ()
+    argument_chunk_chars: int = 5
+    interleave_tool_calls: bool = False
+    reject_tools: bool = False
+
+    @property
+    def finish(self) -> str | None:
+        """``tool_calls`` when the reply asks for some and no other finish was set."""
+        if self.tool_calls and self.finish_reason == "stop":
+            return "tool_calls"
+        return self.finish_reason
+
+    @property
+    def calls(self) -> list[FakeToolCall]:
+        """The tool calls, a plain name made a call with ``{}`` and id ``call_N``."""
+        return [
+            FakeToolCall(call, "{}", f"call_{n}") if isinstance(call, str) else call
+            for n, call in enumerate(self.tool_calls)
+        ]
 
 
 #: Decides the reply from a chat request body; ``None`` falls back to the queue.
@@ -403,6 +438,15 @@ class _Handler(BaseHTTPRequestHandler):
             }
             self._send_json(400, {"error": error}, reply.headers)
             return
+        if reply.reject_tools and body.get("tools"):
+            error = {
+                "message": f"tools is not supported for model {model}",
+                "type": "invalid_request_error",
+                "param": "tools",
+                "code": None,
+            }
+            self._send_json(400, {"error": error}, reply.headers)
+            return
         if reply.redirect_to is not None:
             target = f"http://127.0.0.1:{self._owner.port}{reply.redirect_to}/chat/completions"
             self._send_raw(301, "text/plain", "Moved Permanently", {"Location": target})
@@ -508,13 +552,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._write_chunk(f"error: {payload}\n\n".encode())
             self._write_chunk(b"")
             return
-        for number, name in enumerate(reply.tool_calls):
-            call = {"index": number, "id": f"call_{number}", "type": "function"}
-            self._write_event(delta({"tool_calls": [{**call, "function": {"name": name}}]}))
-            arguments = {"index": number, "function": {"arguments": "{}"}}
-            self._write_event(delta({"tool_calls": [arguments]}))
-        if reply.finish_reason is not None:
-            self._write_event(delta({}, reply.finish_reason))
+        for piece in _tool_call_deltas(reply):
+            self._wait(reply.delay)
+            self._write_event(delta(piece))
+        if reply.finish is not None:
+            self._write_event(delta({}, reply.finish))
         if usage is not None:
             self._write_event(chunk([], usage=usage))
         if reply.done:
@@ -537,6 +579,28 @@ class _Handler(BaseHTTPRequestHandler):
             yield {"content": piece}
 
 
+def _call_id(call: FakeToolCall, index: int) -> str:
+    return call.id or f"call_{index}_{uuid.uuid4().hex[:8]}"
+
+
+def _tool_call_deltas(reply: Reply) -> Iterator[dict[str, Any]]:
+    """``delta`` objects for the reply's tool calls: a head, then argument fragments."""
+    streams: list[list[dict[str, Any]]] = []
+    for index, call in enumerate(reply.calls):
+        head = {"index": index, "id": _call_id(call, index), "type": "function"}
+        pieces = [{**head, "function": {"name": call.name, "arguments": ""}}]
+        for fragment in _split(call.arguments, reply.argument_chunk_chars):
+            pieces.append({"index": index, "function": {"arguments": fragment}})
+        streams.append(pieces)
+    if reply.interleave_tool_calls:
+        longest = max((len(pieces) for pieces in streams), default=0)
+        ordered = [p[n] for n in range(longest) for p in streams if n < len(p)]
+    else:
+        ordered = [piece for pieces in streams for piece in pieces]
+    for piece in ordered:
+        yield {"tool_calls": [piece]}
+
+
 def _model_object(model: str) -> dict[str, Any]:
     return {"id": model, "object": "model", "created": 1_700_000_000, "owned_by": "fakeserver"}
 
@@ -548,14 +612,18 @@ def _completion(model: str, text: str, reply: Reply, usage: dict[str, int]) -> d
         message[reply.reasoning_field] = reply.reasoning
     if reply.tool_calls:
         message["tool_calls"] = [
-            {"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": "{}"}}
-            for n, name in enumerate(reply.tool_calls)
+            {
+                "id": _call_id(call, index),
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for index, call in enumerate(reply.calls)
         ]
     choices = [
         {
             "index": reply.choice_index,
             "message": message,
-            "finish_reason": reply.finish_reason,
+            "finish_reason": reply.finish,
             "logprobs": None,
         }
     ]

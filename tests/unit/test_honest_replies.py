@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 
 from chatbot.api.body import NotChatBody, events_from_body
 from chatbot.api.chunks import ToolCalls, content_text, events_from_chunks
-from chatbot.api.events import Finished, StreamEvent, TextDelta
+from chatbot.api.events import (
+    Finished,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallsRequested,
+)
 from chatbot.api.sse import SseEvent, iter_sse
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.conversation.outcome import describe_outcome, reply_status
@@ -159,7 +165,11 @@ def test_tool_names_are_gathered_by_index_in_pieces_or_repeated() -> None:
         {"choices": [{"index": 0, "delta": {"tool_calls": [{"function": {"name": "f"}}]}}]},
         {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
     ]
-    assert list(events_from_chunks(stream)) == [Finished("tool_calls", tools=("f",))]
+    # The whole calls come first, for a chat that offers tools (issue 16).
+    assert list(events_from_chunks(stream)) == [
+        ToolCallsRequested((ToolCall(id="call_1", name="f", arguments=""),)),
+        Finished("tool_calls", tools=("f",)),
+    ]
 
 
 # --- the one mapping and its lines ---------------------------------------------------

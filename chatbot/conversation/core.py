@@ -1,0 +1,396 @@
+"""The engine under :class:`~chatbot.conversation.session.ChatSession`: one request, answered.
+
+It fits the history to the budget, builds the request, streams the reply into a
+renderer with visible retries, keeps what arrived and counts what it cost.
+``ChatSession`` adds the conversation-level verbs (send, retry, undo, compact).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from chatbot.api.events import (
+    ChatBackend,
+    ChatRequest,
+    Finished,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolCallsRequested,
+    UsageReport,
+)
+from chatbot.api.thinking import separate_thinking
+from chatbot.conversation.history import Budget, Conversation, FittedRequest
+from chatbot.conversation.journal import Journal, NullJournal
+from chatbot.conversation.messages import Message, ReplyStatus, Role
+from chatbot.conversation.outcome import reply_status
+from chatbot.conversation.retry import RetryPolicy, RetryWait, Waiter, sleeping_waiter
+from chatbot.conversation.thinking import think_sink, thinking_tokens
+from chatbot.conversation.tokens import TokenCounter
+from chatbot.conversation.tool_history import fit_history
+from chatbot.conversation.tool_turns import ToolHost
+from chatbot.conversation.usage import ContextFill, SessionUsage
+from chatbot.errors import (
+    ApiError,
+    ContextLengthExceeded,
+    MessageTooLarge,
+    ToolsUnsupported,
+)
+from chatbot.render import ReplyRenderer
+from chatbot.settings.config import Config, ModelParams
+from chatbot.settings.personas import Persona
+
+__all__ = ["ReplyCache", "SessionCore", "TurnResult"]
+
+
+class ReplyCache(Protocol):
+    """Remembers complete replies to identical requests (opt-in)."""
+
+    def lookup(self, request: ChatRequest, *, persona: str) -> str | None: ...
+
+    def remember(self, request: ChatRequest, *, persona: str, reply: str) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TurnResult:
+    """What happened in one exchange, for the caller to show."""
+
+    reply: Message
+    #: Turns left out of this request to fit the budget.
+    dropped_turns: int
+    #: True the first time turns are dropped in this conversation: tell the user.
+    first_drop: bool
+    usage: UsageReport | None
+    #: Turns summarised (overflow policy "summarize") before this request.
+    compacted_turns: int = 0
+    #: Set when summarising failed and old turns were dropped instead.
+    compaction_note: str | None = None
+    #: Tool rounds run in this turn (the model asked, the tools answered).
+    tool_rounds: int = 0
+
+
+class SessionCore:
+    """A conversation bound to a server, a persona and a journal: the request machinery."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        persona: Persona,
+        backend: ChatBackend,
+        counter: TokenCounter | None = None,
+        journal: Journal | None = None,
+        cache: ReplyCache | None = None,
+        retry_policy: RetryPolicy | None = None,
+        waiter: Waiter = sleeping_waiter,
+        notify: Callable[[str], None] | None = None,
+        tools: ToolHost | None = None,
+    ) -> None:
+        self.config = config
+        #: The tools the model may call; None offers none.
+        self.tools = tools
+        self._tool_tokens: tuple[tuple[int, float], int] = ((0, 0.0), 0)
+        self.cache = cache
+        self.retry_policy = retry_policy or RetryPolicy(attempts=0)
+        self.waiter = waiter
+        #: Shows a short notice while something slow happens (summarising).
+        self.notify = notify or (lambda _text: None)
+        self.backend = backend
+        self.counter = counter or TokenCounter()
+        self.journal: Journal = journal or NullJournal()
+        self.persona = persona
+        self.usage = SessionUsage()
+        self.clear()
+
+    @property
+    def params(self) -> ModelParams:
+        return self.config.params_for(self.persona)
+
+    @property
+    def budget(self) -> Budget:
+        params = self.params
+        return Budget.for_window(params.context_window, max_tokens=params.max_tokens)
+
+    def clear(self) -> None:
+        """Start a new conversation with the same persona and model."""
+        self.conversation = Conversation(system_prompt=self.persona.system)
+        self.dropped_turns = 0
+        self._told_about_drop = False
+        self.journal.start_conversation(
+            persona=self.persona, system_prompt=self.persona.system, model=self.params.model
+        )
+
+    def context_fill(self) -> ContextFill:
+        """The last request's size, or an estimate of the next one's before any request."""
+        usage = self.usage
+        window = self.params.context_window
+        if usage.requests:
+            return ContextFill(
+                tokens=usage.last_prompt_tokens,
+                window=window,
+                exact=usage.last_prompt_exact,
+                measured=True,
+            )
+        conversation = self.conversation
+        tokens = self.counter.request_tokens(
+            [conversation.system_message(), *conversation.summaries, *conversation.live_history]
+        )
+        return ContextFill(tokens=tokens, window=window, exact=False, measured=False)
+
+    def fit(
+        self, history: Sequence[Message] | None = None, *, max_prompt_tokens: int | None = None
+    ) -> FittedRequest:
+        """The request the next send would make, trimmed to the budget (or tighter)."""
+        conversation = self.conversation
+        budget = self.budget
+        if max_prompt_tokens is not None and max_prompt_tokens < budget.prompt_tokens:
+            budget = Budget(
+                context_window=max_prompt_tokens + budget.reserved_for_reply,
+                reserved_for_reply=budget.reserved_for_reply,
+            )
+        offered = self._offered_tools()
+        if offered:
+            # The tools' schemas are part of the prompt: they take room too.
+            key = (id(offered), self.counter.factor)
+            if self._tool_tokens[0] != key:
+                self._tool_tokens = (key, self.counter.text_tokens(json.dumps(offered)))
+            spent = self._tool_tokens[1]
+            budget = replace(budget, context_window=max(1, budget.context_window - spent))
+        return fit_history(
+            system=conversation.system_message(),
+            pinned=conversation.summaries,
+            history=conversation.live_history if history is None else history,
+            counter=self.counter,
+            budget=budget,
+        )
+
+    def _offered_tools(self) -> list[dict[str, Any]] | None:
+        if self.tools is None:
+            return None
+        return self.tools.offered(model=self.params.model, persona=self.persona)
+
+    def _answer_with_recovery(
+        self, fitted: FittedRequest, *, renderer: ReplyRenderer, first_drop: bool, use_cache: bool
+    ) -> TurnResult:
+        """Stream a reply, retrying visibly on rate limits and server errors.
+
+        Nothing is retried once text has been shown. A context-length error
+        from the server means our count was too low: trim harder, once.
+        """
+        retries = 0
+        trimmed = False
+        while True:
+            self.dropped_turns = fitted.dropped_turns
+            request = self._request(fitted)
+            # A cached text answer cannot stand in for a reply that may call tools.
+            if use_cache and self._cache_enabled and self.cache is not None and not request.tools:
+                cached = self.cache.lookup(request, persona=self.persona.name)
+                if cached and cached.strip():  # an empty answer is none, even from an old cache
+                    return self._from_cache(
+                        cached, fitted, renderer=renderer, first_drop=first_drop
+                    )
+            try:
+                reply, usage = self._stream(request, renderer=renderer)
+            except ToolsUnsupported as exc:
+                if self.tools is None or not request.tools:
+                    raise
+                # Said once; the host stops offering tools to this server and model.
+                self.tools.refused(model=request.model, reason=str(exc))
+                continue
+            except ContextLengthExceeded as exc:
+                if exc.partial_reply_kept or trimmed:
+                    raise
+                fitted = self._trim_harder(fitted, exc)
+                trimmed = True
+                continue
+            except ApiError as exc:
+                retries += 1
+                delay = None
+                if exc.retryable and not exc.partial_reply_kept:
+                    delay = self.retry_policy.delay(retries, retry_after=exc.retry_after)
+                if delay is None:
+                    raise
+                self._wait(delay, retries, exc)
+                continue
+            break
+        self._account(fitted, usage, reply)
+        if (
+            self._cache_enabled
+            and self.cache is not None
+            and reply.status is ReplyStatus.COMPLETE
+            and not request.tools
+        ):
+            self.cache.remember(request, persona=self.persona.name, reply=reply.content)
+        return TurnResult(
+            reply=reply, dropped_turns=fitted.dropped_turns, first_drop=first_drop, usage=usage
+        )
+
+    def _request(self, fitted: FittedRequest) -> ChatRequest:
+        params = self.params
+        return ChatRequest(
+            model=params.model,
+            # An empty reply (cut before any text, tools we did not offer) is kept
+            # to record what happened, but is no answer to send back. Calls to
+            # tools we offered are, with their results after them.
+            messages=[
+                m.to_api()
+                for m in fitted.messages
+                if m.role is not Role.ASSISTANT or m.content.strip() or m.tool_calls
+            ],
+            temperature=params.temperature,
+            top_p=params.top_p,
+            # Never ask for more than the room the budget kept for the reply.
+            max_tokens=(
+                min(params.max_tokens, self.budget.reserved_for_reply)
+                if params.max_tokens
+                else None
+            ),
+            stop=params.stop,
+            tools=self._offered_tools(),
+        )
+
+    def _stream(
+        self, request: ChatRequest, *, renderer: ReplyRenderer
+    ) -> tuple[Message, UsageReport | None]:
+        """One attempt: stream into the renderer, keep what arrived."""
+        reply = Message(role=Role.ASSISTANT, content="")
+        parts: list[str] = []
+        # Thinking, in whichever form it came, is kept apart and never sent back.
+        thoughts: list[str] = []
+        think = think_sink(renderer)
+        usage: UsageReport | None = None
+        finished = Finished(None)  # a stream that just stops never said it was finished
+        calls: tuple[ToolCall, ...] = ()
+        try:
+            for event in separate_thinking(self.backend.stream(request)):
+                if isinstance(event, TextDelta):
+                    parts.append(event.text)
+                    renderer.feed(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    thoughts.append(event.text)
+                    think(event.text)
+                elif isinstance(event, UsageReport):
+                    usage = event
+                elif isinstance(event, ToolCallsRequested):
+                    calls = event.calls
+                elif isinstance(event, Finished):
+                    finished = event
+        except KeyboardInterrupt:
+            reply.status = ReplyStatus.INTERRUPTED
+        except ApiError as exc:
+            reply.thinking = "".join(thoughts).rstrip()
+            if parts or thoughts:
+                reply.content = "".join(parts)
+                reply.status = ReplyStatus.FAILED
+                self._keep(reply, usage)
+                raise exc.with_partial_reply_kept() from exc
+            raise
+        reply.content = "".join(parts)
+        reply.thinking = "".join(thoughts).rstrip()
+        if reply.status is ReplyStatus.COMPLETE:
+            reply.status = reply_status(
+                finished.reason, has_text=bool(reply.content.strip()), tools=finished.tools
+            )
+            reply.tool_names = finished.tools
+            if reply.status is ReplyStatus.TOOL_CALLS and request.tools:
+                # Only calls to tools we offered are kept: each will get its answer.
+                reply.tool_calls = calls
+            if reply.status is not ReplyStatus.COMPLETE:
+                reply.finish_reason = finished.reason
+        if reply.content or reply.thinking or reply.status is not ReplyStatus.INTERRUPTED:
+            self._keep(reply, usage)
+        return reply, usage
+
+    def _trim_harder(self, fitted: FittedRequest, error: ContextLengthExceeded) -> FittedRequest:
+        """Refit to 70% of what the server refused; explain if even that cannot work."""
+        # Our estimate undercounted this model's tokens: learn from it for later turns too.
+        self.counter.calibrate(
+            fitted.messages, reported_prompt_tokens=int(fitted.estimated_tokens / 0.7)
+        )
+        try:
+            # Counts are now in the calibrated (larger) units: the same number
+            # of them is ~70% of what the server refused.
+            return self.fit(max_prompt_tokens=fitted.estimated_tokens)
+        except MessageTooLarge:
+            raise ContextLengthExceeded(
+                f"{error} — even the newest message alone is too long for this model; "
+                "shorten it, or set --context-window to the model's real size"
+            ) from None
+
+    def _wait(self, seconds: float, retry_number: int, error: ApiError) -> None:
+        wait = RetryWait(
+            seconds=seconds,
+            attempt=retry_number,
+            attempts=self.retry_policy.attempts,
+            reason=str(error),
+        )
+        try:
+            self.waiter(wait)
+        except KeyboardInterrupt:
+            raise type(error)(f"{error} (retry cancelled)") from None
+
+    @property
+    def _cache_enabled(self) -> bool:
+        return self.config.cache or self.persona.cache
+
+    def _from_cache(
+        self, text: str, fitted: FittedRequest, *, renderer: ReplyRenderer, first_drop: bool
+    ) -> TurnResult:
+        renderer.feed(text)
+        reply = Message(role=Role.ASSISTANT, content=text, status=ReplyStatus.CACHED)
+        self._keep(reply, None)
+        self.usage.last_prompt_tokens = fitted.estimated_tokens
+        self.usage.last_prompt_exact = False
+        return TurnResult(
+            reply=reply, dropped_turns=fitted.dropped_turns, first_drop=first_drop, usage=None
+        )
+
+    def _keep(self, reply: Message, usage: UsageReport | None) -> None:
+        if usage is not None and reply.thinking:
+            reply.thinking_tokens = usage.reasoning_tokens
+        self.conversation.append(reply)
+        self.journal.record(
+            reply,
+            persona=self.persona,
+            params=self.params,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+        )
+
+    def _record_reported_usage(self, model: str, usage: UsageReport) -> None:
+        """Tokens the server says a request used: this session's and the store's totals."""
+        self.journal.record_usage(
+            model=model,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+        self.usage.add(model=model, prompt=usage.prompt_tokens, completion=usage.completion_tokens)
+
+    def _account(
+        self, fitted: FittedRequest, usage: UsageReport | None, reply: Message | None = None
+    ) -> None:
+        params = self.params
+        self.usage.requests += 1
+        if usage is not None and usage.prompt_tokens > 0:
+            self.counter.calibrate(fitted.messages, reported_prompt_tokens=usage.prompt_tokens)
+            self.usage.last_prompt_tokens = usage.prompt_tokens
+            self.usage.last_prompt_exact = True
+            self._record_reported_usage(params.model, usage)
+        else:
+            # Servers that report nothing (llama.cpp while streaming, some
+            # proxies) still cost tokens: count our estimate, marked as such.
+            self.usage.last_prompt_tokens = fitted.estimated_tokens
+            self.usage.last_prompt_exact = False
+            self.usage.estimated_requests += 1
+            completion = self.counter.text_tokens(reply.content) if reply is not None else 0
+            if reply is not None and reply.thinking:
+                completion += thinking_tokens(reply, self.counter)[0]
+            self.usage.add(
+                model=params.model, prompt=fitted.estimated_tokens, completion=completion
+            )
+        if reply is not None and reply.thinking:
+            tokens, exact = thinking_tokens(reply, self.counter)
+            self.usage.add_thinking(tokens, exact=exact)

@@ -1,0 +1,100 @@
+"""``/tools`` (what the model may use, and on or off) and ``/tool N`` (a call's full result)."""
+
+from __future__ import annotations
+
+from chatbot.conversation.messages import ReplyStatus, Role
+from chatbot.errors import ChatbotError
+from chatbot.render.sanitize import sanitize
+from chatbot.repl.commands.builtins import CommandContext, CommandRegistry
+from chatbot.settings.personas import Persona
+from chatbot.tools.spec import SHELL_SPEC
+from chatbot.tools.toolbox import Toolbox, selects
+
+__all__ = ["add_tool_commands", "tool_status_lines"]
+
+_STATUS_WORDS = {
+    ReplyStatus.DECLINED: "not run",
+    ReplyStatus.INTERRUPTED: "cancelled",
+    ReplyStatus.SKIPPED: "not run (round limit)",
+}
+
+
+def add_tool_commands(registry: CommandRegistry, *, toolbox: Toolbox) -> None:
+    """Register ``/tools`` and ``/tool`` on ``registry``."""
+
+    @registry.add(
+        "tools",
+        usage="/tools [on|off]",
+        help="list tools and MCP servers with their state, or switch tools on or off",
+        arguments=lambda: ["on", "off"],
+    )
+    def _tools(ctx: CommandContext, argument: str) -> None:
+        word = argument.lower()
+        model = ctx.session.params.model
+        if word == "on":
+            toolbox.enabled = True
+            retry = toolbox.memory.forget(toolbox.server_url, model)
+            again = " (and offered to this server again)" if retry else ""
+            ctx.notices.info(f"tools on: the model may ask to use them{again}")
+        elif word == "off":
+            toolbox.enabled = False
+            ctx.notices.info("tools off: the model is offered none until /tools on")
+        elif word:
+            raise ChatbotError("/tools takes on or off, or nothing to list the tools")
+        else:
+            if toolbox.hub is not None:
+                toolbox.hub.refresh()
+            toolbox.show_notices()
+            for line in tool_status_lines(toolbox, persona=ctx.session.persona, model=model):
+                ctx.notices.plain(line)
+
+    @registry.add("tool", usage="/tool N", help="show the full result of tool call N")
+    def _tool(ctx: CommandContext, argument: str) -> None:
+        results = [m for m in ctx.session.conversation.messages if m.role is Role.TOOL]
+        if not results:
+            ctx.notices.hint("no tool calls in this conversation yet")
+            return
+        if not argument.isdigit() or not 1 <= int(argument) <= len(results):
+            raise ChatbotError(f"/tool takes a call number from 1 to {len(results)}")
+        result = results[int(argument) - 1]
+        state = _STATUS_WORDS.get(result.status, "result")
+        ctx.notices.info(f"#{argument} {result.tool_name or 'tool'}: {state}")
+        from rich.text import Text
+
+        ctx.console.print(Text(sanitize(result.content)), soft_wrap=True)
+
+
+def tool_status_lines(toolbox: Toolbox, *, persona: Persona, model: str) -> list[str]:
+    """What ``/tools`` prints: on or off, the shell, each MCP server and its tools."""
+    if not toolbox.enabled:
+        lines = ["tools: off for this session (/tools on to offer them again)"]
+    elif toolbox.memory.unsupported(toolbox.server_url, model):
+        lines = [
+            f"tools: this server said {model} takes no tools, so none are offered "
+            "(/tools on tries again)"
+        ]
+    else:
+        lines = ["tools: on (/tools off stops offering them)"]
+    chosen = "every MCP server" if persona.tools is None else ", ".join(persona.tools) or "none"
+    lines.append(f"persona {persona.name} uses: {chosen}")
+    shell = "on, asks before every command" if selects(persona.tools, SHELL_SPEC) else "off"
+    if toolbox.approver.assume_yes:
+        shell = shell.replace("asks before every command", "runs without asking (--yes)")
+    lines.append(f"  shell (built-in): {shell}")
+    hub = toolbox.hub
+    if hub is None:
+        lines.append("  no MCP servers configured ([mcp_servers.NAME] in config.toml)")
+        return lines
+    for state in hub.states():
+        config = state.config
+        where = config.url or " ".join([config.command or "", *config.args])
+        asks = "trusted" if config.trust else "asks first"
+        status = state.status + (f": {state.detail}" if state.detail else "")
+        lines.append(f"  {config.name} ({config.transport}, {asks}): {status}")
+        lines.append(f"      {where}")
+        for spec in state.tools:
+            used = "" if selects(persona.tools, spec) else " (not for this persona)"
+            always = " (always)" if spec.name in toolbox.approver.always else ""
+            description = " ".join(spec.description.split())[:60]
+            lines.append(f"      {spec.name}{used}{always}  {description}")
+    return lines

@@ -1,0 +1,353 @@
+"""The configured MCP servers, behind one background event loop, used from plain threads.
+
+The MCP SDK is async (anyio) and takes over a second to import, so one daemon
+thread imports it, owns one asyncio loop, and runs one long-lived task per
+server. Each task enters the server's transport and ``ClientSession`` and keeps
+them open until :meth:`McpHub.close`: anyio requires a context to be left by
+the task that entered it. Calls are submitted from the caller's thread with
+``run_coroutine_threadsafe``, so Ctrl-C in the caller cancels just that call.
+
+A server that cannot start, or dies, becomes one notice line and a state that
+``/tools`` shows; the chat goes on without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import contextlib
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chatbot.settings.tomlfile import one_line
+from chatbot.settings.tool_config import McpServerConfig
+from chatbot.tools.mcp_results import (
+    McpResult,
+    connection_lost,
+    last_log_line,
+    leaf,
+    result_text,
+)
+from chatbot.tools.spec import ToolSpec, model_name
+
+if TYPE_CHECKING:
+    from mcp import ClientSession
+
+__all__ = ["McpCallFailed", "McpHub", "McpResult", "ServerState"]
+
+_CLOSE_SECONDS = 6.0
+_PING_SECONDS = 2.0
+_SDK_MISSING = "the MCP SDK is not installed: pip install 'chatbot[mcp]'"
+
+
+class McpCallFailed(Exception):
+    """A call got no result (server gone, timeout); ``str()`` is one line for people."""
+
+
+@dataclass(kw_only=True)
+class ServerState:
+    """One server as ``/tools`` shows it: "starting", "ready", "failed" or "stopped"."""
+
+    config: McpServerConfig
+    status: str = "starting"
+    detail: str = ""
+    tools: tuple[ToolSpec, ...] = ()
+    session: ClientSession | None = field(default=None, repr=False)
+
+
+class McpHub:
+    """Starts, calls and stops every configured MCP server."""
+
+    def __init__(
+        self,
+        servers: Sequence[McpServerConfig],
+        *,
+        log_dir: Path,
+        start_timeout: float = 30.0,
+    ) -> None:
+        self._states = {server.name: ServerState(config=server) for server in servers}
+        self._log_dir = log_dir
+        self._start_timeout = start_timeout
+        self._lock = threading.Lock()
+        self._settled = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runners: dict[str, concurrent.futures.Future[None]] = {}
+        self._stops: dict[str, asyncio.Event] = {}
+        self._notices: list[str] = []
+        self._closing = False
+
+    # -- what callers read --------------------------------------------------
+
+    def states(self) -> list[ServerState]:
+        with self._lock:
+            return list(self._states.values())
+
+    def tools(self) -> list[ToolSpec]:
+        """The tools of the servers that are ready now."""
+        with self._lock:
+            return [t for s in self._states.values() if s.status == "ready" for t in s.tools]
+
+    def pop_notices(self) -> list[str]:
+        """Lines to show about servers that failed or stopped since the last call."""
+        with self._lock:
+            notices, self._notices = self._notices, []
+        return notices
+
+    def wait_started(self, timeout: float) -> bool:
+        """Wait until every server is ready or has failed; False if some are still starting."""
+        if self._thread is None:
+            return True
+        return self._settled.wait(timeout)
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def start_in_background(self) -> None:
+        """Import the SDK and start every server on a daemon thread; returns at once."""
+        if self._thread is not None or not self._states:
+            self._settled.set()
+            return
+        self._thread = threading.Thread(target=self._main, name="mcp-servers", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        """Stop every server and the loop; safe to call twice and from atexit."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+            loop = self._loop
+            runners = list(self._runners.items())
+            stops = list(self._stops.values())
+            starting = {name for name, s in self._states.items() if s.status == "starting"}
+        atexit.unregister(self.close)
+        if loop is None:
+            return  # still importing the SDK: the thread sees _closing and starts nothing
+        for stop in stops:
+            loop.call_soon_threadsafe(stop.set)
+        for name, runner in runners:
+            if name in starting:
+                runner.cancel()
+        concurrent.futures.wait([runner for _, runner in runners], timeout=_CLOSE_SECONDS)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def _main(self) -> None:
+        try:
+            # The slow import happens here, off the prompt's thread.
+            import mcp.client.stdio  # noqa: F401
+        except ImportError:
+            for state in self._states.values():
+                self._fail(state, _SDK_MISSING, notify=False)
+            self._notify(f"MCP servers are configured but {_SDK_MISSING}")
+            self._settled.set()
+            return
+        loop = asyncio.new_event_loop()
+        with self._lock:
+            if self._closing:
+                loop.close()
+                self._settled.set()
+                return
+            self._loop = loop
+            for name, state in self._states.items():
+                self._runners[name] = asyncio.run_coroutine_threadsafe(self._serve(state), loop)
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    # -- the per-server task --------------------------------------------------
+
+    async def _serve(self, state: ServerState) -> None:
+        from mcp import ClientSession
+
+        stop = asyncio.Event()
+        self._stops[state.config.name] = stop
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                read, write = await self._connect(state.config, stack)
+                session = await stack.enter_async_context(ClientSession(read, write))
+                await asyncio.wait_for(self._handshake(state, session), self._start_timeout)
+                await stop.wait()
+        except asyncio.CancelledError:
+            self._fail(state, "stopped while starting", notify=False)
+        except BaseException as exc:  # anyio's groups, OSError, MCPError …
+            self._fail(state, self._reason(state.config, exc), notify=not self._closing)
+        finally:
+            with self._lock:
+                state.session = None
+                if state.status == "ready":
+                    state.status = "stopped"
+
+    async def _handshake(self, state: ServerState, session: ClientSession) -> None:
+        from mcp.types import PaginatedRequestParams
+
+        await session.initialize()
+        found: list[Any] = []
+        cursor: str | None = None
+        while True:
+            params = PaginatedRequestParams(cursor=cursor) if cursor else None
+            page = await session.list_tools(params=params)
+            found += page.tools
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        taken: list[str] = []
+        specs = []
+        for tool in found:
+            name = model_name(state.config.name, tool.name, taken=taken)
+            taken.append(name)
+            schema = tool.input_schema if isinstance(tool.input_schema, dict) else {}
+            specs.append(
+                ToolSpec(
+                    name=name,
+                    description=tool.description or tool.title or "",
+                    parameters=schema,
+                    server=state.config.name,
+                    remote_name=tool.name,
+                )
+            )
+        with self._lock:
+            state.tools = tuple(specs)
+            state.session = session
+            state.status = "ready"
+            state.detail = ""
+        self._check_settled()
+
+    async def _connect(self, config: McpServerConfig, stack: contextlib.AsyncExitStack) -> Any:
+        if config.url is not None:
+            import httpx2
+            from mcp.client.streamable_http import streamable_http_client
+
+            client = await stack.enter_async_context(
+                httpx2.AsyncClient(
+                    headers=dict(config.headers), timeout=httpx2.Timeout(30.0, read=300.0)
+                )
+            )
+            return await stack.enter_async_context(
+                streamable_http_client(config.url, http_client=client)
+            )
+        from mcp import StdioServerParameters
+        from mcp.client.stdio import stdio_client
+
+        from chatbot.settings.paths import open_private
+        from chatbot.tools.mcp_launch import watched_command
+
+        assert config.command is not None
+        program, args = watched_command(config.command, config.args)
+        params = StdioServerParameters(
+            command=program, args=args, env=dict(config.env) or None, cwd=config.cwd
+        )
+        # The server's stderr goes to a private log (the SDK needs a real file), not the screen.
+        log = open_private(self._log_path(config), truncate=True)
+        errlog = stack.enter_context(os.fdopen(log, "w", encoding="utf-8", errors="replace"))
+        return await stack.enter_async_context(stdio_client(params, errlog=errlog))
+
+    def _log_path(self, config: McpServerConfig) -> Path:
+        return self._log_dir / f"mcp-{config.name}.log"
+
+    # -- calls --------------------------------------------------------------
+
+    def call(
+        self, server: str, tool: str, arguments: dict[str, Any], *, timeout: float
+    ) -> McpResult:
+        """Call ``tool`` on ``server``; McpCallFailed when no result came.
+
+        KeyboardInterrupt cancels the call on the server and propagates.
+        """
+        with self._lock:
+            state = self._states.get(server)
+            session = state.session if state is not None else None
+            loop = self._loop
+        if state is None or session is None or loop is None:
+            detail = f": {state.detail}" if state is not None and state.detail else ""
+            raise McpCallFailed(f"the MCP server {server!r} is not running{detail}")
+        future = asyncio.run_coroutine_threadsafe(
+            session.call_tool(tool, arguments, read_timeout_seconds=timeout), loop
+        )
+        try:
+            result = future.result(timeout=timeout + 1)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise McpCallFailed(
+                f"no answer from the MCP server {server!r} within {timeout:g}s"
+            ) from None
+        except BaseException as exc:
+            future.cancel()
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            reason = self._reason(state.config, exc)
+            if connection_lost(exc):
+                self._fail(state, reason, status="stopped")
+            elif "timed out" in reason.lower():
+                reason = f"no answer within {timeout:g}s"
+            raise McpCallFailed(f"the MCP server {server!r} failed: {reason}") from None
+        return result_text(result)
+
+    def refresh(self) -> None:
+        """Ping the ready servers, so ``/tools`` shows one that died as stopped."""
+        with self._lock:
+            loop = self._loop
+            live = [s for s in self._states.values() if s.status == "ready" and s.session]
+        if loop is None:
+            return
+        for state in live:
+            assert state.session is not None
+            future = asyncio.run_coroutine_threadsafe(state.session.send_ping(), loop)
+            try:
+                future.result(timeout=_PING_SECONDS)
+            except BaseException as exc:
+                future.cancel()
+                if isinstance(exc, KeyboardInterrupt | SystemExit):
+                    raise
+                self._fail(state, self._reason(state.config, exc), status="stopped")
+
+    # -- state changes ------------------------------------------------------
+
+    def _fail(
+        self, state: ServerState, reason: str, *, notify: bool = True, status: str = "failed"
+    ) -> None:
+        with self._lock:
+            was = state.status
+            if was in ("failed", "stopped"):
+                return
+            state.status = "stopped" if was == "ready" else status
+            state.detail = reason
+            state.session = None
+        if notify:
+            verb = "stopped" if was == "ready" else "could not start"
+            self._notify(
+                f"MCP server {state.config.name!r} {verb} ({reason}); "
+                "the chat goes on without its tools"
+            )
+        self._check_settled()
+
+    def _notify(self, text: str) -> None:
+        with self._lock:
+            self._notices.append(text)
+
+    def _check_settled(self) -> None:
+        with self._lock:
+            if all(s.status != "starting" for s in self._states.values()):
+                self._settled.set()
+
+    def _reason(self, config: McpServerConfig, exc: BaseException) -> str:
+        cause = leaf(exc)
+        if isinstance(cause, TimeoutError):
+            return f"no answer within {self._start_timeout:g}s"
+        text = one_line(str(cause), limit=160) or type(cause).__name__
+        if config.url is None and connection_lost(cause):
+            log = self._log_path(config)
+            with self._lock:
+                starting = self._states[config.name].status == "starting"
+            # While starting, its last words say why; later they are ordinary logging.
+            logged = last_log_line(log) if starting else ""
+            return f"it exited: {logged}" if logged else f"it exited; its log is {log}"
+        return text
