@@ -128,9 +128,8 @@ class App:
         unconfigured = not (
             flags.get("base_url") or env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL")
         )
-        discovered = discover(flags, env) if unconfigured else None
-        if discovered is not None:
-            env, unconfigured = {**env, "OPENAI_BASE_URL": discovered.base_url}, False
+        env, discovered = discover(flags, env) if unconfigured else (env, None)
+        unconfigured = unconfigured and discovered is None
         config = resolve_config(
             flags=flags,
             env=env,
@@ -156,12 +155,9 @@ class App:
             # The persona asks for the embedded model (a flag's --base-url still wins).
             config = replace(config, local=True, local_reason="persona", base_url=None)
         config, ollama = choose_remote(config, discovered, persona=persona, warn=self._warn)
-        prepare = None
-        if config.local:
-            config, self._local = start_local(
-                config, model_flag=options.model, env=env, paths=self.paths, warn=self._warn
-            )
-            prepare = self._local.base_url
+        config, self._local = start_local(
+            config, model_flag=options.model, env=env, paths=self.paths, warn=self._warn
+        )
         for warning in config.warnings:
             print(warning, file=self.stderr)
 
@@ -183,7 +179,7 @@ class App:
             max_retries=0,
             include_usage=config.include_usage,
             redact=self.redact,
-            prepare=prepare,
+            prepare=self._local.base_url if self._local is not None else None,
             debug=self._debug_log(options),
             # The embedded server logs some failures instead of sending them.
             server_log=ServerLog(self._local.log_path)
@@ -215,16 +211,11 @@ class App:
             ),
             data_dir=self.paths.data_dir,
         )  # fmt: skip
+        say = notices.hint if notices is not None else self._warn
         session = ChatSession(
             config=config,
             persona=persona,
-            backend=guard_backend(
-                client,
-                ollama,
-                config=config,
-                persona=persona,
-                notify=notices.hint if notices is not None else self._warn,
-            ),
+            backend=guard_backend(client, ollama, config=config, persona=persona, warn=say),
             journal=journal,
             cache=cache,
             retry_policy=RetryPolicy(attempts=config.retries, max_wait=config.retry_max_wait),

@@ -29,19 +29,25 @@ __all__ = ["choose_remote", "discover", "guard_backend", "start_local"]
 Warn = Callable[[str], None]
 
 
-def discover(flags: Mapping[str, object], env: Mapping[str, str]) -> Discovered | None:
+def discover(
+    flags: Mapping[str, object], env: dict[str, str]
+) -> tuple[dict[str, str], Discovered | None]:
     """A running Ollama, LM Studio or llama.cpp server on loopback, unless told not to look.
 
+    Returns the environment, with ``OPENAI_BASE_URL`` set to the server found, if any.
     ``--local``, ``--local-model``, ``CHATBOT_LOCAL`` (either way) and
     ``CHATBOT_LOCAL_MODEL`` all say what to use, so there is nothing to find.
     """
     if flags.get("local") or flags.get("local_model") or env.get("CHATBOT_LOCAL_MODEL"):
-        return None
+        return env, None
     if env.get("CHATBOT_LOCAL", "").strip():
-        return None
+        return env, None
     from chatbot.api.discovery import discover_local_server, probes_from_env
 
-    return discover_local_server(probes_from_env(env))
+    found = discover_local_server(probes_from_env(env))
+    if found is None:
+        return env, None
+    return {**env, "OPENAI_BASE_URL": found.base_url}, found
 
 
 def choose_remote(
@@ -81,17 +87,15 @@ def guard_backend(
     *,
     config: Config,
     persona: Persona,
-    notify: Warn,
+    warn: Warn,
 ) -> ChatBackend:
-    """``backend`` behind a guard that warns before Ollama truncates; as is for other servers."""
+    """``backend`` behind a guard that ``warn``s before Ollama truncates; as is otherwise."""
     if ollama is None or config.base_url is None:
         return backend
     from chatbot.api.ollama import OllamaContextGuard
 
     model = config.params_for(persona).model
-    return OllamaContextGuard(
-        backend, base_url=config.base_url, notify=notify, known={model: ollama}
-    )
+    return OllamaContextGuard(backend, base_url=config.base_url, notify=warn, known={model: ollama})
 
 
 def _use_discovered(
@@ -115,12 +119,14 @@ def start_local(
     env: Mapping[str, str],
     paths: AppPaths,
     warn: Warn,
-) -> tuple[Config, LocalRuntime]:
+) -> tuple[Config, LocalRuntime | None]:
     """Start the embedded server with the bundled or a pulled model, in the background.
 
     Returns the configuration on the server's model, and the runtime (which
-    ``/model`` uses to switch models).
+    ``/model`` uses to switch models); for a run that is not local, both as they were.
     """
+    if not config.local:
+        return config, None
     from chatbot.api.local_install import find_bundled_model, server_installed
     from chatbot.api.local_runtime import LocalRuntime, alias_for, context_for
     from chatbot.api.local_server import install_sigterm_handler

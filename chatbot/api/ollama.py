@@ -146,7 +146,8 @@ class OllamaContextGuard:
         self._check(request)
         return self.backend.stream(request)
 
-    def _context(self, model: str) -> OllamaContext:
+    def context(self, model: str) -> OllamaContext:
+        """What Ollama says about ``model``'s context (asked once, then remembered)."""
         if model not in self._contexts:
             self._contexts[model] = ollama_context(self.base_url, model)
         return self._contexts[model]
@@ -155,7 +156,7 @@ class OllamaContextGuard:
         needed = _request_tokens(request)
         if needed <= OLLAMA_DEFAULT_CONTEXT // 2:
             return  # fits any context Ollama has ever defaulted to: no lookup at all
-        context = self._context(request.model)
+        context = self.context(request.model)
         serving = context.serving
         if serving is None:
             # Loaded by an earlier request, the model's real context is now known.

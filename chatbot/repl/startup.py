@@ -78,10 +78,9 @@ def run_chat(
             return False
         return answer.strip().lower() in {"y", "yes"}
 
-    if local is not None:
-        from chatbot.repl.commands.local_commands import add_local_commands
+    from chatbot.repl.commands.server_commands import add_server_commands
 
-        add_local_commands(commands, runtime=local, client=client)
+    add_server_commands(commands, runtime=local, client=client, backend=session.backend)
     if store is not None and store_journal is not None:
         from chatbot.repl.commands.store_commands import add_store_commands
 

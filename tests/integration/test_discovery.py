@@ -12,8 +12,10 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from prompt_toolkit.input.base import PipeInput
 
 from chatbot.api.discovery import DISCOVERY_BUDGET, Probe, discover_local_server
 from chatbot.cli.main import main
@@ -180,3 +182,30 @@ def test_when_ollamas_real_context_is_known_nothing_is_sent_past_it(
     assert status == 2
     assert "4,096" in err.splitlines()[-1]
     assert not [r for r in ollama.requests if r.path == "/v1/chat/completions"]
+
+
+def test_switching_models_on_ollama_takes_the_new_models_context(
+    ollama: FakeOpenAIServer, pipe: PipeInput, tmp_path: Path
+) -> None:
+    from chatbot.api.client import ChatClient
+    from chatbot.api.ollama import OllamaContextGuard
+    from chatbot.conversation.session import ChatSession
+    from chatbot.repl.commands.server_commands import add_server_commands
+    from tests.support.repl_harness import Harness
+
+    ollama.ollama = {
+        "llama3.2:latest": OllamaModel(context_length=131_072),
+        "qwen2.5:0.5b": OllamaModel(context_length=32_768),
+    }
+    client = ChatClient(api_key="not-needed", base_url=ollama.base_url, timeout=5, max_retries=0)
+    guard = OllamaContextGuard(client, base_url=ollama.base_url, notify=lambda _: None)
+    config = resolve_config(flags={"base_url": ollama.base_url, "model": "llama3.2:latest"}, env={})
+    session = ChatSession(config=config, persona=load_personas().get("default"), backend=guard)
+    harness = Harness(session, pipe, tmp_path / "history")
+    add_server_commands(harness.repl.commands, runtime=None, client=client, backend=guard)
+
+    assert harness.run("/model qwen2.5:0.5b\r/exit\r") == 0
+
+    assert "model: qwen2.5:0.5b" in harness.output
+    assert "context: 32,768 tokens (from Ollama)" in harness.output
+    assert session.params.context_window == 32_768
