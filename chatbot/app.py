@@ -146,14 +146,17 @@ class App:
         self.redact = Redactor([env.get("OPENAI_API_KEY", ""), *url_secrets(config.endpoint)])
         if config.no_store and (options.resume or options.session is not None or config.cache):
             raise ConfigError("--continue, --session and --cache need the store: drop --no-store")
-        book = self._personas(extra)
+        # On the embedded model, personas take its tuned settings (local-personas.toml).
+        book = self._personas(extra, local=config.local)
         persona = book.get(config.persona_name or "default")
-        if options.system is not None:
-            # -s replaces only the prompt: the persona's model and sampling stay.
-            persona = replace(persona, system=options.system, source="--system")
         if persona.provider == "local" and not config.local and not flags.get("base_url"):
             # The persona asks for the embedded model (a flag's --base-url still wins).
             config = replace(config, local=True, local_reason="persona", base_url=None)
+            book = self._personas(extra, local=True)
+            persona = book.get(config.persona_name or "default")
+        if options.system is not None:
+            # -s replaces only the prompt: the persona's model and sampling stay.
+            persona = replace(persona, system=options.system, source="--system")
         config, ollama = choose_remote(config, discovered, persona=persona, warn=self._warn)
         config, self._local = start_local(
             config, model_flag=options.model, env=env, paths=self.paths, warn=self._warn
@@ -281,8 +284,8 @@ class App:
             return store.load_conversation(latest)
         return None
 
-    def _personas(self, extra: list[Path]) -> PersonaBook:
-        return load_personas(user_file=self.paths.user_personas, extra_files=extra)
+    def _personas(self, extra: list[Path], *, local: bool = False) -> PersonaBook:
+        return load_personas(user_file=self.paths.user_personas, extra_files=extra, local=local)
 
     def _question(self, options: RunOptions, *, files: bool = False) -> str | None:
         """The one-shot question from arguments and/or piped stdin, or None for a chat.

@@ -148,6 +148,7 @@ def load_personas(
     builtin: bool = True,
     user_file: Path | None = None,
     extra_files: Sequence[Path] = (),
+    local: bool = False,
 ) -> PersonaBook:
     """Read the shipped personas, then the user's file (may be absent), then each extra file.
 
@@ -155,8 +156,10 @@ def load_personas(
     the user asked for it by name.
     """
     book = PersonaBook()
-    if builtin:
-        resource = importlib.resources.files("chatbot.settings") / "personas.toml"
+    # With ``local`` (the embedded small model), its shipped settings come next.
+    shipped = ("personas.toml", "local-personas.toml") if local else ("personas.toml",)
+    for name in shipped if builtin else ():
+        resource = importlib.resources.files("chatbot.settings") / name
         label = str(resource)
         try:
             data = resource.read_bytes()

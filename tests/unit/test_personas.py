@@ -575,3 +575,18 @@ def test_valid_personas_load_with_the_values_written(
             assert (actual is None) == (expected is None)
             if isinstance(expected, float) and actual is not None:
                 assert math.isclose(actual, expected)
+
+
+def test_on_the_local_model_personas_take_its_tuned_settings_and_yours_still_win(
+    tmp_path: Path,
+) -> None:
+    hosted = load_personas().get("casual-friend")
+    local = load_personas(local=True).get("casual-friend")
+    assert (local.temperature, local.max_tokens) == (0, 256)
+    assert local.system != hosted.system and len(local.system) < 120
+    assert local.description == hosted.description  # only the tuned keys change
+
+    mine = tmp_path / "personas.toml"
+    mine.write_text('[personas.casual-friend]\ntemperature = 0.7\nsystem = "Be fun."\n')
+    chosen = load_personas(local=True, user_file=mine).get("casual-friend")
+    assert (chosen.temperature, chosen.system, chosen.max_tokens) == (0.7, "Be fun.", 256)
