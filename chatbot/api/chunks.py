@@ -173,12 +173,7 @@ def events_from_chunks(chunks: Iterable[Mapping[str, Any]]) -> Iterator[StreamEv
                 if isinstance(delta, dict):
                     # Read the content before acting on finish_reason: some servers
                     # put the last words and the finish on the same chunk.
-                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                    if isinstance(reasoning, str) and reasoning:
-                        yield ReasoningDelta(clean_text(reasoning))
-                    text = content_text(delta.get("content"))
-                    if text:
-                        yield TextDelta(clean_text(text))
+                    yield from _thinking_and_text(delta)
                     if delta.get("tool_calls"):
                         tools.add(delta["tool_calls"])
                     if delta.get("function_call"):
@@ -190,6 +185,16 @@ def events_from_chunks(chunks: Iterable[Mapping[str, Any]]) -> Iterator[StreamEv
         if usage is not None:
             yield usage
     yield from _ending(finish, tools)
+
+
+def _thinking_and_text(part: Mapping[str, Any]) -> Iterator[StreamEvent]:
+    """The reasoning, then the answer text, of a streamed delta or a whole message."""
+    reasoning = part.get("reasoning_content") or part.get("reasoning")
+    if isinstance(reasoning, str) and reasoning:
+        yield ReasoningDelta(clean_text(reasoning))
+    text = content_text(part.get("content"))
+    if text:
+        yield TextDelta(clean_text(text))
 
 
 def events_from_completion(completion: Mapping[str, Any]) -> Iterator[StreamEvent]:
@@ -204,12 +209,7 @@ def events_from_completion(completion: Mapping[str, Any]) -> Iterator[StreamEven
             continue
         message = choice.get("message")
         if isinstance(message, dict):
-            reasoning = message.get("reasoning_content") or message.get("reasoning")
-            if isinstance(reasoning, str) and reasoning:
-                yield ReasoningDelta(clean_text(reasoning))
-            text = content_text(message.get("content"))
-            if text:
-                yield TextDelta(clean_text(text))
+            yield from _thinking_and_text(message)
             tools.add(message.get("tool_calls"), whole=True)
             if message.get("function_call"):
                 tools.add_function_call(message["function_call"])
