@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from chatbot.api.client import ChatClient
-from chatbot.api.server_log import ServerLog
 from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.compose import attach_files
 from chatbot.conversation.journal import Journal
@@ -17,10 +16,11 @@ from chatbot.conversation.messages import ReplyStatus
 from chatbot.conversation.outcome import describe_outcome
 from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ApiError, ChatbotError, ConfigError
+from chatbot.local.server_log import ServerLog
 from chatbot.render import ReplyRenderer, make_renderer
 from chatbot.render.sanitize import sanitize
 from chatbot.secrets import Redactor, url_secrets
-from chatbot.server_choice import choose_remote, discover, guard_backend, start_local
+from chatbot.servers.choice import choose_remote, discover, guard_backend, start_local
 from chatbot.settings.config import Config, default_dotenv_files, load_environment, resolve_config
 from chatbot.settings.paths import AppPaths
 from chatbot.settings.personas import PersonaBook, format_persona_list, load_personas
@@ -29,11 +29,11 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from chatbot.api.debuglog import DebugLog
-    from chatbot.api.local_runtime import LocalRuntime
     from chatbot.cli.options import ModelOptions, RunOptions, StoreOptions
+    from chatbot.local.runtime import LocalRuntime
     from chatbot.store.database import Store
-    from chatbot.store.journal import StoreJournal
     from chatbot.store.records import StoredConversation
+    from chatbot.store.store_journal import StoreJournal
     from chatbot.tools.toolbox import Toolbox
 
 __all__ = ["App"]
@@ -99,7 +99,7 @@ class App:
 
     def run_store_command(self, options: StoreOptions) -> int:
         """``chatbot sessions``, ``chatbot export ID``, ``chatbot import FILE``."""
-        from chatbot.cli.store_commands import run_store_command
+        from chatbot.cli.store_subcommands import run_store_command
 
         env, _ = self._environment()
         store = self._open_store(self._store_path(options.db, env))
@@ -107,7 +107,7 @@ class App:
 
     def run_model_command(self, options: ModelOptions) -> int:
         """``chatbot pull [MODEL]`` and ``chatbot models``."""
-        from chatbot.cli.model_commands import run_model_command
+        from chatbot.cli.model_subcommands import run_model_command
 
         env, _ = self._environment()
         return run_model_command(options, environ=env, stdout=self.stdout, stderr=self.stderr)
@@ -168,7 +168,7 @@ class App:
         store_journal: StoreJournal | None = None
         resumed: StoredConversation | None = None
         if not config.no_store:
-            from chatbot.store.journal import StoreJournal
+            from chatbot.store.store_journal import StoreJournal
 
             store = self._open_store(config.store_path or self.paths.store)
             journal = store_journal = self._store_journal = StoreJournal(store)
@@ -191,7 +191,7 @@ class App:
         )
         cache = None
         if self._store is not None:
-            from chatbot.store.journal import StoreReplyCache
+            from chatbot.store.store_journal import StoreReplyCache
 
             cache = StoreReplyCache(self._store)
         from chatbot.conversation.retry import RetryPolicy
@@ -201,7 +201,7 @@ class App:
         question = self._question(options, files=bool(options.files))
         # A chat announces slow background steps (summarising) on its own console.
         notices = Notices(console=self._console(self.stdout)) if question is None else None
-        from chatbot.tools.setup import toolbox_for_run
+        from chatbot.engine.toolbox_setup import toolbox_for_run
 
         out = notices.console if notices is not None else self._console(self.stdout)
         # Tool lines: a chat's on stdout, one-shot's on stderr. The answer after a tool
@@ -227,7 +227,7 @@ class App:
             tools=tools,
         )
         if resumed is not None and store_journal is not None:
-            from chatbot.store.journal import resume
+            from chatbot.store.store_journal import resume
 
             resume(session, resumed, book=book, journal=store_journal)
             if options.system is not None:
@@ -334,7 +334,7 @@ class App:
 
     def _print_usage(self, session: ChatSession, result: TurnResult) -> None:
         """``--usage``: the reply's tokens and cost on stderr, ``~`` marking estimates."""
-        from chatbot.conversation.thinking import thinking_tokens
+        from chatbot.conversation.thought_tokens import thinking_tokens
         from chatbot.settings.catalogue import describe_usage
 
         if result.reply.status is ReplyStatus.CACHED:
@@ -381,6 +381,6 @@ class App:
 
 
 def _local_extra_installed() -> bool:
-    from chatbot.api.local_install import local_extra_installed
+    from chatbot.local.install import local_extra_installed
 
     return local_extra_installed()

@@ -96,7 +96,7 @@ def memory_worker(base_url: str, *, turns: int, reply_tokens: int, db: Path) -> 
     import resource
 
     from chatbot.store.database import Store
-    from chatbot.store.journal import StoreJournal
+    from chatbot.store.store_journal import StoreJournal
 
     before = _rss_mb()
     store = Store.open(db)

@@ -64,7 +64,7 @@ def _first_byte_seconds(bench: Bench, env: dict[str, str]) -> tuple[float, float
 
 def case_local(bench: Bench) -> None:
     """7. The local model: first token, tokens/s against in-process llama_cpp, memory."""
-    from chatbot.api.local_install import local_extra_installed
+    from chatbot.local.install import local_extra_installed
 
     rounds = 1 if bench.sizes.warm_up_rounds == 0 else 3
     tokens = 32 if bench.sizes.warm_up_rounds == 0 else 200
@@ -155,9 +155,9 @@ def local_worker(tokens: int, rounds: int) -> dict[str, Any]:
 
     from chatbot.api.client import ChatClient
     from chatbot.api.events import ChatRequest, TextDelta
-    from chatbot.api.local_install import DEFAULT_ALIAS, find_bundled_model
-    from chatbot.api.local_runtime import BUNDLED_CONTEXT
-    from chatbot.api.local_server import LocalServer, batch_threads
+    from chatbot.local.install import DEFAULT_ALIAS, find_bundled_model
+    from chatbot.local.runtime import BUNDLED_CONTEXT
+    from chatbot.local.server_process import LocalServer, batch_threads
 
     model = find_bundled_model()
     assert model is not None

@@ -27,7 +27,7 @@ def folded_line_bytes(seconds: float, tokens: int) -> int:
     from rich.console import Console
     from rich.text import Text
 
-    from chatbot.render.thinking import fold_line
+    from chatbot.render.thinking_region import fold_line
 
     buffer = io.StringIO()
     console = Console(file=buffer, width=COLS, height=ROWS, force_terminal=True, color_system="256")
@@ -38,7 +38,7 @@ def folded_line_bytes(seconds: float, tokens: int) -> int:
 
 def case_thinking(bench: Bench) -> None:
     """6. A reasoning model's reply, paced: the thinking must not slow the answer."""
-    from chatbot.conversation.tokens import estimate_tokens
+    from chatbot.tokens import estimate_tokens
     from tests.support import fakeserver
 
     sizes = bench.sizes

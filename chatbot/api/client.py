@@ -21,9 +21,9 @@ from chatbot.api.events import (
     TextDelta,
     UsageReport,
 )
-from chatbot.api.server_log import ServerLog
 from chatbot.api.translate import refuses_tools, server_message, translate
 from chatbot.errors import ApiError, ToolsUnsupported
+from chatbot.local.server_log import ServerLog
 from chatbot.secrets import Redactor, StreamScrubber, url_secrets
 
 if TYPE_CHECKING:

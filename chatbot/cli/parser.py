@@ -219,7 +219,7 @@ def build_store_parser() -> argparse.ArgumentParser:
 
 def build_model_parser() -> argparse.ArgumentParser:
     """``chatbot pull|models``: models for ``--local``."""
-    from chatbot.models.catalog import SHORT_NAMES
+    from chatbot.local.short_names import SHORT_NAMES
 
     names = ", ".join(short.name for short in SHORT_NAMES)
     parser = argparse.ArgumentParser(prog="chatbot", description="Models for --local.")

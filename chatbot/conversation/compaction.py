@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from chatbot.api.events import ChatBackend, ChatRequest, Finished, TextDelta, UsageReport
-from chatbot.api.thinking import separate_thinking
+from chatbot.api.reasoning import separate_thinking
 from chatbot.conversation.attachments import AttachmentKind, message_text
 from chatbot.conversation.history import Budget
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.conversation.outcome import reply_status
-from chatbot.conversation.tokens import TokenCounter
 from chatbot.errors import ApiError, CompactionFailed
+from chatbot.tokens import TokenCounter
 
 __all__ = ["SUMMARY_LABEL", "Compactor", "summary_message"]
 

@@ -19,8 +19,8 @@ from chatbot.conversation.attachments import (
     format_size,
     load_attachment,
 )
-from chatbot.conversation.tokens import MESSAGE_OVERHEAD
 from chatbot.errors import AttachmentError
+from chatbot.tokens import MESSAGE_OVERHEAD
 
 if TYPE_CHECKING:
     from chatbot.conversation.session import ChatSession

@@ -13,10 +13,10 @@ from dataclasses import replace
 
 from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.compaction import Compactor, summary_message
-from chatbot.conversation.core import ReplyCache, SessionCore, TurnResult
 from chatbot.conversation.history import Conversation, FittedRequest
 from chatbot.conversation.messages import Message, Role
 from chatbot.conversation.tool_turns import run_tool_rounds
+from chatbot.conversation.turns import ReplyCache, SessionCore, TurnResult
 from chatbot.errors import (
     ChatbotError,
     CompactionFailed,

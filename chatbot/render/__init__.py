@@ -29,7 +29,7 @@ class ReplyRenderer(Protocol):
     """Shows one reply as it streams in.
 
     A renderer may also have ``think(text)``, taking the model's thinking before the
-    answer (see :mod:`chatbot.render.thinking`); the session calls it when present.
+    answer (see :mod:`chatbot.render.thinking_region`); the session calls it when present.
     """
 
     def feed(self, text: str) -> None:
@@ -62,7 +62,7 @@ def make_renderer(
         answer = PlainRenderer(file=file if file is not None else console.file)
     if think is None:
         return answer
-    from chatbot.render.thinking import ThinkingDisplay, ThinkingReplyRenderer
+    from chatbot.render.thinking_region import ThinkingDisplay, ThinkingReplyRenderer
 
     display = ThinkingDisplay(console=thinking_console or console, mode=think)
     return ThinkingReplyRenderer(answer=answer, display=display)

@@ -15,15 +15,15 @@ if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
 
     from chatbot.api.client import ChatClient
-    from chatbot.api.local_runtime import LocalRuntime
     from chatbot.conversation.compose import Attached
     from chatbot.conversation.session import ChatSession
+    from chatbot.local.runtime import LocalRuntime
     from chatbot.render import ReplyRenderer
     from chatbot.repl.notices import Notices
     from chatbot.settings.personas import PersonaBook
     from chatbot.store.database import Store
-    from chatbot.store.journal import StoreJournal
     from chatbot.store.records import StoredConversation
+    from chatbot.store.store_journal import StoreJournal
     from chatbot.tools.toolbox import Toolbox
 
 __all__ = ["run_chat"]
@@ -82,7 +82,7 @@ def run_chat(
 
     add_server_commands(commands, runtime=local, client=client, backend=session.backend)
     if store is not None and store_journal is not None:
-        from chatbot.repl.commands.store_commands import add_store_commands
+        from chatbot.repl.commands.session_commands import add_store_commands
 
         add_store_commands(commands, store=store, journal=store_journal, confirm=confirm)
     repl = Repl(
@@ -100,12 +100,12 @@ def run_chat(
     terminal = stdout if stdout.isatty() else None
     repl.context.copy = partial(copy_to_clipboard, environ=environ, terminal=terminal)
     if resumed is not None:
-        from chatbot.repl.commands.store_commands import show_recent
+        from chatbot.repl.commands.session_commands import show_recent
 
         show_recent(repl.context, resumed)
     for item in attached:
         notices.info(item.line())
-    from chatbot.tools.setup import for_chat
+    from chatbot.engine.toolbox_setup import for_chat
 
     tools = tools
     start_servers = for_chat(tools, prompt=prompt, commands=commands) if tools else None

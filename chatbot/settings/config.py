@@ -120,7 +120,7 @@ class Config:
     local: bool = False
     #: Why the local model was chosen: "flag" or "default" (nothing else configured).
     local_reason: str | None = None
-    #: ``--local-model``: a pulled model's name or a GGUF file (see chatbot.models.cache).
+    #: ``--local-model``: a pulled model's name or a GGUF file (see chatbot.local.model_cache).
     local_model: str | None = None
     warnings: tuple[str, ...] = ()
 

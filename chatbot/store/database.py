@@ -12,11 +12,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from chatbot.conversation.messages import Message, ReplyStatus, Role
-from chatbot.conversation.tokens import TokenCounter
 from chatbot.errors import StoreError
 from chatbot.settings.paths import STORE_FILE_NAME
 from chatbot.store import loading
-from chatbot.store.attachments import insert_attachments
+from chatbot.store.attachment_rows import insert_attachments
 from chatbot.store.ledger import Ledger
 from chatbot.store.records import (
     ConversationInfo,
@@ -27,6 +26,7 @@ from chatbot.store.records import (
 )
 from chatbot.store.rows import INFO_COLUMNS, info_from_row
 from chatbot.store.search import search as run_search
+from chatbot.tokens import TokenCounter
 
 __all__ = ["DEFAULT_WINDOW_TOKENS", "Store", "default_store_path"]
 

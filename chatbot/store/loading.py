@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from chatbot.errors import StoreError
-from chatbot.store.attachments import AttachmentDamaged, load_attachments
+from chatbot.store.attachment_rows import AttachmentDamaged, load_attachments
 from chatbot.store.files import damaged
 from chatbot.store.records import StoredConversation
 from chatbot.store.rows import (

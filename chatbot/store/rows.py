@@ -14,7 +14,7 @@ from typing import Any
 from chatbot.conversation.messages import Message, ReplyStatus, Role, restore_tool_fields
 from chatbot.store.files import damaged
 from chatbot.store.records import ConversationInfo, MessageMeta
-from chatbot.store.thinking import THINKING_KEY, restore_thinking
+from chatbot.store.thinking_params import THINKING_KEY, restore_thinking
 
 __all__ = ["INFO_COLUMNS", "MESSAGE_COLUMNS", "LazyMeta", "info_from_row", "message_from_row"]
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.api.local_install import DEFAULT_ALIAS, local_extra_installed
+from chatbot.local.install import DEFAULT_ALIAS, local_extra_installed
 from tests.support.helpers import RUN_TIMEOUT, chatbot_executable, run_chatbot
 from tests.support.terminal import TOOLBAR, Terminal, terminal_env
 

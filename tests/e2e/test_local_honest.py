@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.api.local_install import local_extra_installed
+from chatbot.local.install import local_extra_installed
 from tests.support.helpers import run_chatbot
 
 pytestmark = [

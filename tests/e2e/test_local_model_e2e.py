@@ -20,8 +20,8 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
-from chatbot.api.local_install import find_bundled_model, local_extra_installed
-from chatbot.api.local_server import LocalServer
+from chatbot.local.install import find_bundled_model, local_extra_installed
+from chatbot.local.server_process import LocalServer
 
 pytestmark = [
     pytest.mark.local_model,
@@ -154,8 +154,8 @@ def test_stop_leaves_no_process(tmp_path: Path) -> None:
 PARENT = textwrap.dedent(
     """\
     import sys, time
-    from chatbot.api.local_server import LocalServer
-    from chatbot.api.local_install import find_bundled_model
+    from chatbot.local.server_process import LocalServer
+    from chatbot.local.install import find_bundled_model
     server = LocalServer(model_path=find_bundled_model())
     server.start()
     server.wait_ready(30)

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.api import local_server
-from chatbot.api.local_install import BUNDLED_MODEL_FILE, find_bundled_model, local_extra_installed
-from chatbot.api.local_server import LocalServer, pick_free_port
 from chatbot.errors import ConfigError, ServerUnreachable
+from chatbot.local import server_process as local_server
+from chatbot.local.install import BUNDLED_MODEL_FILE, find_bundled_model, local_extra_installed
+from chatbot.local.server_process import LocalServer, pick_free_port
 
 FAKE_SERVER = """\
 import argparse, json, os, sys, time
@@ -72,7 +72,7 @@ PARENT = textwrap.dedent(
     """\
     import signal, sys, time
     from pathlib import Path
-    from chatbot.api.local_server import LocalServer, install_sigterm_handler
+    from chatbot.local.server_process import LocalServer, install_sigterm_handler
 
     install_sigterm_handler()
     signal.signal(signal.SIGINT, lambda *_: print("interrupted", flush=True))

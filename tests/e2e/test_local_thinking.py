@@ -21,9 +21,9 @@ from rich.console import Console
 
 from chatbot.api.client import ChatClient
 from chatbot.api.events import ChatRequest, StreamEvent
-from chatbot.api.local_install import find_bundled_model, local_extra_installed
-from chatbot.api.local_server import LocalServer
 from chatbot.conversation.session import ChatSession
+from chatbot.local.install import find_bundled_model, local_extra_installed
+from chatbot.local.server_process import LocalServer
 from chatbot.render import make_renderer
 from chatbot.settings.config import resolve_config
 from chatbot.settings.personas import Persona

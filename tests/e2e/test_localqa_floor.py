@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.api.local_install import local_extra_installed
+from chatbot.local.install import local_extra_installed
 
 pytestmark = [
     pytest.mark.local_model,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.api.local_install import find_bundled_model, local_extra_installed
+from chatbot.local.install import find_bundled_model, local_extra_installed
 from tests.support.helpers import run_chatbot
 from tests.support.hubserver import FakeHub
 from tests.support.terminal import Terminal, terminal_env

@@ -31,7 +31,7 @@ from chatbot.errors import ApiError, ChatbotError
 from chatbot.settings.config import resolve_config
 from chatbot.settings.personas import load_personas
 from chatbot.store.database import Store
-from chatbot.store.journal import StoreJournal
+from chatbot.store.store_journal import StoreJournal
 from tests.support.fakeserver import FakeOpenAIServer, RecordedRequest, Reply
 from tests.support.faultkit import KEY, transcript
 from tests.support.helpers import RecordingRenderer

@@ -19,9 +19,9 @@ from chatbot.settings.config import resolve_config
 from chatbot.settings.personas import load_personas
 from chatbot.store.database import Store
 from chatbot.store.export import from_json, to_json, to_markdown
-from chatbot.store.journal import StoreJournal, conversation_from_store
 from chatbot.store.schema import schema_version
-from chatbot.store.thinking import thinking_params
+from chatbot.store.store_journal import StoreJournal, conversation_from_store
+from chatbot.store.thinking_params import thinking_params
 from tests.support.fakeserver import FakeOpenAIServer
 from tests.support.helpers import RecordingRenderer
 from tests.support.images import png_bytes

@@ -9,9 +9,9 @@ from typing import Any
 from chatbot.conversation.compaction import SUMMARY_INSTRUCTIONS, SUMMARY_LABEL
 from chatbot.conversation.messages import Message, Role
 from chatbot.conversation.session import ChatSession
-from chatbot.conversation.tokens import TokenCounter
 from chatbot.store.database import Store
-from chatbot.store.journal import StoreJournal, conversation_from_store
+from chatbot.store.store_journal import StoreJournal, conversation_from_store
+from chatbot.tokens import TokenCounter
 from tests.support.fakeserver import FakeOpenAIServer, Reply
 from tests.support.helpers import RecordingRenderer, make_session
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from prompt_toolkit.input.base import PipeInput
 
-from chatbot.api.discovery import DISCOVERY_BUDGET, Probe, discover_local_server
 from chatbot.cli.main import main
+from chatbot.servers.discovery import DISCOVERY_BUDGET, Probe, discover_local_server
 from chatbot.settings.config import resolve_config
 from chatbot.settings.personas import load_personas
 from tests.support.fakeserver import FakeOpenAIServer, OllamaModel, Reply
@@ -125,8 +125,8 @@ def test_the_look_around_keeps_to_its_budget() -> None:
 
 
 def test_ollamas_context_length_becomes_the_budget(ollama: FakeOpenAIServer) -> None:
-    from chatbot.api.discovery import Discovered
-    from chatbot.server_choice import choose_remote
+    from chatbot.servers.choice import choose_remote
+    from chatbot.servers.discovery import Discovered
 
     persona = load_personas().get("default")
     found = Discovered(probe=Probe("ollama", ollama.port), models=tuple(MODELS))
@@ -188,9 +188,9 @@ def test_switching_models_on_ollama_takes_the_new_models_context(
     ollama: FakeOpenAIServer, pipe: PipeInput, tmp_path: Path
 ) -> None:
     from chatbot.api.client import ChatClient
-    from chatbot.api.ollama import OllamaContextGuard
     from chatbot.conversation.session import ChatSession
     from chatbot.repl.commands.server_commands import add_server_commands
+    from chatbot.servers.ollama import OllamaContextGuard
     from tests.support.repl_harness import Harness
 
     ollama.ollama = {

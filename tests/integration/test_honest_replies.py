@@ -13,11 +13,11 @@ import pytest
 
 from chatbot.api.client import ChatClient
 from chatbot.api.events import ChatRequest, Finished
-from chatbot.api.server_log import ServerLog
 from chatbot.conversation.messages import ReplyStatus
 from chatbot.errors import ContextLengthExceeded
+from chatbot.local.server_log import ServerLog
 from chatbot.store.database import Store
-from chatbot.store.journal import StoreReplyCache
+from chatbot.store.store_journal import StoreReplyCache
 from tests.support.fakeserver import Reply
 from tests.support.faultkit import (
     KEY,

@@ -16,12 +16,12 @@ import pytest
 from prompt_toolkit.input.base import PipeInput
 
 from chatbot.api.client import ChatClient
-from chatbot.api.local_runtime import LocalRuntime
 from chatbot.conversation.session import ChatSession
 from chatbot.errors import ConfigError
-from chatbot.models.cache import LocalModel, hub_cache_dir, pulled_models, resolve_local_model
-from chatbot.models.catalog import parse_model_spec
-from chatbot.models.pull import choose_file
+from chatbot.local.model_cache import LocalModel, hub_cache_dir, pulled_models, resolve_local_model
+from chatbot.local.pull import choose_file
+from chatbot.local.runtime import LocalRuntime
+from chatbot.local.short_names import parse_model_spec
 from chatbot.repl.commands.local_commands import add_local_commands
 from chatbot.settings.config import resolve_config
 from chatbot.settings.personas import load_personas

@@ -9,7 +9,7 @@ from chatbot.conversation.messages import ReplyStatus, Role
 from chatbot.conversation.session import ChatSession
 from chatbot.settings.personas import load_personas
 from chatbot.store.database import Store
-from chatbot.store.journal import (
+from chatbot.store.store_journal import (
     StoreJournal,
     StoreReplyCache,
     conversation_from_store,
@@ -150,7 +150,7 @@ def test_retry_asks_the_server_even_with_the_cache_on(
 def test_resuming_keeps_a_model_the_user_chose_now(
     server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    from chatbot.store.journal import resume
+    from chatbot.store.store_journal import resume
 
     with Store.open(tmp_path / "s.db") as store:
         first, journal = session_with_store(server, store, model="local-model")

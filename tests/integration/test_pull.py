@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from chatbot.api.local_install import find_bundled_model
 from chatbot.cli.main import main
+from chatbot.local.install import find_bundled_model
 from tests.support.helpers import RUN_TIMEOUT, chatbot_executable
 from tests.support.hubserver import FakeHub
 
@@ -213,7 +213,7 @@ def test_not_enough_disk_space_fails_before_downloading(
 ) -> None:
     import shutil
 
-    from chatbot.models import pull
+    from chatbot.local import pull
 
     usage = shutil.disk_usage("/")
     monkeypatch.setattr(pull.shutil, "disk_usage", lambda _path: usage._replace(free=30_000_000))

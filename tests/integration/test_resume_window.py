@@ -9,11 +9,11 @@ from prompt_toolkit.input import create_pipe_input
 
 from chatbot.conversation.compaction import summary_message
 from chatbot.conversation.messages import Message, Role
-from chatbot.repl.commands.store_commands import add_store_commands
+from chatbot.repl.commands.session_commands import add_store_commands
 from chatbot.repl.input_line import HISTORY_ENTRIES, build_prompt_session, trim_history
 from chatbot.settings.personas import load_personas
 from chatbot.store.database import Store
-from chatbot.store.journal import StoreJournal, conversation_from_store
+from chatbot.store.store_journal import StoreJournal, conversation_from_store
 from tests.integration.test_repl import Harness
 from tests.support.fakeserver import FakeOpenAIServer
 from tests.support.helpers import make_session

@@ -20,6 +20,7 @@ from rich.console import Console
 from chatbot.api.client import ChatClient
 from chatbot.conversation.messages import ReplyStatus, Role
 from chatbot.conversation.session import ChatSession
+from chatbot.engine.toolbox_setup import build_toolbox, for_chat
 from chatbot.render import make_renderer
 from chatbot.repl.commands.builtins import builtin_commands
 from chatbot.repl.input_line import SlashCompleter, build_prompt_session
@@ -29,8 +30,7 @@ from chatbot.settings.personas import load_personas
 from chatbot.settings.tool_config import ToolSettings
 from chatbot.store.database import Store
 from chatbot.store.export import from_json, to_json, to_markdown
-from chatbot.store.journal import StoreJournal, resume
-from chatbot.tools.setup import build_toolbox, for_chat
+from chatbot.store.store_journal import StoreJournal, resume
 from tests.support.fakeserver import FakeOpenAIServer, FakeToolCall, Reply
 from tests.support.helpers import TEST_KEY, make_config
 

@@ -27,7 +27,7 @@ from chatbot.settings.catalogue import Price, format_dollars, price_for
 from chatbot.settings.personas import load_personas
 from chatbot.settings.user_config import load_user_config
 from chatbot.store.database import Store
-from chatbot.store.journal import StoreJournal
+from chatbot.store.store_journal import StoreJournal
 from tests.support.fakeserver import FakeOpenAIServer, Reply
 from tests.support.helpers import RecordingRenderer, make_config, make_session
 

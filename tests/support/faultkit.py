@@ -36,7 +36,7 @@ from chatbot.conversation.session import ChatSession
 from chatbot.render import ReplyRenderer, make_renderer
 from chatbot.repl import countdown
 from chatbot.repl.commands.builtins import builtin_commands
-from chatbot.repl.commands.store_commands import add_store_commands
+from chatbot.repl.commands.session_commands import add_store_commands
 from chatbot.repl.countdown import CountdownWaiter
 from chatbot.repl.editor import edit_text
 from chatbot.repl.input_line import SlashCompleter, build_prompt_session
@@ -46,7 +46,7 @@ from chatbot.secrets import Redactor, url_secrets
 from chatbot.settings.config import resolve_config
 from chatbot.settings.personas import PersonaBook, load_personas
 from chatbot.store.database import Store
-from chatbot.store.journal import StoreJournal, StoreReplyCache
+from chatbot.store.store_journal import StoreJournal, StoreReplyCache
 from tests.support.fakeserver import FakeOpenAIServer
 
 __all__ = [

@@ -30,7 +30,7 @@ from chatbot.conversation.outcome import describe_outcome, reply_status
 from chatbot.secrets import Redactor, url_secrets
 from chatbot.store.database import Store
 from chatbot.store.export import from_json, to_json, to_markdown
-from chatbot.store.journal import conversation_from_store
+from chatbot.store.store_journal import conversation_from_store
 
 # --- SSE -----------------------------------------------------------------------------
 

@@ -12,11 +12,11 @@ import io
 import pytest
 from rich.console import Console
 
-from chatbot.conversation.tokens import estimate_tokens
 from chatbot.render import make_renderer
 from chatbot.render.markdown_stream import MarkdownStreamRenderer, reply_markdown
 from chatbot.render.plain import PlainRenderer
-from chatbot.render.thinking import ThinkingDisplay, ThinkingReplyRenderer, fold_line
+from chatbot.render.thinking_region import ThinkingDisplay, ThinkingReplyRenderer, fold_line
+from chatbot.tokens import estimate_tokens
 from tests.support.screen import Screen
 
 WIDTH = 60

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatbot.api.events import Finished, ReasoningDelta, StreamEvent, TextDelta, UsageReport
-from chatbot.api.thinking import separate_thinking
+from chatbot.api.reasoning import separate_thinking
 
 
 def split(events: Sequence[StreamEvent]) -> tuple[str, str]:

@@ -190,7 +190,7 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
         size = format_size(len(text.encode("utf-8")))
         ctx.notices.info(f"copied {what} ({size})" + (f" via {how}" if how else ""))
 
-    from chatbot.repl.commands.thinking import add_thinking_commands
+    from chatbot.repl.commands.think_commands import add_thinking_commands
 
     add_thinking_commands(registry)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from chatbot.api.client import ChatClient
-from chatbot.api.local_runtime import LocalRuntime, alias_for, context_for
 from chatbot.errors import ChatbotError, ServerUnreachable
-from chatbot.models.cache import LocalModel, available_models, format_size, resolve_local_model
+from chatbot.local.model_cache import LocalModel, available_models, format_size, resolve_local_model
+from chatbot.local.runtime import LocalRuntime, alias_for, context_for
 from chatbot.repl.commands.registry import CommandContext, CommandRegistry
 from chatbot.settings.catalogue import model_key
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from chatbot.api.events import ChatBackend
-from chatbot.api.ollama import OllamaContextGuard
 from chatbot.repl.commands.registry import CommandContext, CommandRegistry
+from chatbot.servers.ollama import OllamaContextGuard
 from chatbot.settings.catalogue import model_key
 
 __all__ = ["add_ollama_commands"]

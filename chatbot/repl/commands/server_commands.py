@@ -9,7 +9,7 @@ from chatbot.repl.commands.registry import CommandRegistry
 if TYPE_CHECKING:
     from chatbot.api.client import ChatClient
     from chatbot.api.events import ChatBackend
-    from chatbot.api.local_runtime import LocalRuntime
+    from chatbot.local.runtime import LocalRuntime
 
 __all__ = ["add_server_commands"]
 

@@ -37,8 +37,8 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Any
 
-from chatbot.api.local_install import DEFAULT_ALIAS
 from chatbot.errors import ConfigError, ServerUnreachable
+from chatbot.local.install import DEFAULT_ALIAS
 
 __all__ = ["LocalServer", "batch_threads", "install_sigterm_handler", "pick_free_port"]
 

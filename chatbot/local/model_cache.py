@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from chatbot.api.local_install import BUNDLED_MODEL_FILE, find_bundled_model
 from chatbot.errors import ConfigError
-from chatbot.models.catalog import parse_model_spec, short_name_for
+from chatbot.local.install import BUNDLED_MODEL_FILE, find_bundled_model
+from chatbot.local.short_names import parse_model_spec, short_name_for
 
 __all__ = [
     "BUNDLED_NAME",

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from chatbot.api.tinyhttp import request_json
+from chatbot.servers.tinyhttp import request_json
 
 __all__ = [
     "DEFAULT_PORTS",

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from chatbot.errors import ConfigError, PullFailed, PullInterrupted
-from chatbot.models.cache import LocalModel, format_size, hub_cache_dir, pulled_models
-from chatbot.models.catalog import ModelSpec, parse_model_spec, short_name_for
+from chatbot.local.model_cache import LocalModel, format_size, hub_cache_dir, pulled_models
+from chatbot.local.short_names import ModelSpec, parse_model_spec, short_name_for
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi

@@ -11,10 +11,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from chatbot.api.local_install import DEFAULT_ALIAS
-from chatbot.api.local_server import LocalServer
 from chatbot.errors import ServerUnreachable
-from chatbot.models.cache import LocalModel
+from chatbot.local.install import DEFAULT_ALIAS
+from chatbot.local.model_cache import LocalModel
+from chatbot.local.server_process import LocalServer
 
 __all__ = ["BUNDLED_CONTEXT", "PULLED_CONTEXT", "LocalRuntime", "alias_for", "context_for"]
 

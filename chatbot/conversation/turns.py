@@ -22,14 +22,13 @@ from chatbot.api.events import (
     ToolCallsRequested,
     UsageReport,
 )
-from chatbot.api.thinking import separate_thinking
+from chatbot.api.reasoning import separate_thinking
 from chatbot.conversation.history import Budget, Conversation, FittedRequest
 from chatbot.conversation.journal import Journal, NullJournal
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.conversation.outcome import reply_status
 from chatbot.conversation.retry import RetryPolicy, RetryWait, Waiter, sleeping_waiter
-from chatbot.conversation.thinking import think_sink, thinking_tokens
-from chatbot.conversation.tokens import TokenCounter
+from chatbot.conversation.thought_tokens import think_sink, thinking_tokens
 from chatbot.conversation.tool_history import fit_history
 from chatbot.conversation.tool_turns import ToolHost
 from chatbot.conversation.usage import ContextFill, SessionUsage
@@ -42,6 +41,7 @@ from chatbot.errors import (
 from chatbot.render import ReplyRenderer
 from chatbot.settings.config import Config, ModelParams
 from chatbot.settings.personas import Persona
+from chatbot.tokens import TokenCounter
 
 __all__ = ["ReplyCache", "SessionCore", "TurnResult"]
 

@@ -9,7 +9,7 @@ from typing import TextIO
 from chatbot.cli.options import StoreOptions
 from chatbot.errors import ConfigError
 from chatbot.render.sanitize import sanitize
-from chatbot.repl.commands.store_commands import SHORT_QUERY_NOTE, render_export, session_rows
+from chatbot.repl.commands.session_commands import SHORT_QUERY_NOTE, render_export, session_rows
 from chatbot.settings.paths import write_private
 from chatbot.store.database import Store
 from chatbot.store.export import from_json

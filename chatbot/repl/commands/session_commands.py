@@ -14,9 +14,9 @@ from chatbot.repl.commands.registry import CommandContext, CommandRegistry
 from chatbot.settings.paths import write_private
 from chatbot.store.database import Store
 from chatbot.store.export import to_json, to_markdown
-from chatbot.store.journal import StoreJournal, resume
 from chatbot.store.records import ConversationInfo, StoredConversation
 from chatbot.store.search import MIN_INDEXED_CHARS, SHORT_QUERY_SCAN
+from chatbot.store.store_journal import StoreJournal, resume
 
 __all__ = ["SHORT_QUERY_NOTE", "add_store_commands", "describe_age", "show_recent"]
 

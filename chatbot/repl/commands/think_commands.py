@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chatbot.conversation.thinking import thinking_tokens
+from chatbot.conversation.thought_tokens import thinking_tokens
 from chatbot.errors import ChatbotError
 from chatbot.render.sanitize import sanitize
 from chatbot.settings.limits import THINK_MODES

@@ -77,7 +77,7 @@ def build_toolbox(
 
         hub = McpHub(servers, log_dir=data_dir)
         # SIGTERM must unwind through close(), which stops the servers.
-        from chatbot.api.local_server import install_sigterm_handler
+        from chatbot.local.server_process import install_sigterm_handler
 
         install_sigterm_handler()
     if max_rounds is not None:

@@ -1,7 +1,7 @@
 """The conversation's side of thinking: where it is shown, and what it cost.
 
-The parser that separates thinking from the answer is :mod:`chatbot.api.thinking`;
-the display is :mod:`chatbot.render.thinking`.
+The parser that separates thinking from the answer is :mod:`chatbot.api.reasoning`;
+the display is :mod:`chatbot.render.thinking_region`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chatbot.conversation.messages import Message
-from chatbot.conversation.tokens import TokenCounter
+from chatbot.tokens import TokenCounter
 
 __all__ = ["think_sink", "thinking_tokens"]
 

@@ -16,7 +16,7 @@ from chatbot.settings.config import ModelParams
 from chatbot.settings.personas import Persona, PersonaBook
 from chatbot.store.database import Store
 from chatbot.store.records import StoredConversation
-from chatbot.store.thinking import thinking_params
+from chatbot.store.thinking_params import thinking_params
 
 if TYPE_CHECKING:
     from chatbot.conversation.session import ChatSession

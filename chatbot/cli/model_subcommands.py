@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from chatbot.cli.options import ModelOptions
-from chatbot.models.cache import available_models, format_size, hub_cache_dir
-from chatbot.models.catalog import SHORT_NAMES
+from chatbot.local.model_cache import available_models, format_size, hub_cache_dir
+from chatbot.local.short_names import SHORT_NAMES
 from chatbot.render.sanitize import sanitize
 
 __all__ = ["run_model_command"]
@@ -25,7 +25,7 @@ def run_model_command(
             print(f"  {short.name:<14} {short.description}", file=stdout)
         print("Or any GGUF on the hub: chatbot pull REPO:QUANT or REPO/FILE.gguf", file=stdout)
         return 0
-    from chatbot.models.pull import pull_model
+    from chatbot.local.pull import pull_model
 
     result = pull_model(options.model, environ=environ, progress=stderr)
     model = result.model

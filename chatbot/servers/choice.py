@@ -1,9 +1,9 @@
 """Which server a run talks to when the user did not say: found on loopback, or our own.
 
 Order, for a run with no key and no base URL: a running Ollama, LM Studio or
-llama.cpp server on loopback (:mod:`chatbot.api.discovery`), else the embedded
+llama.cpp server on loopback (:mod:`chatbot.servers.discovery`), else the embedded
 llama.cpp server with a pulled or the bundled model. When the server is Ollama,
-found or configured, its real context becomes the budget (:mod:`chatbot.api.ollama`).
+found or configured, its real context becomes the budget (:mod:`chatbot.servers.ollama`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from chatbot.settings.paths import AppPaths
 from chatbot.settings.personas import Persona
 
 if TYPE_CHECKING:
-    from chatbot.api.discovery import Discovered
     from chatbot.api.events import ChatBackend
-    from chatbot.api.local_runtime import LocalRuntime
-    from chatbot.api.ollama import OllamaContext
+    from chatbot.local.runtime import LocalRuntime
+    from chatbot.servers.discovery import Discovered
+    from chatbot.servers.ollama import OllamaContext
 
 __all__ = ["choose_remote", "discover", "guard_backend", "start_local"]
 
@@ -42,7 +42,7 @@ def discover(
         return env, None
     if env.get("CHATBOT_LOCAL", "").strip():
         return env, None
-    from chatbot.api.discovery import discover_local_server, probes_from_env
+    from chatbot.servers.discovery import discover_local_server, probes_from_env
 
     found = discover_local_server(probes_from_env(env))
     if found is None:
@@ -65,12 +65,12 @@ def choose_remote(
     if discovered is not None:
         is_ollama = discovered.is_ollama
     else:
-        from chatbot.api.ollama import looks_like_ollama
+        from chatbot.servers.ollama import looks_like_ollama
 
         is_ollama = looks_like_ollama(config.base_url)
     if not is_ollama:
         return config, None
-    from chatbot.api.ollama import ollama_context
+    from chatbot.servers.ollama import ollama_context
 
     model = config.params_for(persona).model
     context = ollama_context(config.base_url, model)
@@ -92,7 +92,7 @@ def guard_backend(
     """``backend`` behind a guard that ``warn``s before Ollama truncates; as is otherwise."""
     if ollama is None or config.base_url is None:
         return backend
-    from chatbot.api.ollama import OllamaContextGuard
+    from chatbot.servers.ollama import OllamaContextGuard
 
     model = config.params_for(persona).model
     return OllamaContextGuard(backend, base_url=config.base_url, notify=warn, known={model: ollama})
@@ -127,10 +127,15 @@ def start_local(
     """
     if not config.local:
         return config, None
-    from chatbot.api.local_install import find_bundled_model, server_installed
-    from chatbot.api.local_runtime import LocalRuntime, alias_for, context_for
-    from chatbot.api.local_server import install_sigterm_handler
-    from chatbot.models.cache import BUNDLED_NAME, LocalModel, hub_cache_dir, resolve_local_model
+    from chatbot.local.install import find_bundled_model, server_installed
+    from chatbot.local.model_cache import (
+        BUNDLED_NAME,
+        LocalModel,
+        hub_cache_dir,
+        resolve_local_model,
+    )
+    from chatbot.local.runtime import LocalRuntime, alias_for, context_for
+    from chatbot.local.server_process import install_sigterm_handler
     from chatbot.settings.paths import ensure_private_dir
 
     if not server_installed():

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from chatbot.api.events import ChatBackend, ChatRequest, StreamEvent
-from chatbot.api.tinyhttp import request_json
-from chatbot.conversation.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, estimate_tokens
+from chatbot.servers.tinyhttp import request_json
+from chatbot.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, estimate_tokens
 
 __all__ = [
     "OLLAMA_DEFAULT_CONTEXT",

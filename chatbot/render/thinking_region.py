@@ -60,7 +60,7 @@ def fold_line(*, seconds: float, tokens: int) -> str:
 
 
 def _estimate(text: str) -> int:
-    from chatbot.conversation.tokens import estimate_tokens
+    from chatbot.tokens import estimate_tokens
 
     return estimate_tokens(text)
 
