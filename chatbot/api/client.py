@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from chatbot.api.body import NotChatBody, events_from_body
+from chatbot.api.cancel import StreamCancelled
 from chatbot.api.debuglog import DebugLog
 from chatbot.api.events import (
     ChatRequest,
@@ -166,6 +167,11 @@ class ChatClient:
             yield from _release(scrubber, thoughts)
             raise
         except Exception as exc:
+            if request.cancel is not None and request.cancel.cancelled:
+                # The failure is the abort itself: the user stopped the reply.
+                self._log("cancelled", chars=chars)
+                yield from _release(scrubber, thoughts)
+                raise StreamCancelled from None
             error = translate(
                 exc,
                 request=request,
@@ -225,6 +231,8 @@ class ChatClient:
         if self.include_usage:
             kwargs["stream_options"] = {"include_usage": True}
         mark = self._server_log.mark() if self._server_log is not None else None
+        if request.cancel is not None:
+            request.cancel.raise_if_cancelled()
         try:
             response = client.chat.completions.create(stream=True, **kwargs)
         except openai.APIStatusError as exc:
@@ -248,6 +256,12 @@ class ChatClient:
             # "error:" lines and trusts the label, so a web page or a JSON error
             # sent with status 200 would look like an empty, finished reply.
             http = chunks.response
+            # Stopped while the headers were on their way: this closes it at once.
+            forget = (
+                request.cancel.on_cancel(lambda: _abort(http))
+                if request.cancel is not None
+                else None
+            )
             self._log(
                 "response-head",
                 url=str(http.url),
@@ -265,6 +279,9 @@ class ChatClient:
                 if http.history:
                     exc.redirected_to = str(http.url)
                 raise
+            finally:
+                if forget is not None:
+                    forget()
 
     def _raise_logged_error(self, mark: int | None) -> None:
         """After an empty stream, the error our own local server logged instead of sending."""
@@ -273,6 +290,24 @@ class ChatClient:
         error = self._server_log.error_since(mark)
         if error is not None:
             raise NotChatBody("error_event", error)
+
+
+def _abort(response: httpx2.Response) -> None:
+    """Close ``response`` from another thread, waking a read blocked on a silent server.
+
+    Closing alone leaves a blocked ``recv`` waiting for the next byte; shutting the
+    socket down ends it at once, and the server sees the client leave.
+    """
+    import socket
+
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if isinstance(sock, socket.socket):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    response.close()
 
 
 def _body_bytes(response: httpx2.Response) -> Iterator[bytes]:

@@ -10,12 +10,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chatbot.web.serve import ServeOptions
 
 __all__ = [
     "ModelOptions",
     "RunOptions",
     "StoreOptions",
     "model_options",
+    "serve_options",
     "run_options",
     "store_options",
 ]
@@ -138,3 +143,19 @@ class ModelOptions:
 def model_options(args: argparse.Namespace) -> ModelOptions:
     """The model sub-command the parsed arguments describe."""
     return ModelOptions(command=args.command, model=getattr(args, "model", None))
+
+
+def serve_options(args: argparse.Namespace) -> ServeOptions:
+    """``chatbot serve`` as the web chat takes it."""
+    from chatbot.web.serve import ServeOptions
+
+    names = ("persona", "model", "base_url", "context_window", "timeout", "db")
+    flags = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    return ServeOptions(
+        host=args.host,
+        port=args.port,
+        users=Path(args.users).expanduser() if args.users else None,
+        hash_password=bool(args.hash_password),
+        flags=MappingProxyType(flags),
+        persona_files=tuple(Path(p).expanduser() for p in args.personas),
+    )

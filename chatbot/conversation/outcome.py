@@ -10,7 +10,11 @@ from typing import Literal
 
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 
-__all__ = ["Outcome", "describe_outcome", "reply_status"]
+__all__ = ["CONTINUE_PROMPT", "Outcome", "describe_outcome", "reply_status"]
+
+#: What "continue" sends (the terminal's /continue, the web's Continue button):
+#: models resume a cut reply reliably when asked plainly.
+CONTINUE_PROMPT = "Continue exactly where your last reply stopped, without repeating anything."
 
 _RETRY = "/retry asks again"
 _CONTINUE = "/continue asks for the rest, /retry asks again"

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from chatbot.api.cancel import Cancellation
 from chatbot.api.events import (
     ChatBackend,
     ChatRequest,
@@ -103,6 +104,8 @@ class SessionCore:
         self.journal: Journal = journal or NullJournal()
         self.persona = persona
         self.usage = SessionUsage()
+        #: The turn in flight's switch, which another thread may flip (the web's Stop).
+        self._cancel: Cancellation | None = None
         self.clear()
 
     @property
@@ -250,6 +253,7 @@ class SessionCore:
             ),
             stop=params.stop,
             tools=self._offered_tools(),
+            cancel=self._cancel,
         )
 
     def _stream(

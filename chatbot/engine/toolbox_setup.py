@@ -12,13 +12,15 @@ from chatbot.render import ReplyRenderer
 from chatbot.settings.limits import TOOL_ROUNDS
 from chatbot.settings.tool_config import McpServerConfig, ToolSettings
 from chatbot.tools.approval import Approver, Asker, terminal_asker
-from chatbot.tools.display import ToolConsole
+from chatbot.tools.display import ToolConsole, ToolDisplay
 from chatbot.tools.memory import ToolSupportMemory
 from chatbot.tools.shell import shell_environment
 from chatbot.tools.toolbox import Toolbox
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
+
+    from chatbot.tools.mcp_hub import McpHub
     from rich.console import Console
 
     from chatbot.cli.options import RunOptions
@@ -27,7 +29,9 @@ if TYPE_CHECKING:
     from chatbot.settings.user_config import UserConfig
 
 __all__ = [
+    "assemble_toolbox",
     "build_toolbox",
+    "mcp_hub_for",
     "for_chat",
     "for_one_shot",
     "max_rounds_from",
@@ -55,6 +59,59 @@ def max_rounds_from(flag: int | None, env: Mapping[str, str]) -> int | None:
         raise ConfigError(f"CHATBOT_MAX_TOOL_ROUNDS {exc}") from None
 
 
+def mcp_hub_for(
+    servers: tuple[McpServerConfig, ...], *, enabled: bool, data_dir: Path
+) -> McpHub | None:
+    """The MCP servers' hub, not started yet (``start_in_background()``); None without any."""
+    if not servers or not enabled:
+        return None
+    from chatbot.tools.mcp_hub import McpHub
+
+    hub = McpHub(servers, log_dir=data_dir)
+    # SIGTERM must unwind through close(), which stops the servers.
+    from chatbot.local.server_process import install_sigterm_handler
+
+    install_sigterm_handler()
+    return hub
+
+
+def assemble_toolbox(
+    *,
+    settings: ToolSettings,
+    hub: McpHub | None,
+    env: Mapping[str, str],
+    display: ToolDisplay,
+    ask: Asker | None,
+    assume_yes: bool,
+    enabled: bool,
+    max_rounds: int | None,
+    renderer_factory: Callable[[], ReplyRenderer],
+    server_url: str,
+    api_key: str,
+    data_dir: Path,
+    allow_shell: bool = True,
+) -> Toolbox:
+    """A toolbox on ``hub`` (which several toolboxes may share), shown on ``display``.
+
+    Every front end builds its toolboxes here: the terminal with a console and a
+    prompt to ask at, the web with page events and Run / Deny / Always buttons.
+    """
+    if max_rounds is not None:
+        settings = replace(settings, max_rounds=max_rounds)
+    return Toolbox(
+        settings=settings,
+        approver=Approver(ask=ask, assume_yes=assume_yes),
+        console=display,
+        renderer_factory=renderer_factory,
+        shell_env=shell_environment(env, secrets=[api_key], base_urls=[server_url]),
+        server_url=server_url,
+        hub=hub,
+        memory=ToolSupportMemory(data_dir / "no-tools.json"),
+        enabled=enabled,
+        allow_shell=allow_shell,
+    )
+
+
 def build_toolbox(
     *,
     settings: ToolSettings,
@@ -70,28 +127,20 @@ def build_toolbox(
     api_key: str,
     data_dir: Path,
 ) -> Toolbox:
-    """The toolbox; its MCP servers are not started yet (``hub.start_in_background()``)."""
-    hub = None
-    if servers and enabled:
-        from chatbot.tools.mcp_hub import McpHub
-
-        hub = McpHub(servers, log_dir=data_dir)
-        # SIGTERM must unwind through close(), which stops the servers.
-        from chatbot.local.server_process import install_sigterm_handler
-
-        install_sigterm_handler()
-    if max_rounds is not None:
-        settings = replace(settings, max_rounds=max_rounds)
-    return Toolbox(
+    """The terminal's toolbox with a hub of its own; its MCP servers are not started yet."""
+    return assemble_toolbox(
         settings=settings,
-        approver=Approver(ask=ask, assume_yes=assume_yes),
-        console=ToolConsole(console=console),
-        renderer_factory=renderer_factory,
-        shell_env=shell_environment(env, secrets=[api_key], base_urls=[server_url]),
-        server_url=server_url,
-        hub=hub,
-        memory=ToolSupportMemory(data_dir / "no-tools.json"),
+        hub=mcp_hub_for(servers, enabled=enabled, data_dir=data_dir),
+        env=env,
+        display=ToolConsole(console=console),
+        ask=ask,
+        assume_yes=assume_yes,
         enabled=enabled,
+        max_rounds=max_rounds,
+        renderer_factory=renderer_factory,
+        server_url=server_url,
+        api_key=api_key,
+        data_dir=data_dir,
     )
 
 

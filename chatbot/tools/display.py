@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chatbot.render.sanitize import sanitize
 from chatbot.tools.output import visible
@@ -16,7 +16,7 @@ from chatbot.tools.output import visible
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["ToolConsole", "brief_arguments", "size_text"]
+__all__ = ["ToolConsole", "ToolDisplay", "brief_arguments", "size_text"]
 
 _BRIEF = 70
 _FULL_ARGUMENTS = 2000
@@ -40,6 +40,28 @@ def brief_arguments(arguments: Mapping[str, Any] | str, *, limit: int = _BRIEF) 
         text = json.dumps(arguments, ensure_ascii=False, separators=(", ", ": "))
     flat = " ".join(visible(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class ToolDisplay(Protocol):
+    """Where tool activity is shown: a terminal (:class:`ToolConsole`) or a web page."""
+
+    def ask_about(self, name: str, arguments: Mapping[str, Any], *, shell: bool) -> None:
+        """What the model wants to run, in full, just before the approval question."""
+
+    def start(self, number: int, name: str, brief: str) -> None:
+        """A call starts running; :meth:`finish` follows."""
+
+    def finish(self, outcome: str, *, ok: bool = True) -> None: ...
+
+    def cancelled(self, number: int, name: str) -> None:
+        """Stopped at the question or while the call ran."""
+
+    def line(self, number: int, name: str, brief: str, outcome: str) -> None:
+        """A call that did not run (refused, declined, bad arguments …)."""
+
+    def notice(self, text: str) -> None: ...
+
+    def hint(self, text: str) -> None: ...
 
 
 class ToolConsole:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from chatbot.conversation.attachments import format_size
+from chatbot.conversation.outcome import CONTINUE_PROMPT
 from chatbot.conversation.session import ChatSession
 from chatbot.errors import ChatbotError, ClipboardUnavailable
 from chatbot.render.sanitize import sanitize
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CONTINUE_PROMPT", "builtin_commands", "usage_lines"]
 
-#: What /continue sends: models resume a cut reply reliably when asked plainly.
-CONTINUE_PROMPT = "Continue exactly where your last reply stopped, without repeating anything."
 
 
 def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
