@@ -47,7 +47,6 @@ _MODELS = _SubCommand(
 )
 
 
-
 def _run_serve(app: App, args: argparse.Namespace) -> int:
     """``chatbot serve``: the web chat."""
     from chatbot.web.serve import run_serve

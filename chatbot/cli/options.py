@@ -20,8 +20,8 @@ __all__ = [
     "RunOptions",
     "StoreOptions",
     "model_options",
-    "serve_options",
     "run_options",
+    "serve_options",
     "store_options",
 ]
 

@@ -19,22 +19,21 @@ from chatbot.tools.toolbox import Toolbox
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
-
-    from chatbot.tools.mcp_hub import McpHub
     from rich.console import Console
 
     from chatbot.cli.options import RunOptions
     from chatbot.repl.commands.registry import CommandRegistry
     from chatbot.settings.config import Config
     from chatbot.settings.user_config import UserConfig
+    from chatbot.tools.mcp_hub import McpHub
 
 __all__ = [
     "assemble_toolbox",
     "build_toolbox",
-    "mcp_hub_for",
     "for_chat",
     "for_one_shot",
     "max_rounds_from",
+    "mcp_hub_for",
     "toolbox_for_run",
     "tools_enabled",
 ]

@@ -110,9 +110,7 @@ def chat_routes(context: WebContext) -> list[Route]:
             {
                 "user": user,
                 "signin": context.credentials.kind,
-                "personas": [
-                    {"name": p.name, "description": p.description} for p in engine.book
-                ],
+                "personas": [{"name": p.name, "description": p.description} for p in engine.book],
                 "models": models,
                 "status": chat.status(),
             },

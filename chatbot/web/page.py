@@ -81,7 +81,7 @@ def sign_in_page(accept_language: str, *, kind: str) -> str:
     language = language_for(accept_language)
     t = {key: escape(value) for key, value in page_texts(language).items()}
     if kind == "link":
-        form = f'<p>{t["sign_in_link"]}</p>'
+        form = f"<p>{t['sign_in_link']}</p>"
     else:
         fields = (
             f'<label>{t["user"]} <input name="user" autocomplete="username" required></label>'

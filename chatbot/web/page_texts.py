@@ -52,8 +52,12 @@ _EN: dict[str, str] = {
     "kept": "Your message is kept: Regenerate sends it again.",
     "images": "Your message is kept: pick a vision model, then Regenerate.",
     "too_large": "Nothing was sent: shorten the message or remove files.",
-    "dropped": "{count} oldest turn(s) no longer fit the context and were left out of the request.",
-    "compacted": "Summarised {count} older turn(s) to fit the context (the originals stay stored).",
+    "dropped": (
+        "{count} oldest turn(s) no longer fit the context and were left out of the request."
+    ),
+    "compacted": (
+        "Summarised {count} older turn(s) to fit the context (the originals stay stored)."
+    ),
     "retrying": "Retrying in {seconds} s ({attempt}/{attempts}): {reason}",
     "context": "context",
     "session_tokens": "tokens",
@@ -115,10 +119,16 @@ _JA: dict[str, str] = {
     "always": "常に許可",
     "stopped": "停止しました。届いた部分は残してあります。",
     "kept": "メッセージは残してあります。「再生成」でもう一度送信できます。",
-    "images": "メッセージは残してあります。画像に対応したモデルを選んでから「再生成」してください。",
-    "too_large": "何も送信していません。メッセージを短くするか、ファイルを外してください。",
-    "dropped": "古いやり取り {count} 件がコンテキストに収まらないため、リクエストから外しました。",
-    "compacted": "古いやり取り {count} 件を要約してコンテキストに収めました(元の内容は保存されています)。",
+    "images": (
+        "メッセージは残してあります。画像に対応したモデルを選んでから「再生成」してください。"
+    ),
+    "too_large": ("何も送信していません。メッセージを短くするか、ファイルを外してください。"),
+    "dropped": (
+        "古いやり取り {count} 件がコンテキストに収まらないため、リクエストから外しました。"
+    ),
+    "compacted": (
+        "古いやり取り {count} 件を要約してコンテキストに収めました(元の内容は保存されています)。"
+    ),
     "retrying": "{seconds} 秒後に再試行します({attempt}/{attempts}):{reason}",
     "context": "コンテキスト",
     "session_tokens": "トークン",
@@ -126,7 +136,9 @@ _JA: dict[str, str] = {
     "drop_files": "ここにファイルをドロップすると添付します",
     "remove": "外す",
     "sign_in": "サインイン",
-    "sign_in_link": "サインインするには、chatbot serve がターミナルに表示したリンクを開いてください。",
+    "sign_in_link": (
+        "サインインするには、chatbot serve がターミナルに表示したリンクを開いてください。"
+    ),
     "token": "アクセストークン",
     "user": "ユーザー名",
     "password": "パスワード",
@@ -134,7 +146,8 @@ _JA: dict[str, str] = {
     "sign_out": "サインアウト",
     "help": (
         "Enter で送信、Shift+Enter で改行します。ファイルはドロップまたは貼り付けで添付できます。"
-        "会話は保存され、ターミナルと共有されます。chatbot --session ID でターミナルから続きを話せます。"
+        "会話は保存され、ターミナルと共有されます。"
+        "chatbot --session ID でターミナルから続きを話せます。"
     ),
     "menu": "メニュー",
     "busy": "まだ返答を受信しています。",

@@ -87,7 +87,7 @@ def _highlight(code: str, language: str, _attrs: Any) -> str:
         lexer = get_lexer_by_name(language.split()[0])
     except ClassNotFound:
         return ""
-    return highlight(code, lexer, _formatter(HtmlFormatter))
+    return str(highlight(code, lexer, _formatter(HtmlFormatter)))
 
 
 @functools.cache
@@ -96,7 +96,7 @@ def _formatter(kind: type[Any]) -> Any:
 
 
 def _image_as_link(
-    tokens: Sequence[Token], index: int, options: OptionsDict, env: EnvType
+    renderer: RendererHTML, tokens: Sequence[Token], index: int, options: OptionsDict, env: EnvType
 ) -> str:
     """An image becomes a link with its description: nothing loads unless clicked."""
     token = tokens[index]
@@ -111,8 +111,7 @@ def _parser() -> MarkdownIt:
 
     parser = MarkdownIt("commonmark", {"html": False, "highlight": _highlight})
     parser.enable("strikethrough").enable("table")
-    renderer: RendererHTML = parser.renderer  # type: ignore[assignment]
-    renderer.rules["image"] = _image_as_link
+    parser.add_render_rule("image", _image_as_link)
     return parser
 
 

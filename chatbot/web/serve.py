@@ -105,7 +105,9 @@ def run_serve(
         import uvicorn  # noqa: F401
         from starlette.applications import Starlette  # noqa: F401
     except ImportError:
-        raise ConfigError("chatbot serve needs the 'web' extra: pip install 'chatbot[web]'") from None
+        raise ConfigError(
+            "chatbot serve needs the 'web' extra: pip install 'chatbot[web]'"
+        ) from None
     from chatbot.web.engine_link import open_engine
 
     engine = open_engine(
@@ -244,4 +246,3 @@ def _banner(host: str, port: int, credentials: Credentials) -> str:
     else:
         how = f"sign in as one of {len(credentials.users)} users (Ctrl-C stops the server)"
     return f"chatbot: web chat on {url} — {how}"
-

@@ -36,7 +36,7 @@ def test_cancel_wakes_a_read_blocked_on_a_silent_server(server: FakeOpenAIServer
     _cancel_after(cancel, 1.0)
     events = []
     with pytest.raises(StreamCancelled):
-        for event in client.stream(request):  # noqa: PERF402
+        for event in client.stream(request):
             events.append(event)
     assert time.monotonic() - started < 10  # not the 30 s the server would have taken
     assert not any(isinstance(e, TextDelta) for e in events)

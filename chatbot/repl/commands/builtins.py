@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["CONTINUE_PROMPT", "builtin_commands", "usage_lines"]
 
 
-
 def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
     """The commands every chat has."""
     registry = CommandRegistry()
@@ -54,7 +53,8 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
             "Keys: Enter sends; Alt-Enter (or Esc then Enter, or Ctrl-J) adds a new line; "
             "pasted text stays one message; Ctrl-X Ctrl-E edits the input in $EDITOR; "
             "Tab completes commands, and file paths after /file; Up recalls earlier input; "
-            "Ctrl-C clears the line or stops a reply; Ctrl-D or /exit quits."
+            "Ctrl-C clears the line or stops a reply; Ctrl-D or /exit quits. "
+            "The same chat in a browser: chatbot serve."
         )
 
     @registry.add(
