@@ -134,18 +134,18 @@ def test_enter_while_an_input_method_is_composing_does_not_send(
     driver.execute_cdp_cmd(
         "Input.imeSetComposition", {"text": "にほん", "selectionStart": 3, "selectionEnd": 3}
     )
-    composing = page.js(
+    page.js(
         """const box = document.querySelector('textarea[aria-label="Message"]');
         window.__composing = [];
         box.addEventListener('keydown', (e) => window.__composing.push(e.isComposing));"""
     )
-    del composing
     driver.execute_cdp_cmd(
         "Input.dispatchKeyEvent",
         {"type": "rawKeyDown", "key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 229},
     )
     driver.execute_cdp_cmd("Input.insertText", {"text": "日本"})
     time.sleep(0.3)
+    assert page.js("return window.__composing") == [True]
     assert len(fake.chat_requests) == before
     assert not page.driver.find_elements(By.CSS_SELECTOR, '[data-role="user"]')
     assert box(page).get_attribute("value") == "日本"
@@ -233,6 +233,32 @@ def test_switching_persona_changes_the_system_prompt(page: Browser, fake: FakeOp
     wait_idle(page)
     system = fake.chat_requests[-1].body["messages"][0]
     assert system == {"role": "system", "content": load_personas().get("it-support").system}
+
+
+def test_the_model_picker_sets_the_model_asked_for(page: Browser, fake: FakeOpenAIServer) -> None:
+    picker = Select(page.driver.find_element(By.ID, "model"))
+    assert {o.text for o in picker.options} >= {"fake-model", "gpt-4o-mini"}
+    picker.select_by_value("fake-model")
+    wait_for(lambda: page.js("return document.getElementById('model').value") == "fake-model")
+    send(page, "which model?")
+    wait_idle(page)
+    assert fake.chat_requests[-1].body["model"] == "fake-model"
+
+
+def test_a_cut_reply_says_so_and_continue_asks_for_the_rest(
+    page: Browser, fake: FakeOpenAIServer
+) -> None:
+    fake.enqueue(Reply(text="The first half", finish_reason=None), Reply(text="and the rest."))
+    send(page, "tell me")
+    wait_idle(page)
+    outcome = last(page, "assistant").find_element(By.CSS_SELECTOR, ".outcome")
+    assert "the reply was cut" in outcome.text
+    outcome.find_element(By.CSS_SELECTOR, "button.action-continue").click()
+    wait_for(lambda: reply_text(page) == "and the rest.", what="the rest of the reply")
+    wait_idle(page)
+    sent = fake.chat_requests[-1].body["messages"]
+    assert sent[-2] == {"role": "assistant", "content": "The first half"}
+    assert sent[-1]["content"].startswith("Continue exactly where")
 
 
 def test_attach_a_text_file_and_refuse_a_binary_one(
