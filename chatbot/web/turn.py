@@ -17,6 +17,7 @@ from typing import Any
 from chatbot.api.cancel import Cancellation, StreamCancelled
 from chatbot.conversation.retry import RetryWait
 from chatbot.render.sanitize import sanitize
+from chatbot.tools.display import progress_text
 from chatbot.tools.output import visible
 
 __all__ = ["TurnDisplay", "WebTurn"]
@@ -130,6 +131,12 @@ class TurnDisplay:
 
     def start(self, number: int, name: str, brief: str) -> None:
         self._emit({"t": "tool", "n": number, "name": sanitize(name), "brief": brief})
+
+    def progress(self, done: float, total: float | None, message: str | None) -> None:
+        self._emit({"t": "tool_progress", "text": progress_text(done, total, message)})
+
+    def stop_ticking(self) -> None:
+        """Nothing ticks in the page: the server's progress events are the only redraws."""
 
     def finish(self, outcome: str, *, ok: bool = True) -> None:
         self._emit({"t": "tool_done", "outcome": sanitize(outcome), "ok": ok})

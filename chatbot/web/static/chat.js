@@ -277,10 +277,19 @@
               current = null;
               messages.append(el("div", { class: "tool-line", "data-role": "tool", text: "⚙ #" + event.n + " " + event.name + (event.brief ? " " + event.brief : "") + (event.outcome ? " → " + event.outcome : " …") }));
               break;
+            case "tool_progress": {
+              const lines = messages.querySelectorAll(".tool-line");
+              const last = lines[lines.length - 1];
+              if (last) {
+                last.dataset.base = last.dataset.base || last.textContent;
+                last.textContent = last.dataset.base + " " + event.text;
+              }
+              break;
+            }
             case "tool_done": {
               const lines = messages.querySelectorAll(".tool-line");
               const last = lines[lines.length - 1];
-              if (last) last.textContent = last.textContent.replace(/ …$/, "") + " " + event.outcome;
+              if (last) last.textContent = (last.dataset.base || last.textContent).replace(/ …$/, "") + " " + event.outcome;
               break;
             }
             case "notice":
