@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chatbot.i18n import _
 from chatbot.render.sanitize import sanitize
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ class Notices:
         self.console.print(Text(sanitize(text), style=style), soft_wrap=True)
 
     def error(self, text: str) -> None:
-        self._line(f"error: {text}", style="bold red")
+        self._line(_("error: {message}").format(message=text), style="bold red")
 
     def warning(self, text: str) -> None:
         self._line(text, style="yellow")
