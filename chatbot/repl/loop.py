@@ -9,7 +9,7 @@ from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.outcome import describe_outcome
 from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ApiError, ChatbotError, ImagesRejected, MessageTooLarge
-from chatbot.i18n import _, ngettext
+from chatbot.i18n import _, gettext, ngettext
 from chatbot.render import ReplyRenderer
 from chatbot.repl.commands.registry import CommandContext, CommandRegistry, Exit
 from chatbot.repl.notices import Notices
@@ -60,7 +60,7 @@ class Repl:
         """Loop until the user leaves; returns the exit status."""
         persona = self.session.persona
         if persona.greeting and not self.session.conversation.messages:
-            self.notices.hint(persona.greeting)
+            self.notices.hint(gettext(persona.greeting))
         while True:
             # /edit leaves the edited text as the next input, to send or edit further.
             start, self.context.next_input = self.context.next_input, None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from chatbot.cells import cell_width, pad
+from chatbot.cells import cell_width, pad, wrap
 from chatbot.conversation.attachments import format_size
 from chatbot.conversation.session import ChatSession
 from chatbot.errors import ChatbotError, ClipboardUnavailable
@@ -53,14 +53,16 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
             # Text, not markup: "[show|fold|hide]" would read as a style tag and vanish.
             table.add_row(Text(command.usage), Text(command.help))
         ctx.console.print(table)
-        ctx.notices.hint(
-            _(
-                "Keys: Enter sends; Alt-Enter (or Esc then Enter, or Ctrl-J) adds a new line; "
-                "pasted text stays one message; Ctrl-X Ctrl-E edits the input in $EDITOR; "
-                "Tab completes commands, and file paths after /file; Up recalls earlier input; "
-                "Ctrl-C clears the line or stops a reply; Ctrl-D or /exit quits."
-            )
+        keys = _(
+            "Keys: Enter sends; Alt-Enter (or Esc then Enter, or Ctrl-J) adds a new line; "
+            "pasted text stays one message; Ctrl-X Ctrl-E edits the input in $EDITOR; "
+            "Tab completes commands, and file paths after /file; Up recalls earlier input; "
+            "Ctrl-C clears the line or stops a reply; Ctrl-D or /exit quits."
         )
+        # Wrapped here, by cells and between words (or Japanese characters), not by the
+        # terminal in the middle of a word.
+        for line in wrap(keys, ctx.console.width):
+            ctx.notices.hint(line)
 
     @registry.add(
         "persona",

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from chatbot.cells import cell_width, cut
 from chatbot.conversation.attachments import describe_attachments
 from chatbot.errors import ChatbotError
 from chatbot.i18n import _, ngettext, quote
@@ -160,18 +161,32 @@ def add_store_commands(
             return
         table = Table(box=None, header_style="bold", pad_edge=False)
         headers = (_("id"), _("when"), _("persona"), _("turns"), _("title"))
+        rows = [
+            ("*" if row[0] == str(journal.conversation_id) else "") + row[0]
+            for row in session_rows(infos)
+        ]
+        cells = [(marked, *(sanitize(c) for c in row[1:])) for marked, row in zip(
+            rows, session_rows(infos), strict=True
+        )]  # fmt: skip
+        # One line per conversation: the first columns keep their width and the title
+        # gets the rest of the line, cut with "…" by cells (a Japanese title has no
+        # spaces to wrap at, and must not be cut through a character).
+        widths = [max(cell_width(h), *(cell_width(r[i]) for r in cells)) for i, h in
+                  enumerate(headers[:4])]  # fmt: skip
+        room = max(10, ctx.console.width - sum(widths) - 2 * len(widths))
         for index, column in enumerate(headers):
-            # Numbers right-aligned; only the title may wrap (rich counts wide cells).
             table.add_column(
-                column, no_wrap=index < 4, justify="right" if index in (0, 3) else "left"
+                column,
+                no_wrap=True,
+                min_width=widths[index] if index < 4 else None,
+                justify="right" if index in (0, 3) else "left",
             )
-        for index, row in enumerate(session_rows(infos)):
-            marker = "*" if row[0] == str(journal.conversation_id) else ""
-            title = Text(sanitize(row[4]))
+        for index, row in enumerate(cells):
+            title = Text(cut(row[4], room))
             if index < len(snippets) and snippets[index]:
                 # Where the text matched, dimmed under the title.
-                title.append("\n" + sanitize(snippets[index] or ""), style="dim")
-            table.add_row(marker + row[0], *(Text(sanitize(cell)) for cell in row[1:4]), title)
+                title.append("\n" + cut(sanitize(snippets[index] or ""), room), style="dim")
+            table.add_row(*(Text(cell) for cell in row[:4]), title)
         ctx.console.print(table)
 
     @registry.add("load", usage=_("/load ID"), help=_("continue a stored conversation"))
