@@ -49,6 +49,8 @@ _STATUS_NOTES = {
     ReplyStatus.ABNORMAL: N_("_(ended early by the server)_"),
     ReplyStatus.DECLINED: N_("_(not run: not approved)_"),
     ReplyStatus.SKIPPED: N_("_(not run: the turn reached its limit of tool rounds)_"),
+    ReplyStatus.REFUSED: N_("_(a refusal: the model declined to answer)_"),
+    ReplyStatus.NOT_RUN: N_("_(not run: an earlier call was cancelled)_"),
 }
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
