@@ -67,28 +67,34 @@ def _head(text: str, width: int) -> str:
     return head if cell_width(head) <= width else ""
 
 
-def wrap(text: str, width: int) -> list[str]:
+def wrap(text: str, width: int, *, indent: int = 0, keep_long_words: bool = False) -> list[str]:
     """``text`` broken into lines of at most ``width`` cells.
 
     Latin words break at spaces; wide (CJK) text may break between any two
     characters, but never before closing punctuation such as 、 or 。, nor after
-    an opening bracket. A word longer than a whole line is cut between characters.
+    an opening bracket. A word longer than a whole line is cut between characters,
+    or, with ``keep_long_words`` (a URL, a path), kept whole on a line of its own.
+    Lines after the first start with ``indent`` spaces, counted in the width.
     """
-    width = max(width, 2)
+    width = max(width, indent + 2, 2)
     lines: list[list[str]] = [[]]
     used = 0
+
+    def limit() -> int:
+        return width if len(lines) == 1 else width - indent
+
     for token, size in _tokens(" ".join(text.split())):
         line = lines[-1]
         if token == " ":
-            if line and used + 1 <= width:
+            if line and used + 1 <= limit():
                 line.append(token)
                 used += 1
             continue
-        if line and used + size > width:
+        if line and used + size > limit():
             while line and line[-1] == " ":
                 line.pop()
             carried: list[str] = []
-            if size <= width - 2:
+            if size <= width - indent - 2:
                 if token[0] in _NO_LINE_START and line and cell_width(line[-1]) == 2:
                     carried.append(line.pop())
                 if line and line[-1] in _NO_LINE_END:
@@ -98,11 +104,15 @@ def wrap(text: str, width: int) -> list[str]:
             lines.append(carried)
             line = lines[-1]
             used = sum(cell_width(piece) for piece in carried)
-        if size > width - used:
+        if size > limit() - used and keep_long_words:
+            line.append(token)
+            used += size
+            continue
+        if size > limit() - used:
             # A word wider than the line: cut between characters.
             rest = token
             while rest:
-                head = _head(rest, width - used)
+                head = _head(rest, limit() - used)
                 if not head:
                     lines.append([])
                     used = 0
@@ -113,7 +123,8 @@ def wrap(text: str, width: int) -> list[str]:
             continue
         line.append(token)
         used += size
-    return ["".join(line).rstrip() for line in lines if line] or [""]
+    shown = ["".join(line).rstrip() for line in lines if line] or [""]
+    return [shown[0], *(" " * indent + line for line in shown[1:])]
 
 
 def _tokens(text: str) -> list[tuple[str, int]]:

@@ -11,6 +11,8 @@
     [mcp_servers.search]                # a server reached over streamable HTTP
     url = "https://mcp.example.com/mcp"
     headers = { Authorization = "Bearer …" }
+    # transport = "sse"                 # the older HTTP+SSE transport (found by itself
+    #                                   # when the URL ends in /sse or streamable HTTP 404s)
 
     [tools]
     max_rounds = 8                      # tool rounds per turn before the chat stops asking
@@ -35,7 +37,19 @@ __all__ = ["McpServerConfig", "ToolSettings", "parse_mcp_servers", "parse_tool_s
 
 #: Server names: they prefix tool names (``name__tool``), so no double underscore.
 _SERVER_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]|_(?!_)){0,31}")
-_SERVER_KEYS = ("command", "args", "env", "cwd", "url", "headers", "trust", "timeout")
+_SERVER_KEYS = (
+    "command",
+    "args",
+    "env",
+    "cwd",
+    "url",
+    "headers",
+    "transport",
+    "trust",
+    "timeout",
+)
+#: What ``transport`` may say for a ``url`` server; "" finds out.
+_HTTP_TRANSPORTS = ("streamable-http", "sse")
 _TOOL_KEYS = ("max_rounds", "shell_timeout")
 
 
@@ -54,10 +68,14 @@ class McpServerConfig:
     trust: bool = False
     #: Seconds one call may take.
     timeout: float = 60.0
+    #: For a ``url``: "streamable-http", "sse" (the older HTTP+SSE), or "" to find out.
+    http_transport: str = ""
 
     @property
     def transport(self) -> str:
-        return "http" if self.url else "stdio"
+        if not self.url:
+            return "stdio"
+        return "sse" if self.http_transport == "sse" else "http"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -112,6 +130,17 @@ def _server(name: str, table: object, *, where: str) -> McpServerConfig:
         )
     if url is None and "headers" in table:
         raise ConfigError(_("{where}: headers go with url, not command").format(where=where))
+    transport = _optional_text(table, "transport", where) or ""
+    if transport and url is None and transport != "stdio":
+        raise ConfigError(
+            _("{where}: transport {transport!r} goes with url, not command").format(
+                where=where, transport=transport
+            )
+        )
+    if url is not None and transport and transport not in _HTTP_TRANSPORTS:
+        raise ConfigError(
+            _("{where}: transport must be streamable-http or sse").format(where=where)
+        )
     args = table.get("args", [])
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         raise ConfigError(_("{where}: args must be a list of strings").format(where=where))
@@ -129,6 +158,7 @@ def _server(name: str, table: object, *, where: str) -> McpServerConfig:
         headers=_strings(table, "headers", where),
         trust=trust,
         timeout=_number(table, "timeout", where, TOOL_TIMEOUT, default=60.0),
+        http_transport=transport if url is not None else "",
     )
 
 

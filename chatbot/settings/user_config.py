@@ -19,6 +19,7 @@ file is fine; anything else wrong is one line naming the file.
 from __future__ import annotations
 
 import math
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,8 @@ class UserConfig:
     tools: ToolSettings = field(default_factory=ToolSettings)
     #: The language asked for ("en", "ja"); None follows CHATBOT_LANG and the locale.
     language: str | None = None
+    #: Lines to show before the chat starts (a file holding secrets others can read).
+    warnings: tuple[str, ...] = ()
 
 
 def load_user_config(path: Path) -> UserConfig:
@@ -72,12 +75,33 @@ def load_user_config(path: Path) -> UserConfig:
                     path=path, key=key, choices=", ".join(_SECTIONS)
                 )
             )
+    servers = parse_mcp_servers(document.get("mcp_servers", {}), path=path)
     return UserConfig(
         prices=_prices(document.get("prices", {}), path=path),
         context_windows=_windows(document.get("context_windows", {}), path=path),
-        mcp_servers=parse_mcp_servers(document.get("mcp_servers", {}), path=path),
+        mcp_servers=servers,
         tools=parse_tool_settings(document.get("tools", {}), path=path),
         language=_language(document.get("language"), path=path),
+        warnings=_readable_secrets(path, servers),
+    )
+
+
+def _readable_secrets(path: Path, servers: tuple[McpServerConfig, ...]) -> tuple[str, ...]:
+    """A warning when the file holds MCP tokens or headers and others may read it, as
+    for ``.env``; the values themselves are never shown."""
+    if not any(server.env or server.headers for server in servers):
+        return ()
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return ()
+    if not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return ()
+    return (
+        _(
+            "warning: {path} holds MCP server env or headers and is readable by other "
+            "users; run: chmod 600 {path}"
+        ).format(path=path),
     )
 
 

@@ -67,3 +67,15 @@ def test_wrap_breaks_japanese_between_characters_but_not_before_punctuation() ->
     assert lines == ["添付した状態", "で、チャットを", "始めます。"]
     assert not any(line.startswith(("、", "。")) for line in lines)
     assert wrap("hello world again", 11) == ["hello world", "again"]
+
+
+def test_an_error_line_folds_by_cells_with_its_indent_and_keeps_a_url_whole() -> None:
+    from chatbot.text import fold_line
+
+    japanese = "エラー: サーバーが API キーを拒否しました(401)。OPENAI_API_KEY を確認してください"
+    lines = fold_line(japanese, 40).split("\n")
+    assert all(cell_width(line) <= 40 for line in lines)
+    assert all(line.startswith("  ") and not line[2:].startswith("、") for line in lines[1:])
+    assert "".join(line.strip() for line in lines).replace(" ", "") == japanese.replace(" ", "")
+    url = "http://127.0.0.1:1234/" + "x" * 60
+    assert f"  {url}" in fold_line(f"cannot reach {url} (refused)", 40).split("\n")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from chatbot.cells import cut
-from chatbot.conversation.messages import ReplyStatus, Role
+from chatbot.conversation.messages import ReplyStatus
+from chatbot.conversation.tool_turns import numbered_results
 from chatbot.errors import ChatbotError
 from chatbot.i18n import N_, _, gettext
 from chatbot.render.sanitize import sanitize
@@ -53,12 +54,15 @@ def add_tool_commands(registry: CommandRegistry, *, toolbox: Toolbox) -> None:
             if toolbox.hub is not None:
                 toolbox.hub.refresh()
             toolbox.show_notices()
-            for line in tool_status_lines(toolbox, persona=ctx.session.persona, model=model):
+            lines = tool_status_lines(
+                toolbox, persona=ctx.session.persona, model=model, width=ctx.console.width
+            )
+            for line in lines:
                 ctx.notices.plain(line)
 
     @registry.add("tool", usage="/tool N", help=_("show the full result of tool call N"))
     def _tool(ctx: CommandContext, argument: str) -> None:
-        results = [m for m in ctx.session.conversation.messages if m.role is Role.TOOL]
+        results = numbered_results(ctx.session.conversation.messages)
         if not results:
             ctx.notices.hint(_("no tool calls in this conversation yet"))
             return
@@ -78,8 +82,14 @@ def add_tool_commands(registry: CommandRegistry, *, toolbox: Toolbox) -> None:
         ctx.console.print(Text(sanitize(result.content)), soft_wrap=True)
 
 
-def tool_status_lines(toolbox: Toolbox, *, persona: Persona, model: str) -> list[str]:
-    """What ``/tools`` prints: on or off, the shell, each MCP server and its tools."""
+def tool_status_lines(
+    toolbox: Toolbox, *, persona: Persona, model: str, width: int = 80
+) -> list[str]:
+    """What ``/tools`` prints: on or off, the shell, each MCP server and its tools.
+
+    Each tool's line is fitted to ``width`` (the terminal's), its description cut
+    with an ellipsis; a tool the model is not offered says why.
+    """
     if not toolbox.enabled:
         lines = [_("tools: off for this session (/tools on to offer them again)")]
     elif toolbox.memory.unsupported(toolbox.server_url, model):
@@ -112,16 +122,32 @@ def tool_status_lines(toolbox: Toolbox, *, persona: Persona, model: str) -> list
         where = config.url or " ".join([config.command or "", *config.args])
         asks = _("trusted") if config.trust else _("asks first")
         status = gettext(state.status) + (f": {state.detail}" if state.detail else "")
+        transport = _transport_words(state.transport) or config.transport
         lines.append(
             _("  {name} ({transport}, {asks}): {status}").format(
-                name=config.name, transport=config.transport, asks=asks, status=status
+                name=config.name, transport=transport, asks=asks, status=status
             )
         )
-        lines.append(f"      {where}")
+        lines.append(_fitted(f"      {where}", width))
         for spec in state.tools:
+            if spec.unavailable:
+                lines.append(_fitted(f"      {spec.name} ({spec.unavailable})", width))
+                continue
             used = "" if selects(persona.tools, spec) else _(" (not for this persona)")
             always = _(" (always)") if spec.name in toolbox.approver.always else ""
-            # One line each, whatever the terminal: the description is cut by cells.
-            description = cut(" ".join(spec.description.split()), 60)
-            lines.append(f"      {spec.name}{used}{always}  {description}")
+            head = f"      {spec.name}{used}{always}"
+            description = " ".join(spec.description.split())
+            lines.append(_fitted(f"{head}  {description}" if description else head, width))
     return lines
+
+
+def _transport_words(transport: str) -> str:
+    """How ``/tools`` names the transport in use."""
+    if transport.startswith("sse"):
+        return "HTTP+SSE, found by itself" if "found" in transport else "HTTP+SSE"
+    return {"streamable-http": "http", "stdio": "stdio"}.get(transport, "")
+
+
+def _fitted(line: str, width: int) -> str:
+    """``line`` cut to ``width`` cells with an ellipsis (the terminal would wrap it)."""
+    return line if width < 20 else cut(line, width)
