@@ -250,3 +250,66 @@ def test_help_and_usage_errors_are_japanese_and_wrapped_by_cells(
     result = run_chatbot("--temperature", "3", env=japanese_env(dict(os.environ)))
     assert result.returncode == 2
     assert "chatbot: エラー: 引数 -t/--temperature: 0〜2 の数値で指定してください" in result.stderr
+
+
+def _without_server_words(line: str, server_words: str) -> str:
+    """``line`` without the server's own message, which the program quotes as it is."""
+    return line.replace(server_words, "")
+
+
+def test_a_wrong_key_is_one_japanese_line_in_the_chat_and_in_one_shot(
+    server: FakeOpenAIServer, terminals: list[Terminal]
+) -> None:
+    said = "Incorrect API key provided."
+    server.enqueue(Reply(status=401, error_body={"error": {"message": said}}))
+    terminal = open_japanese(terminals, server, columns=60)
+    terminal.wait_for_prompt()
+    start = len(terminal.output)
+    terminal.send_line("こんにちは")
+    seen = terminal.expect("送り直せます")
+    terminal.wait_for_prompt()
+    flat = "".join(seen.split())
+    assert "サーバーがAPIキーを拒否しました(401)。OPENAI_API_KEYを確認してください" in flat
+    lines = program_lines(terminal.output[start:], exclude=("こんにちは",))
+    for line in lines:
+        assert_fits(line, 60)
+    # The error line folds at the terminal's width; the server's words may span lines.
+    joined = " ".join(" ".join(lines).split())
+    assert english_words(_without_server_words(joined, said)) == [], joined
+    terminal.send_line("/exit")
+    assert terminal.exit_status() == 0
+
+    server.enqueue(Reply(status=401, error_body={"error": {"message": said}}))
+    result = run_chatbot("質問です", server=server, env=japanese_env(dict(os.environ)))
+    assert result.returncode == 1 and result.stdout == ""
+    [line] = result.stderr.strip().split("\n")
+    assert line.startswith("chatbot: サーバーが API キーを拒否しました(401)")
+    assert english_words(_without_server_words(line, said).removeprefix("chatbot:")) == [], line
+
+
+def test_a_cut_reply_in_japanese_is_marked_and_retried(
+    server: FakeOpenAIServer, terminals: list[Terminal]
+) -> None:
+    server.enqueue(
+        Reply(text="ポートを調べるには", finish_reason=None, done=False, framing="close"),
+        Reply(text="ss -tlnp を実行します。"),
+    )
+    terminal = open_japanese(terminals, server, columns=60)
+    terminal.wait_for_prompt()
+    start = len(terminal.output)
+    terminal.send_line("開いているポートを調べたい")
+    seen = terminal.expect("聞き直せます")
+    terminal.wait_for_prompt()
+    flat = "".join(seen.split())
+    assert "応答が途切れました。" in flat and "/continueで続きを頼めます" in flat
+    for line in program_lines(
+        terminal.output[start:], exclude=("ポートを調べるには", "開いているポート")
+    ):
+        assert english_words(line) == [], line
+        assert_fits(line, 60)
+    terminal.send_line("/retry")
+    terminal.expect("を実行します")
+    terminal.wait_for_prompt()
+    terminal.send_line("/exit")
+    assert terminal.exit_status() == 0
+    assert "\ufffd" not in terminal.output
