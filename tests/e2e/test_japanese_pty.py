@@ -241,6 +241,7 @@ def test_help_and_usage_errors_are_japanese_and_wrapped_by_cells(
             "fish",
             "WebP",
             "Qwen",
+            "Retry-After",
         ]
     )
     for line in body:
