@@ -23,6 +23,7 @@ from chatbot.conversation.attachments import (
     too_big,
 )
 from chatbot.errors import AttachmentError
+from chatbot.i18n import _
 from chatbot.tokens import MESSAGE_OVERHEAD
 
 if TYPE_CHECKING:
@@ -45,7 +46,9 @@ class Attached:
     def line(self) -> str:
         """``attached notes.txt · ~320 tokens``: what the user is told."""
         kind = "" if self.attachment.kind is AttachmentKind.TEXT else f" ({self.attachment.mime})"
-        return f"attached {self.attachment.name}{kind} · ~{self.tokens:,} tokens"
+        return _("attached {name}{kind} · ~{tokens:,} tokens").format(
+            name=self.attachment.name, kind=kind, tokens=self.tokens
+        )
 
 
 def room_for_message(session: ChatSession) -> int:
@@ -58,10 +61,10 @@ def room_for_message(session: ChatSession) -> int:
 def _over(session: ChatSession, room: int) -> str:
     """The end of every "does not fit" refusal: how much room there is, and why."""
     budget = session.budget
-    return (
-        f"more than the {room:,} this model's {budget.context_window:,}-token context has "
-        f"for a message (with {budget.reserved_for_reply:,} kept for the reply): not attached"
-    )
+    return _(
+        "more than the {room:,} this model's {window:,}-token context has for a message "
+        "(with {reserved:,} kept for the reply): not attached"
+    ).format(room=room, window=budget.context_window, reserved=budget.reserved_for_reply)
 
 
 def _text_limit(room: int) -> int:
@@ -71,7 +74,11 @@ def _text_limit(room: int) -> int:
 def _fitted(attachment: Attachment, *, label: str, session: ChatSession, room: int) -> Attached:
     tokens = session.counter.file_tokens(attachment)
     if tokens > room:
-        raise AttachmentError(f"{label} is about {tokens:,} tokens, {_over(session, room)}")
+        raise AttachmentError(
+            _("{path} is about {tokens:,} tokens, {over}").format(
+                path=label, tokens=tokens, over=_over(session, room)
+            )
+        )
     return Attached(attachment=attachment, tokens=tokens)
 
 
@@ -91,8 +98,9 @@ def attach_files(paths: Iterable[Path], *, session: ChatSession) -> list[Attache
             # Too big to be worth reading: its size alone shows it cannot fit.
             fewest = math.ceil(exc.size * _MIN_TOKENS_PER_BYTE)
             raise AttachmentError(
-                f"{path} is {format_size(exc.size)} (at least ~{fewest:,} tokens), "
-                f"{_over(session, room)}"
+                _("{path} is {size} (at least ~{fewest:,} tokens), {over}").format(
+                    path=path, size=format_size(exc.size), fewest=fewest, over=_over(session, room)
+                )
             ) from None
         attached.append(_fitted(attachment, label=str(path), session=session, room=room))
     return attached
@@ -113,8 +121,9 @@ def attach_data(name: str, data: bytes, *, session: ChatSession) -> Attached:
     if not image and len(data) > _text_limit(room):
         fewest = math.ceil(len(data) * _MIN_TOKENS_PER_BYTE)
         raise AttachmentError(
-            f"{label} is {format_size(len(data))} (at least ~{fewest:,} tokens), "
-            f"{_over(session, room)}"
+            _("{path} is {size} (at least ~{fewest:,} tokens), {over}").format(
+                path=label, size=format_size(len(data)), fewest=fewest, over=_over(session, room)
+            )
         )
     attachment = Attachment.from_bytes(name, data, label=label)
     return _fitted(attachment, label=label, session=session, room=room)
