@@ -381,9 +381,7 @@ def build_serve_parser() -> argparse.ArgumentParser:
         "--personas", metavar="PATH", action="append", default=[], help=_("extra personas file")
     )
     parser.add_argument("-m", "--model", help=_("model name (overrides the persona)"))
-    parser.add_argument(
-        "--base-url", help=_("OpenAI-compatible API base URL (OPENAI_BASE_URL)")
-    )
+    parser.add_argument("--base-url", help=_("OpenAI-compatible API base URL (OPENAI_BASE_URL)"))
     parser.add_argument(
         "--context-window", type=_positive_int, help=_("the model's context size, in tokens")
     )

@@ -16,6 +16,8 @@ import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
+from chatbot.i18n import _
+
 __all__ = ["EventChannel", "TurnLimits", "run_on_thread"]
 
 _END = object()
@@ -88,12 +90,11 @@ class TurnLimits:
         """Take a place for ``user``'s turn; the reason (one line) when there is none."""
         with self._lock:
             if sum(self._running.values()) >= self.total:
-                return "the server is answering as many messages as it can; try again shortly"
+                return _("the server is answering as many messages as it can; try again shortly")
             if self._running.get(user, 0) >= self.per_user:
-                return (
-                    f"you already have {self.per_user} replies streaming; wait for one "
-                    "to finish, or stop it"
-                )
+                return _(
+                    "you already have {count} replies streaming; wait for one to finish, or stop it"
+                ).format(count=self.per_user)
             self._running[user] = self._running.get(user, 0) + 1
             return None
 

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from chatbot.errors import ChatbotError
+from chatbot.i18n import _
 from chatbot.web.bridge import EventChannel
 from chatbot.web.context import WebContext
 from chatbot.web.live_chat import LiveChat
@@ -56,9 +57,9 @@ async def json_body(request: Request) -> Mapping[str, Any]:
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError:
-        raise ValueError("the request body is not JSON") from None
+        raise ValueError(_("the request body is not JSON")) from None
     if not isinstance(body, dict):
-        raise ValueError("the request body must be a JSON object")
+        raise ValueError(_("the request body must be a JSON object"))
     return body
 
 
@@ -71,7 +72,7 @@ def chat_routes(context: WebContext) -> list[Route]:
         now = time.monotonic()
         _FAILED_SIGN_INS[:] = [t for t in _FAILED_SIGN_INS if now - t < 60]
         if len(_FAILED_SIGN_INS) >= _SIGN_IN_BUDGET:
-            return error(429, "too many failed sign-ins; wait a minute")
+            return error(429, _("too many failed sign-ins; wait a minute"))
         credentials = context.credentials
         token, name, password = (str(body.get(k, "")) for k in ("token", "user", "password"))
         if credentials.kind == "users":
@@ -83,7 +84,7 @@ def chat_routes(context: WebContext) -> list[Route]:
         if user is None:
             _FAILED_SIGN_INS.append(now)
             await asyncio.sleep(0.5)
-            return error(401, "wrong credentials")
+            return error(401, _("wrong credentials"))
         secure = request.headers.get("x-forwarded-proto", "") == "https"
         response = JSONResponse({"user": user})
         response.headers["set-cookie"] = context.signer.header(user, secure=secure)
@@ -124,9 +125,9 @@ def chat_routes(context: WebContext) -> list[Route]:
         except ValueError as exc:
             return error(400, str(exc))
         except NotFound:
-            return error(404, "no such conversation")
+            return error(404, _("no such conversation"))
         if chat.turn is not None:
-            return error(409, "a reply is still streaming: stop it first")
+            return error(409, _("a reply is still streaming: stop it first"))
         session = chat.session
         try:
             if isinstance(body.get("persona"), str):
@@ -146,7 +147,7 @@ def chat_routes(context: WebContext) -> list[Route]:
         except ValueError as exc:
             return error(400, str(exc))
         except NotFound:
-            return error(404, "no such conversation")
+            return error(404, _("no such conversation"))
         reason = context.limits.acquire(user)
         if reason is not None:
             return error(429, reason)
@@ -154,7 +155,7 @@ def chat_routes(context: WebContext) -> list[Route]:
         running = WebTurn(user=user, emit=channel.emit)
         if not chat.begin(running):
             context.limits.release(user)
-            return error(409, "a reply is still streaming in this conversation")
+            return error(409, _("a reply is still streaming in this conversation"))
         try:
             action = _action(chat, action_name, text, ids)
         except ChatbotError as exc:
@@ -190,20 +191,20 @@ def chat_routes(context: WebContext) -> list[Route]:
     async def stop(request: Request) -> Response:
         found = context.turns.find(str(request.path_params["turn"]), user=user_of(request))
         if found is None:
-            return error(404, "that reply is not streaming")
+            return error(404, _("that reply is not streaming"))
         found.stop()
         return JSONResponse({"ok": True})
 
     async def answer(request: Request) -> Response:
         found = context.turns.find(str(request.path_params["turn"]), user=user_of(request))
         if found is None:
-            return error(404, "that reply is not streaming")
+            return error(404, _("that reply is not streaming"))
         try:
             body = await json_body(request)
         except ValueError as exc:
             return error(400, str(exc))
         if not found.answer(str(body.get("verdict", ""))):
-            return error(409, "nothing is waiting for an answer")
+            return error(409, _("nothing is waiting for an answer"))
         return JSONResponse({"ok": True})
 
     async def _chat(request: Request, key: str) -> LiveChat:
@@ -218,12 +219,12 @@ def chat_routes(context: WebContext) -> list[Route]:
         if name == "continue":
             return continue_reply(chat)
         if not text.strip() and not ids:
-            raise ChatbotError("nothing to send: the message is empty")
+            raise ChatbotError(_("nothing to send: the message is empty"))
         if name == "edit":
             return edit_last(chat, text)
         missing = [i for i in ids if i not in chat.pending]
         if missing:
-            raise ChatbotError("an attached file is no longer waiting: attach it again")
+            raise ChatbotError(_("an attached file is no longer waiting: attach it again"))
         return send(chat, text, ids)
 
     return [

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from chatbot.errors import AttachmentError, StoreError
+from chatbot.i18n import _
 from chatbot.web.chat_routes import error, json_body, user_of
 from chatbot.web.context import WebContext
 from chatbot.web.history_view import message_views
@@ -73,7 +74,7 @@ def conversation_routes(context: WebContext) -> list[Route]:
             )
             chat = await run_in_threadpool(place.chat, str(number))
         except (NotFound, StoreError):
-            return error(404, "no such conversation")
+            return error(404, _("no such conversation"))
         return JSONResponse(
             {
                 "title": stored.info.title or "",
@@ -90,15 +91,15 @@ def conversation_routes(context: WebContext) -> list[Route]:
             body = await json_body(request)
             title = body.get("title")
             if not isinstance(title, str):
-                raise ValueError("title must be a string")
+                raise ValueError(_("title must be a string"))
             await run_in_threadpool(place.store.rename_conversation, number, title)
         except ValueError as exc:
             return error(400, str(exc))
         except NotFound:
-            return error(404, "no such conversation")
+            return error(404, _("no such conversation"))
         except StoreError as exc:
             found = "no conversation" in str(exc)
-            return error(404 if found else 400, "no such conversation" if found else str(exc))
+            return error(404 if found else 400, _("no such conversation") if found else str(exc))
         return JSONResponse({"ok": True})
 
     async def deleted(request: Request) -> Response:
@@ -107,7 +108,7 @@ def conversation_routes(context: WebContext) -> list[Route]:
             number = _conversation_id(request)
             await run_in_threadpool(place.store.delete_conversation, number)
         except (NotFound, StoreError):
-            return error(404, "no such conversation")
+            return error(404, _("no such conversation"))
         place.forget(number)
         return JSONResponse({"ok": True})
 
@@ -122,7 +123,7 @@ def conversation_routes(context: WebContext) -> list[Route]:
                 place.store.load_conversation, number, window_tokens=None
             )
         except (NotFound, StoreError):
-            return error(404, "no such conversation")
+            return error(404, _("no such conversation"))
         if kind == "json":
             body = json.dumps(to_json(stored), ensure_ascii=False, indent=1)
             media, suffix = "application/json", "json"
@@ -146,7 +147,7 @@ def conversation_routes(context: WebContext) -> list[Route]:
         try:
             chat = await run_in_threadpool(place.chat, request.query_params.get("chat", ""))
         except NotFound:
-            return error(404, "no such conversation")
+            return error(404, _("no such conversation"))
         data = await request.body()
         try:
             attached = await run_in_threadpool(attach_data, name, data, session=chat.session)
@@ -161,7 +162,7 @@ def conversation_routes(context: WebContext) -> list[Route]:
         try:
             chat = await run_in_threadpool(place.chat, request.query_params.get("chat", ""))
         except NotFound:
-            return error(404, "no such conversation")
+            return error(404, _("no such conversation"))
         chat.pending.pop(request.query_params.get("id", ""), None)
         return JSONResponse({"status": chat.status()})
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from chatbot.errors import ConfigError
+from chatbot.i18n import _
 
 __all__ = [
     "LOCAL_USER",
@@ -124,15 +125,20 @@ def credentials_for(
     if token:
         if len(token) < _MIN_TOKEN:
             raise ConfigError(
-                f"CHATBOT_WEB_TOKEN is too short to guess-proof: use at least {_MIN_TOKEN} "
-                "random characters (python -c 'import secrets; print(secrets.token_urlsafe())')"
+                _(
+                    "CHATBOT_WEB_TOKEN is too short to guess-proof: use at least {count} "
+                    "random characters (python -c 'import secrets; "
+                    "print(secrets.token_urlsafe())')"
+                ).format(count=_MIN_TOKEN)
             )
         return Credentials(kind="token", token=token)
     if not is_loopback(host):
         raise ConfigError(
-            f"--host {host} opens the chat beyond this machine, so it needs a credential: "
-            "set CHATBOT_WEB_TOKEN to a long random string, or give --users FILE "
-            "(see: chatbot serve --help)"
+            _(
+                "--host {host} opens the chat beyond this machine, so it needs a credential: "
+                "set CHATBOT_WEB_TOKEN to a long random string, or give --users FILE "
+                "(see: chatbot serve --help)"
+            ).format(host=host)
         )
     return Credentials(kind="link", token=secrets.token_urlsafe(24))
 
@@ -146,20 +152,26 @@ def load_users(path: Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read the users file {path}: {exc.strerror or exc}") from None
+        raise ConfigError(
+            _("cannot read the users file {path}: {reason}").format(
+                path=path, reason=exc.strerror or exc
+            )
+        ) from None
     users: dict[str, str] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        name, _, stored = line.partition(":")
+        name, _colon, stored = line.partition(":")
         name = name.strip().lower()
         if not name or not set(name) <= _NAME_CHARS or not stored.startswith("scrypt$"):
             raise ConfigError(
-                f"{path}, line {number}: expected NAME:HASH, with a name of letters, digits, "
-                "'-', '_' or '.', and a hash from: chatbot serve --hash-password"
+                _(
+                    "{path}, line {number}: expected NAME:HASH, with a name of letters, "
+                    "digits, '-', '_' or '.', and a hash from: chatbot serve --hash-password"
+                ).format(path=path, number=number)
             )
         users[name] = stored.strip()
     if not users:
-        raise ConfigError(f"the users file {path} names no users")
+        raise ConfigError(_("the users file {path} names no users").format(path=path))
     return users

@@ -22,6 +22,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from chatbot.i18n import _
 from chatbot.web.access_log import AccessLog
 from chatbot.web.credentials import Credentials
 from chatbot.web.session_cookie import COOKIE_NAME, SessionSigner
@@ -113,7 +114,7 @@ class Guard:
         method: str = scope["method"]
         settings = self.settings
         if settings.loopback and _host_name(headers.get("host", "")) not in _LOOPBACK_NAMES:
-            await _reply(send, 403, "this server answers only to 127.0.0.1 and localhost")
+            await _reply(send, 403, _("this server answers only to 127.0.0.1 and localhost"))
             return None
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         if path == "/" and method == "GET" and "token" in query:
@@ -122,13 +123,15 @@ class Guard:
         user = settings.signer.user(_cookie(headers))
         if user is None and not public:
             if path.startswith("/api/") or method != "GET":
-                await _reply(send, 401, "not signed in: open the link chatbot serve printed")
+                await _reply(send, 401, _("not signed in: open the link chatbot serve printed"))
             else:
                 page = settings.sign_in_page(headers.get("accept-language", ""))
                 await _reply(send, 401, page, content_type="text/html; charset=utf-8")
             return None
         if method in _UNSAFE and not self._same_origin(headers):
-            await _reply(send, 403, "refused: this request did not come from the chat's own page")
+            await _reply(
+                send, 403, _("refused: this request did not come from the chat's own page")
+            )
             return user
         limit = settings.max_upload if path.startswith("/api/attachments") else settings.max_body
         length = headers.get("content-length", "")
@@ -216,7 +219,7 @@ def _is_https(headers: dict[str, str]) -> bool:
 def _too_large(limit: int) -> str:
     from chatbot.conversation.attachments import format_size
 
-    return f"too large: a request may carry at most {format_size(limit)}"
+    return _("too large: a request may carry at most {size}").format(size=format_size(limit))
 
 
 async def _reply(

@@ -1,161 +1,86 @@
 """Every word the web page shows, in one catalogue: English, and Japanese by the browser.
 
 The page's HTML is written with these, and the script gets the same table (as a
-JSON data block, never executed) for what it adds while the chat runs. The
-language follows the browser's ``Accept-Language``: Japanese for ``ja``, else English.
+JSON data block, never executed) for what it adds while the chat runs. They are
+translated by the program's gettext catalogue (``chatbot/locale``), in the language
+of the browser's ``Accept-Language`` (Japanese for ``ja``, else English), whatever
+language the server itself speaks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from chatbot.i18n import LANGUAGES, N_, translator
 
-__all__ = ["LANGUAGES", "language_for", "page_texts"]
-
-LANGUAGES = ("en", "ja")
+__all__ = ["language_for", "page_texts"]
 
 _EN: dict[str, str] = {
-    "title": "chatbot",
-    "message": "Message",
-    "placeholder": "Message (Enter sends, Shift+Enter for a new line)",
-    "send": "Send",
-    "stop": "Stop",
-    "attach": "Attach files",
-    "new_chat": "New chat",
-    "conversations": "Conversations",
-    "search": "Search conversations",
-    "persona": "Persona",
-    "model": "Model",
-    "rename": "Rename",
-    "delete": "Delete",
-    "export_md": "Export Markdown",
-    "export_json": "Export JSON",
-    "confirm_delete": "Delete this conversation? This cannot be undone.",
-    "rename_prompt": "New title:",
-    "retry": "Regenerate",
-    "continue": "Continue",
-    "edit": "Edit",
-    "save_edit": "Send edited message",
-    "cancel": "Cancel",
-    "copy": "Copy",
-    "copied": "Copied",
-    "copy_code": "Copy code",
-    "you": "You",
-    "assistant": "Assistant",
-    "thinking": "Thinking…",
-    "thought": "Thought",
-    "tool_wants": "The model wants to run a tool",
-    "tool_shell": "The model wants to run this shell command",
-    "run": "Run",
-    "deny": "Deny",
-    "always": "Always",
-    "stopped": "Stopped: what arrived is kept.",
-    "kept": "Your message is kept: Regenerate sends it again.",
-    "images": "Your message is kept: pick a vision model, then Regenerate.",
-    "too_large": "Nothing was sent: shorten the message or remove files.",
-    "dropped": (
+    "title": N_("chatbot"),
+    "message": N_("Message"),
+    "placeholder": N_("Message (Enter sends, Shift+Enter for a new line)"),
+    "send": N_("Send"),
+    "stop": N_("Stop"),
+    "attach": N_("Attach files"),
+    "new_chat": N_("New chat"),
+    "conversations": N_("Conversations"),
+    "search": N_("Search conversations"),
+    "persona": N_("Persona"),
+    "model": N_("Model"),
+    "rename": N_("Rename"),
+    "delete": N_("Delete"),
+    "export_md": N_("Export Markdown"),
+    "export_json": N_("Export JSON"),
+    "confirm_delete": N_("Delete this conversation? This cannot be undone."),
+    "rename_prompt": N_("New title:"),
+    "retry": N_("Regenerate"),
+    "continue": N_("Continue"),
+    "edit": N_("Edit"),
+    "save_edit": N_("Send edited message"),
+    "cancel": N_("Cancel"),
+    "copy": N_("Copy"),
+    "copied": N_("Copied"),
+    "copy_code": N_("Copy code"),
+    "you": N_("You"),
+    "assistant": N_("Assistant"),
+    "thinking": N_("Thinking…"),
+    "thought": N_("Thought"),
+    "tool_wants": N_("The model wants to run a tool"),
+    "tool_shell": N_("The model wants to run this shell command"),
+    "run": N_("Run"),
+    "deny": N_("Deny"),
+    "always": N_("Always"),
+    "stopped": N_("Stopped: what arrived is kept."),
+    "kept": N_("Your message is kept: Regenerate sends it again."),
+    "images": N_("Your message is kept: pick a vision model, then Regenerate."),
+    "too_large": N_("Nothing was sent: shorten the message or remove files."),
+    "dropped": N_(
         "{count} oldest turn(s) no longer fit the context and were left out of the request."
     ),
-    "compacted": (
+    "compacted": N_(
         "Summarised {count} older turn(s) to fit the context (the originals stay stored)."
     ),
-    "retrying": "Retrying in {seconds} s ({attempt}/{attempts}): {reason}",
-    "context": "context",
-    "session_tokens": "tokens",
-    "no_conversations": "No conversations yet.",
-    "drop_files": "Drop files to attach them",
-    "remove": "Remove",
-    "sign_in": "Sign in",
-    "sign_in_link": "Open the link that chatbot serve printed in the terminal to sign in.",
-    "token": "Access token",
-    "user": "User name",
-    "password": "Password",
-    "sign_in_failed": "That did not work. Check and try again.",
-    "sign_out": "Sign out",
-    "help": (
+    "retrying": N_("Retrying in {seconds} s ({attempt}/{attempts}): {reason}"),
+    "context": N_("context"),
+    "session_tokens": N_("tokens"),
+    "no_conversations": N_("No conversations yet."),
+    "drop_files": N_("Drop files to attach them"),
+    "remove": N_("Remove"),
+    "sign_in": N_("Sign in"),
+    "sign_in_link": N_("Open the link that chatbot serve printed in the terminal to sign in."),
+    "token": N_("Access token"),
+    "user": N_("User name"),
+    "password": N_("Password"),
+    "sign_in_failed": N_("That did not work. Check and try again."),
+    "sign_out": N_("Sign out"),
+    "help": N_(
         "Enter sends, Shift+Enter adds a line. Drop or paste files to attach them. "
         "Conversations are saved and shared with the terminal: chatbot --session ID "
         "continues one there."
     ),
-    "menu": "Menu",
-    "busy": "A reply is still streaming.",
-    "network": "The connection to the chat server was lost.",
-    "empty_reply": "(no text)",
+    "menu": N_("Menu"),
+    "busy": N_("A reply is still streaming."),
+    "network": N_("The connection to the chat server was lost."),
+    "empty_reply": N_("(no text)"),
 }
-
-_JA: dict[str, str] = {
-    "title": "chatbot",
-    "message": "メッセージ",
-    "placeholder": "メッセージ(Enter で送信、Shift+Enter で改行)",
-    "send": "送信",
-    "stop": "停止",
-    "attach": "ファイルを添付",
-    "new_chat": "新しいチャット",
-    "conversations": "会話",
-    "search": "会話を検索",
-    "persona": "ペルソナ",
-    "model": "モデル",
-    "rename": "名前を変更",
-    "delete": "削除",
-    "export_md": "Markdown で書き出す",
-    "export_json": "JSON で書き出す",
-    "confirm_delete": "この会話を削除しますか?元に戻せません。",
-    "rename_prompt": "新しいタイトル:",
-    "retry": "再生成",
-    "continue": "続きを生成",
-    "edit": "編集",
-    "save_edit": "編集したメッセージを送信",
-    "cancel": "キャンセル",
-    "copy": "コピー",
-    "copied": "コピーしました",
-    "copy_code": "コードをコピー",
-    "you": "あなた",
-    "assistant": "アシスタント",
-    "thinking": "考えています…",
-    "thought": "思考",
-    "tool_wants": "モデルがツールの実行を求めています",
-    "tool_shell": "モデルがこのシェルコマンドの実行を求めています",
-    "run": "実行",
-    "deny": "拒否",
-    "always": "常に許可",
-    "stopped": "停止しました。届いた部分は残してあります。",
-    "kept": "メッセージは残してあります。「再生成」でもう一度送信できます。",
-    "images": (
-        "メッセージは残してあります。画像に対応したモデルを選んでから「再生成」してください。"
-    ),
-    "too_large": ("何も送信していません。メッセージを短くするか、ファイルを外してください。"),
-    "dropped": (
-        "古いやり取り {count} 件がコンテキストに収まらないため、リクエストから外しました。"
-    ),
-    "compacted": (
-        "古いやり取り {count} 件を要約してコンテキストに収めました(元の内容は保存されています)。"
-    ),
-    "retrying": "{seconds} 秒後に再試行します({attempt}/{attempts}):{reason}",
-    "context": "コンテキスト",
-    "session_tokens": "トークン",
-    "no_conversations": "まだ会話はありません。",
-    "drop_files": "ここにファイルをドロップすると添付します",
-    "remove": "外す",
-    "sign_in": "サインイン",
-    "sign_in_link": (
-        "サインインするには、chatbot serve がターミナルに表示したリンクを開いてください。"
-    ),
-    "token": "アクセストークン",
-    "user": "ユーザー名",
-    "password": "パスワード",
-    "sign_in_failed": "サインインできませんでした。入力内容を確認して、もう一度お試しください。",
-    "sign_out": "サインアウト",
-    "help": (
-        "Enter で送信、Shift+Enter で改行します。ファイルはドロップまたは貼り付けで添付できます。"
-        "会話は保存され、ターミナルと共有されます。"
-        "chatbot --session ID でターミナルから続きを話せます。"
-    ),
-    "menu": "メニュー",
-    "busy": "まだ返答を受信しています。",
-    "network": "チャットサーバーとの接続が切れました。",
-    "empty_reply": "(テキストなし)",
-}
-
-_CATALOGUES: Mapping[str, Mapping[str, str]] = {"en": _EN, "ja": _JA}
 
 
 def language_for(accept_language: str) -> str:
@@ -171,11 +96,12 @@ def language_for(accept_language: str) -> str:
                 quality = 0.0
         ranked.append((-quality, position, tag.strip().lower().split("-")[0]))
     for _, _, tag in sorted(ranked):
-        if tag in _CATALOGUES:
+        if tag in LANGUAGES:
             return tag
     return "en"
 
 
 def page_texts(language: str) -> dict[str, str]:
-    """Every page text in ``language`` (English for anything missing)."""
-    return {**_EN, **_CATALOGUES.get(language, {})}
+    """Every page text in ``language``, from the program's own catalogue."""
+    translate = translator(language)
+    return {key: translate(text) for key, text in _EN.items()}

@@ -22,6 +22,9 @@ from chatbot.settings.paths import AppPaths, ensure_private_dir
 if TYPE_CHECKING:
     from chatbot.web.credentials import Credentials
 
+
+from chatbot.i18n import _
+
 __all__ = ["DEFAULT_PORT", "ServeOptions", "run_serve", "serve_port"]
 
 DEFAULT_PORT = 8000
@@ -49,7 +52,9 @@ def serve_port(flag: int | None, environ: Mapping[str, str]) -> int:
     if not raw:
         return DEFAULT_PORT
     if not raw.isdigit() or int(raw) > 65535:
-        raise ConfigError(f"PORT must be a port number from 0 to 65535, got {raw!r}")
+        raise ConfigError(
+            _("PORT must be a port number from 0 to 65535, got {value}").format(value=repr(raw))
+        )
     return int(raw)
 
 
@@ -58,7 +63,11 @@ def _count(environ: Mapping[str, str], name: str, default: int) -> int:
     if not raw:
         return default
     if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"{name} must be a whole number of at least 1, got {raw!r}")
+        raise ConfigError(
+            _("{name} must be a whole number of at least 1, got {value}").format(
+                name=name, value=repr(raw)
+            )
+        )
     return int(raw)
 
 
@@ -66,14 +75,14 @@ def _read_password(stdin: TextIO, stderr: TextIO) -> str:
     if stdin.isatty():
         import getpass
 
-        first = getpass.getpass("password: ", stream=stderr)
-        if getpass.getpass("again: ", stream=stderr) != first:
-            raise ConfigError("the two passwords differ")
+        first = getpass.getpass(_("password: "), stream=stderr)
+        if getpass.getpass(_("again: "), stream=stderr) != first:
+            raise ConfigError(_("the two passwords differ"))
         password = first
     else:
         password = stdin.readline().rstrip("\r\n")
     if len(password) < 8:
-        raise ConfigError("a password needs at least 8 characters")
+        raise ConfigError(_("a password needs at least 8 characters"))
     return password
 
 
@@ -106,7 +115,7 @@ def run_serve(
         from starlette.applications import Starlette  # noqa: F401
     except ImportError:
         raise ConfigError(
-            "chatbot serve needs the 'web' extra: pip install 'chatbot[web]'"
+            _("chatbot serve needs the 'web' extra: pip install 'chatbot[web]'")
         ) from None
     from chatbot.web.engine_link import open_engine
 
@@ -223,7 +232,9 @@ def _listen(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ConfigError(
-            f"cannot listen on {host}:{port}: {(exc.strerror or str(exc)).lower()}"
+            _("cannot listen on {host}:{port}: {reason}").format(
+                host=host, port=port, reason=(exc.strerror or str(exc)).lower()
+            )
         ) from None
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -240,9 +251,11 @@ def _banner(host: str, port: int, credentials: Credentials) -> str:
     url = f"http://{shown}:{port}/"
     if credentials.kind == "link":
         url += f"?token={credentials.token}"
-        how = "open it to chat (the link signs you in; Ctrl-C stops the server)"
+        how = _("open it to chat (the link signs you in; Ctrl-C stops the server)")
     elif credentials.kind == "token":
-        how = "sign in with CHATBOT_WEB_TOKEN (Ctrl-C stops the server)"
+        how = _("sign in with CHATBOT_WEB_TOKEN (Ctrl-C stops the server)")
     else:
-        how = f"sign in as one of {len(credentials.users)} users (Ctrl-C stops the server)"
-    return f"chatbot: web chat on {url} — {how}"
+        how = _("sign in as one of {count} users (Ctrl-C stops the server)").format(
+            count=len(credentials.users)
+        )
+    return _("chatbot: web chat on {url} — {how}").format(url=url, how=how)

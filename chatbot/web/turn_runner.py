@@ -14,6 +14,7 @@ from chatbot.conversation.messages import Message, Role
 from chatbot.conversation.outcome import CONTINUE_PROMPT, describe_outcome
 from chatbot.conversation.session import TurnResult
 from chatbot.errors import ApiError, ChatbotError, ImagesRejected, MessageTooLarge
+from chatbot.i18n import _
 from chatbot.render import ReplyRenderer
 from chatbot.render.sanitize import sanitize
 from chatbot.web.bridge import run_on_thread
@@ -49,7 +50,7 @@ def regenerate(chat: LiveChat) -> Action:
 
 def continue_reply(chat: LiveChat) -> Action:
     if chat.session.conversation.last_reply() is None:
-        raise ChatbotError("there is no reply to continue yet")
+        raise ChatbotError(_("there is no reply to continue yet"))
     return lambda renderer, cancel: chat.session.send(
         CONTINUE_PROMPT, renderer=renderer, cancel=cancel
     )
@@ -64,7 +65,7 @@ def edit_last(chat: LiveChat, text: str) -> Action:
     conversation = session.conversation
     index = conversation.last_user_index()
     if index is None or index < conversation.summarised_upto:
-        raise ChatbotError("there is no message of yours to edit yet")
+        raise ChatbotError(_("there is no message of yours to edit yet"))
     old = conversation.messages[index]
     edited = Message(role=Role.USER, content=text, attachments=old.attachments)
     session.fit([*conversation.messages[conversation.summarised_upto : index], edited])
@@ -168,9 +169,9 @@ def turn_request(body: Mapping[str, object]) -> tuple[str, str, list[str]]:
     text = body.get("text", "")
     ids = body.get("attachments", [])
     if action not in ("send", "retry", "continue", "edit"):
-        raise ValueError("action must be send, retry, continue or edit")
+        raise ValueError(_("action must be send, retry, continue or edit"))
     if not isinstance(text, str):
-        raise ValueError("text must be a string")
+        raise ValueError(_("text must be a string"))
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise ValueError("attachments must be a list of ids")
+        raise ValueError(_("attachments must be a list of ids"))
     return str(action), text, [str(i) for i in ids]
