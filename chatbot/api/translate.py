@@ -26,7 +26,7 @@ from chatbot.errors import (
 )
 from chatbot.secrets import Redactor
 
-__all__ = ["refuses_tools", "server_message", "translate"]
+__all__ = ["refuses_tools", "reported_error", "server_message", "translate"]
 
 _ENDPOINT = "/chat/completions"
 
@@ -207,13 +207,7 @@ def _not_chat(exc: NotChatBody, *, started: bool, base_url: str, redact: Redacto
     where = redact(base_url)
     detail = redact(" ".join(exc.detail.split())[:300])
     if exc.kind == "error_event":
-        if _is_context_length_text(detail):
-            return ContextLengthExceeded(
-                "the server says the conversation is longer than the model's context"
-                + (f" ({detail})" if detail else "")
-            )
-        prefix = "the stream failed" if started else "the server reported an error"
-        return ServerError(f"{prefix}: {detail or 'no details given'}")
+        return reported_error(exc.detail, started=started, redact=redact)
     if exc.kind == "json_error":
         return ServerError(f"the server reported an error: {detail or 'no details given'}")
     if _is_endpoint(base_url):
@@ -227,6 +221,18 @@ def _not_chat(exc: NotChatBody, *, started: bool, base_url: str, redact: Redacto
     return ApiError(
         f"the server at {where} answered with {what}, not the API; {_base_url_hint(base_url)}"
     )
+
+
+def reported_error(detail: str, *, started: bool, redact: Redactor) -> ApiError:
+    """The domain error for a failure the server put in words (an error event, or its log)."""
+    detail = redact(" ".join(detail.split())[:300])
+    if _is_context_length_text(detail):
+        return ContextLengthExceeded(
+            "the server says the conversation is longer than the model's context"
+            + (f" ({detail})" if detail else "")
+        )
+    prefix = "the stream failed" if started else "the server reported an error"
+    return ServerError(f"{prefix}: {detail or 'no details given'}")
 
 
 def server_message(exc: Exception) -> str:

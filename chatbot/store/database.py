@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from chatbot.conversation.messages import Message, ReplyStatus, Role
+from chatbot.conversation.token_counter import TokenCounter
 from chatbot.errors import StoreError
 from chatbot.settings.paths import STORE_FILE_NAME
 from chatbot.store import loading
@@ -26,7 +27,6 @@ from chatbot.store.records import (
 )
 from chatbot.store.rows import INFO_COLUMNS, info_from_row
 from chatbot.store.search import search as run_search
-from chatbot.tokens import TokenCounter
 
 __all__ = ["DEFAULT_WINDOW_TOKENS", "Store", "default_store_path"]
 

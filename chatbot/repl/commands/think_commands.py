@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from chatbot.conversation.thought_tokens import thinking_tokens
 from chatbot.errors import ChatbotError
 from chatbot.render.sanitize import sanitize
-from chatbot.settings.limits import THINK_MODES
+from chatbot.settings.limits import THINK_MODES, ThinkMode
 
 if TYPE_CHECKING:
     from chatbot.repl.commands.registry import CommandContext, CommandRegistry
@@ -15,11 +15,10 @@ if TYPE_CHECKING:
 __all__ = ["add_thinking_commands"]
 
 _MODES = "|".join(THINK_MODES)
-_CHOICES = ", ".join(THINK_MODES[:-1]) + " or " + THINK_MODES[-1]
 _MEANING = {
-    "show": "shown in full, dim, before each answer",
-    "fold": "shown live, then folded to one line when the answer starts",
-    "hide": "hidden (only a timer while the model thinks)",
+    ThinkMode.SHOW: "shown in full, dim, before each answer",
+    ThinkMode.FOLD: "shown live, then folded to one line when the answer starts",
+    ThinkMode.HIDE: "hidden (only a timer while the model thinks)",
 }
 
 
@@ -35,9 +34,13 @@ def add_thinking_commands(registry: CommandRegistry) -> None:
     def _think(ctx: CommandContext, argument: str) -> None:
         session = ctx.session
         if argument:
-            if argument.lower() not in THINK_MODES:
-                raise ChatbotError(f"/think takes {_CHOICES}, got {argument!r}")
-            session.config = session.config.with_think(argument.lower())
+            try:
+                mode = ThinkMode.parse(argument)
+            except ValueError:
+                raise ChatbotError(
+                    f"/think takes {ThinkMode.choices_text()}, got {argument!r}"
+                ) from None
+            session.config = session.config.with_think(mode)
         mode = session.config.think_for(session.persona)
         ctx.notices.info(f"thinking: {mode} ({_MEANING[mode]})")
 
