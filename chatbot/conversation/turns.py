@@ -18,12 +18,14 @@ from chatbot.api.events import (
     ChatRequest,
     Finished,
     ReasoningDelta,
+    RefusalDelta,
     TextDelta,
     ToolCall,
     ToolCallsRequested,
     UsageReport,
 )
-from chatbot.api.reasoning import separate_thinking
+from chatbot.api.reasoning import AnswerWasThinking, OpenedThinking, separate_thinking
+from chatbot.conversation.alternation import alternating
 from chatbot.conversation.history import Budget, FittedRequest
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.conversation.outcome import reply_status
@@ -79,6 +81,8 @@ class TurnRunner:
         #: The tools the model may call; None offers none.
         self.tools = tools
         self._tool_tokens: tuple[tuple[int, float], int] = ((0, 0.0), 0)
+        #: Models whose template opens ``<think>`` in the prompt (a lone ``</think>`` seen).
+        self.opened_thinking = OpenedThinking()
         #: Turns left out of the newest request to fit the budget.
         self.dropped_turns = 0
 
@@ -155,7 +159,10 @@ class TurnRunner:
                 if exc.retryable and not exc.partial_reply_kept:
                     delay = self.retry_policy.delay(retries, retry_after=exc.retry_after)
                 if delay is None:
-                    raise
+                    given_up = self.retry_policy.giving_up(exc)
+                    if given_up is exc:
+                        raise
+                    raise given_up from None
                 self._wait(delay, retries, exc)
                 continue
             break
@@ -164,6 +171,7 @@ class TurnRunner:
             self._cache_enabled
             and self.cache is not None
             and reply.status is ReplyStatus.COMPLETE
+            and not reply.replaced_bytes
             and not request.tools
         ):
             self.cache.remember(request, persona=self.state.persona.name, reply=reply.content)
@@ -177,12 +185,13 @@ class TurnRunner:
             model=params.model,
             # An empty reply (cut before any text, tools we did not offer) is kept
             # to record what happened, but is no answer to send back. Calls to
-            # tools we offered are, with their results after them.
-            messages=[
+            # tools we offered are, with their results after them. The question
+            # it leaves unanswered is merged with the next one, so roles alternate.
+            messages=alternating(
                 m.to_api()
                 for m in fitted.messages
                 if m.role is not Role.ASSISTANT or m.content.strip() or m.tool_calls
-            ],
+            ),
             temperature=params.temperature,
             top_p=params.top_p,
             # Never ask for more than the room the budget kept for the reply.
@@ -201,16 +210,27 @@ class TurnRunner:
         """One attempt: stream into the renderer, keep what arrived."""
         reply = Message(role=Role.ASSISTANT, content="")
         parts: list[str] = []
+        refusal: list[str] = []
         # Thinking, in whichever form it came, is kept apart and never sent back.
         thoughts: list[str] = []
         usage: UsageReport | None = None
         finished = Finished(None)  # a stream that just stops never said it was finished
         calls: tuple[ToolCall, ...] = ()
         try:
-            for event in separate_thinking(self.backend.stream(request)):
+            opened = request.model in self.opened_thinking
+            for event in separate_thinking(self.backend.stream(request), opened=opened):
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                     renderer.feed(event.text)
+                elif isinstance(event, RefusalDelta):
+                    refusal.append(event.text)
+                    renderer.feed(event.text)
+                elif isinstance(event, AnswerWasThinking):
+                    # Shown already, but thinking: kept as such, never sent back,
+                    # and this model's next replies start as thinking.
+                    parts.clear()
+                    thoughts.append(event.text)
+                    self.opened_thinking.add(request.model)
                 elif isinstance(event, ReasoningDelta):
                     thoughts.append(event.text)
                     renderer.think(event.text)
@@ -230,9 +250,12 @@ class TurnRunner:
                 self._keep(reply, usage)
                 raise exc.with_partial_reply_kept() from exc
             raise
-        reply.content = "".join(parts)
+        reply.content = "".join(parts) + "".join(refusal)
         reply.thinking = "".join(thoughts).rstrip()
-        if reply.status is ReplyStatus.COMPLETE:
+        reply.replaced_bytes = finished.replaced_bytes
+        if reply.status is ReplyStatus.COMPLETE and refusal:
+            reply.status = ReplyStatus.REFUSED
+        elif reply.status is ReplyStatus.COMPLETE:
             reply.status = reply_status(
                 finished.reason, has_text=bool(reply.content.strip()), tools=finished.tools
             )

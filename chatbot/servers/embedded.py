@@ -17,6 +17,7 @@ from chatbot.api.events import (
     ChatRequest,
     Finished,
     ReasoningDelta,
+    RefusalDelta,
     StreamEvent,
     TextDelta,
 )
@@ -82,7 +83,7 @@ class EmbeddedBackend:
         mark = self._log.mark() if self._log is not None else None
         said = False
         for event in client.stream(request):
-            said = said or isinstance(event, TextDelta | ReasoningDelta)
+            said = said or isinstance(event, TextDelta | ReasoningDelta | RefusalDelta)
             if isinstance(event, Finished) and not (said or event.reason or event.tools):
                 self._raise_logged_error(mark)
             yield event
