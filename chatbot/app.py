@@ -20,6 +20,7 @@ from chatbot.render import ReplyRenderer, make_renderer
 from chatbot.render.sanitize import sanitize
 from chatbot.secrets import Redactor
 from chatbot.settings.paths import AppPaths
+from chatbot.text import on_terminal
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -58,7 +59,7 @@ class App:
     def report(self, error: ChatbotError) -> None:
         """Print ``error`` as one line on stderr, key redacted."""
         text = sanitize(self.redact(str(error))).replace("\n", " ")
-        print(f"chatbot: {text}", file=self.stderr, flush=True)
+        print(on_terminal(f"chatbot: {text}", self.stderr), file=self.stderr, flush=True)
 
     def close(self) -> None:
         if self._tools is not None:
@@ -183,7 +184,7 @@ class App:
         return 0
 
     def _warn(self, text: str) -> None:
-        print(f"chatbot: {text}", file=self.stderr, flush=True)
+        print(on_terminal(f"chatbot: {text}", self.stderr), file=self.stderr, flush=True)
 
     def _question(self, options: RunOptions, *, files: bool = False) -> str | None:
         """The one-shot question from arguments and/or piped stdin, or None for a chat.
@@ -224,7 +225,8 @@ class App:
             return 130  # the user pressed Ctrl-C: they know
         if outcome is not None:
             # The line can quote the server (a finish value, tool names): keep it inert.
-            print(f"chatbot: {sanitize(self.redact(outcome.text))}", file=self.stderr)
+            line = f"chatbot: {sanitize(self.redact(outcome.text))}"
+            print(on_terminal(line, self.stderr), file=self.stderr)
         if show_usage:
             self._print_usage(session, result)
         return 0 if outcome is None else outcome.exit_code

@@ -20,7 +20,7 @@ from chatbot.conversation.messages import Message, Role
 from chatbot.conversation.retry import RetryPolicy, Waiter, sleeping_waiter
 from chatbot.conversation.state import SessionState
 from chatbot.conversation.token_counter import TokenCounter
-from chatbot.conversation.tool_turns import ToolHost, run_tool_rounds
+from chatbot.conversation.tool_turns import ToolHost, numbered_results, run_tool_rounds
 from chatbot.conversation.turn_result import TurnResult
 from chatbot.conversation.turns import ReplyCache, TurnRunner
 from chatbot.conversation.usage import ContextFill, SessionUsage
@@ -331,4 +331,4 @@ class ChatSession:
 
     def _next_tool_number(self) -> int:
         """The number ``/tool N`` will know the next tool result by."""
-        return sum(1 for m in self.conversation.messages if m.role is Role.TOOL) + 1
+        return len(numbered_results(self.conversation.messages)) + 1

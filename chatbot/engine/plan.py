@@ -149,7 +149,7 @@ def plan_run(request: RunRequest, *, environ: Mapping[str, str], paths: AppPaths
         paths=paths,
         redact=Redactor(secrets),
         debug=request.debug,
-        warnings=warnings,
+        warnings=(*warnings, *user_config.warnings),
     )
 
 
