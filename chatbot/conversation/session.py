@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from chatbot.api.events import ChatBackend
+from chatbot.api.reasoning import OpenedThinking
 from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.compaction import Compactor, summary_message
 from chatbot.conversation.history import Budget, Conversation, FittedRequest
@@ -59,6 +60,7 @@ class ChatSession:
         notify: Callable[[str], None] | None = None,
         tools: ToolHost | None = None,
         served: ServedModels | None = None,
+        opened_thinking: OpenedThinking | None = None,
     ) -> None:
         self.state = SessionState(
             config=config,
@@ -77,6 +79,7 @@ class ChatSession:
             retry_policy=retry_policy,
             waiter=waiter,
             tools=tools,
+            opened_thinking=opened_thinking,
         )
         #: Shows a short notice while something slow happens (summarising).
         self.notify = notify or (lambda _text: None)

@@ -24,7 +24,12 @@ from chatbot.api.events import (
     ToolCallsRequested,
     UsageReport,
 )
-from chatbot.api.reasoning import AnswerWasThinking, OpenedThinking, separate_thinking
+from chatbot.api.reasoning import (
+    AnswerWasThinking,
+    OpenedThinking,
+    ThoughtWithoutClose,
+    separate_thinking,
+)
 from chatbot.conversation.alternation import alternating
 from chatbot.conversation.history import Budget, FittedRequest
 from chatbot.conversation.messages import Message, ReplyStatus, Role
@@ -70,6 +75,7 @@ class TurnRunner:
         retry_policy: RetryPolicy | None = None,
         waiter: Waiter = sleeping_waiter,
         tools: ToolHost | None = None,
+        opened_thinking: OpenedThinking | None = None,
     ) -> None:
         self.state = state
         self.backend = backend
@@ -82,7 +88,7 @@ class TurnRunner:
         self.tools = tools
         self._tool_tokens: tuple[tuple[int, float], int] = ((0, 0.0), 0)
         #: Models whose template opens ``<think>`` in the prompt (a lone ``</think>`` seen).
-        self.opened_thinking = OpenedThinking()
+        self.opened_thinking = opened_thinking or OpenedThinking()
         #: Turns left out of the newest request to fit the budget.
         self.dropped_turns = 0
 
@@ -216,6 +222,7 @@ class TurnRunner:
         usage: UsageReport | None = None
         finished = Finished(None)  # a stream that just stops never said it was finished
         calls: tuple[ToolCall, ...] = ()
+        unclosed = ""
         try:
             opened = request.model in self.opened_thinking
             for event in separate_thinking(self.backend.stream(request), opened=opened):
@@ -231,6 +238,8 @@ class TurnRunner:
                     parts.clear()
                     thoughts.append(event.text)
                     self.opened_thinking.add(request.model)
+                elif isinstance(event, ThoughtWithoutClose):
+                    unclosed = event.text
                 elif isinstance(event, ReasoningDelta):
                     thoughts.append(event.text)
                     renderer.think(event.text)
@@ -250,6 +259,11 @@ class TurnRunner:
                 self._keep(reply, usage)
                 raise exc.with_partial_reply_kept() from exc
             raise
+        if unclosed and reply_status(finished.reason, has_text=True) is ReplyStatus.COMPLETE:
+            # Taken for thinking, but it ended naturally without </think>: the answer.
+            thoughts.clear()
+            parts.append(unclosed)
+            renderer.feed(unclosed)
         reply.content = "".join(parts) + "".join(refusal)
         reply.thinking = "".join(thoughts).rstrip()
         reply.replaced_bytes = finished.replaced_bytes

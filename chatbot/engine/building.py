@@ -10,10 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from chatbot.api.reasoning import OpenedThinking
 from chatbot.conversation.retry import RetryPolicy, Waiter, sleeping_waiter
 from chatbot.conversation.session import ChatSession
 from chatbot.conversation.tool_turns import ToolHost
 from chatbot.errors import ConfigError
+from chatbot.i18n import _
 from chatbot.servers.server import Server
 
 if TYPE_CHECKING:
@@ -50,7 +52,7 @@ def resume_target(plan: RunPlan, store: Store) -> StoredConversation | None:
         return store.load_conversation(plan.resume)
     latest = store.latest_conversation_id()  # --continue
     if latest is None:
-        raise ConfigError("there is no conversation to continue yet")
+        raise ConfigError(_("there is no conversation to continue yet"))
     return store.load_conversation(latest)
 
 
@@ -84,6 +86,10 @@ def build_session(
         notify=notify,
         tools=tools,
         served=server,
+        # Which models open <think> in their prompt, remembered per server between runs.
+        opened_thinking=OpenedThinking(
+            plan.paths.data_dir / "think-tags.json", server=server.identity
+        ),
     )
     if resumed is not None and storage is not None:
         from chatbot.store.store_journal import resume

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from chatbot.api.client import ChatClient
+from chatbot.i18n import _
 from chatbot.servers.choice import start_server
 from chatbot.servers.server import Server
 
@@ -66,5 +67,5 @@ def _debug_log(plan: RunPlan, *, warn: Callable[[str], None]) -> DebugLog | None
     from chatbot.api.debuglog import DebugLog
 
     log = DebugLog(plan.paths.debug_log, redact=plan.redact)
-    warn(f"debug log: {log.path}")
+    warn(_("debug log: {path}").format(path=log.path))
     return log

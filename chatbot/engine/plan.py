@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 from chatbot.errors import ConfigError
+from chatbot.i18n import _
 from chatbot.secrets import Redactor, url_secrets
 from chatbot.servers.choice import EmbeddedPlan, ServerPlan, plan_server
 from chatbot.servers.server import ServerKind
@@ -121,7 +122,7 @@ def plan_run(request: RunRequest, *, environ: Mapping[str, str], paths: AppPaths
     user_config = load_user_config(paths.user_config)
     config = resolve_config(flags=request.flags, env=env, user_config=user_config)
     if config.no_store and (request.resume is not None or config.cache):
-        raise ConfigError("--continue, --session and --cache need the store: drop --no-store")
+        raise ConfigError(_("--continue, --session and --cache need the store: drop --no-store"))
     personas = read_persona_sources(
         user_file=paths.user_personas, extra_files=request.persona_files
     )
@@ -169,7 +170,7 @@ def _max_rounds(flag: int | None, env: Mapping[str, str]) -> int | None:
     try:
         return int(TOOL_ROUNDS.parse(raw))
     except ValueError as exc:
-        raise ConfigError(f"CHATBOT_MAX_TOOL_ROUNDS {exc}") from None
+        raise ConfigError(_("CHATBOT_MAX_TOOL_ROUNDS {error}").format(error=exc)) from None
 
 
 def _local_extra_installed() -> bool:

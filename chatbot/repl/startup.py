@@ -72,6 +72,7 @@ def build_chat(
     ``terminal`` is the real terminal for ``/copy``'s OSC 52 (None when stdout is not
     one); ``input`` and ``output`` replace the terminal's for a prompt on a pipe.
     """
+    from chatbot.i18n import parse_answer
     from chatbot.repl.clipboard import copy_to_clipboard
     from chatbot.repl.commands.builtins import builtin_commands
     from chatbot.repl.editor import edit_text
@@ -91,7 +92,7 @@ def build_chat(
             arguments=commands.argument_choices,
             path_commands=commands.path_commands,
         ),
-        toolbar=lambda: toolbar_text(session, attachments=pending),
+        toolbar=lambda: toolbar_text(session, attachments=pending, width=_columns()),
         edit=edit,
         report=notices.error,
         input=input,
@@ -103,7 +104,7 @@ def build_chat(
             answer = prompt.prompt(question, multiline=False, completer=None)
         except (KeyboardInterrupt, EOFError):
             return False
-        return answer.strip().lower() in {"y", "yes"}
+        return parse_answer(answer) == "yes"
 
     if storage is not None:
         from chatbot.repl.commands.session_commands import add_store_commands
@@ -163,6 +164,13 @@ def _ask_tools_at_the_prompt(
     add_tool_commands(commands, toolbox=toolbox)
     hub = toolbox.hub
     return hub.start_in_background if hub is not None else (lambda: None)
+
+
+def _columns() -> int:
+    """The terminal's width, for the toolbar (asked at each redraw: it may be resized)."""
+    from prompt_toolkit.application import get_app
+
+    return get_app().output.get_size().columns
 
 
 def _after_first_render(prompt: PromptSession[str], warm_up: Callable[[], None]) -> None:

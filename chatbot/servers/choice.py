@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from chatbot.errors import ConfigError
+from chatbot.i18n import _
 from chatbot.servers.discovery import Discovered, Probe, probes_from_env
 from chatbot.servers.server import RemoteServer, Server
 from chatbot.settings.config import SETUP_HELP, Config
@@ -140,9 +141,15 @@ def _found(
     """A server found on loopback, and the one line that says so and which model it is."""
     client = client_for(found.base_url)
     models = found.models
-    where = f"{found.probe.label} at {found.base_url.removesuffix('/v1')}"
+    where = _("{server} at {url}").format(
+        server=found.probe.label, url=found.base_url.removesuffix("/v1")
+    )
     if not models:
-        warn(f"no API key or server configured; found {where}, but it offers no models")
+        warn(
+            _("no API key or server configured; found {where}, but it offers no models").format(
+                where=where
+            )
+        )
         return _remote(client)
     if found.is_ollama:
         from chatbot.servers.ollama import OllamaServer
@@ -151,6 +158,11 @@ def _found(
     else:
         server = RemoteServer(client, default_model=models[0], offered=models)
     chosen = config.params_for(persona, server).model
-    shown = ", ".join(models[:6]) + (f" and {len(models) - 6} more" if len(models) > 6 else "")
-    warn(f"no API key or server configured; found {where} (models: {shown}), using {chosen}")
+    shown = ", ".join(models[:6])
+    if len(models) > 6:
+        shown = _("{models} and {count} more").format(models=shown, count=len(models) - 6)
+    found_line = _(
+        "no API key or server configured; found {where} (models: {models}), using {model}"
+    )
+    warn(found_line.format(where=where, models=shown, model=chosen))
     return server

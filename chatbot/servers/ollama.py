@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from chatbot.api.client import ChatClient
 from chatbot.api.events import ChatBackend, ChatRequest, StreamEvent
+from chatbot.i18n import _
 from chatbot.servers.server import ModelSwitch, Notify, RemoteServer, ServerKind
 from chatbot.servers.tinyhttp import request_json
 from chatbot.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, estimate_tokens
@@ -220,9 +221,8 @@ class OllamaServer(RemoteServer):
         budget = self.context_window(name)
         if not budget:
             return super().switch_model(name, notify=notify)
-        return ModelSwitch(
-            model=name, line=f"model: {name}; context: {budget:,} tokens (from Ollama)"
-        )
+        line = _("model: {model}; context: {window:,} tokens (from Ollama)")
+        return ModelSwitch(model=name, line=line.format(model=name, window=budget))
 
 
 def _suggest(needed: int) -> int:

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from chatbot.api.client import ChatClient
 from chatbot.api.events import ChatBackend
+from chatbot.i18n import _
 
 __all__ = [
     "FixedServer",
@@ -137,14 +138,16 @@ class FixedServer:
 
     def model_menu(self, current: str) -> ModelMenu:
         available = self.models()
-        hint = "available: " + ", ".join(available[:40]) if available else None
-        return ModelMenu(lines=(f"model: {current}",), hint=hint)
+        hint = (
+            _("available: {models}").format(models=", ".join(available[:40])) if available else None
+        )
+        return ModelMenu(lines=(_("model: {model}").format(model=current),), hint=hint)
 
     def context_window(self, model: str) -> int | None:
         return None
 
     def switch_model(self, name: str, *, notify: Notify) -> ModelSwitch:
-        return ModelSwitch(model=name, line=f"model: {name}")
+        return ModelSwitch(model=name, line=_("model: {model}").format(model=name))
 
     def warm_up(self) -> None:
         return None

@@ -16,7 +16,7 @@ PACKAGE = Path(chatbot.__file__).parent
 
 #: Lowest first. A module may import from its own layer and the ones below it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "secrets", "text", "tokens"),  # the ground floor
+    ("errors", "secrets", "text", "tokens", "i18n", "cells"),  # the ground floor
     ("settings",),  # what the user asked for
     ("api", "render"),  # the wire; drawing a reply
     ("local",),  # our llama.cpp process and local models

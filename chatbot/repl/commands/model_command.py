@@ -6,6 +6,7 @@ nothing on a remote one, the model's real context on Ollama, a restart on ours.
 
 from __future__ import annotations
 
+from chatbot.i18n import _
 from chatbot.repl.commands.registry import CommandContext, CommandRegistry
 from chatbot.servers.server import Server
 
@@ -15,8 +16,8 @@ __all__ = ["add_model_command"]
 def add_model_command(registry: CommandRegistry, *, server: Server) -> None:
     @registry.add(
         "model",
-        usage="/model [NAME]",
-        help="switch model, or list what the server offers",
+        usage=_("/model [NAME]"),
+        help=_("switch model, or list what the server offers"),
         arguments=server.model_names,
     )
     def _model(ctx: CommandContext, argument: str) -> None:
