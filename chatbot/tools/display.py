@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from chatbot.render.sanitize import sanitize
+from chatbot.text import fold_line
 from chatbot.tools.output import visible
 
 if TYPE_CHECKING:
@@ -179,11 +180,15 @@ class ToolConsole:
 
     def notice(self, text: str) -> None:
         self._close_line()
-        self._print(sanitize(text), style="yellow")
+        self._print(self._folded(sanitize(text)), style="yellow")
 
     def hint(self, text: str) -> None:
         self._close_line()
-        self._print(sanitize(text), style="dim")
+        self._print(self._folded(sanitize(text)), style="dim")
+
+    def _folded(self, text: str) -> str:
+        """Between words on a terminal (a notice can be long); one line in a log."""
+        return fold_line(text, self.console.width) if self.console.is_terminal else text
 
     def _close_line(self) -> None:
         if self._open:
