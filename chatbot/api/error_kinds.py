@@ -11,6 +11,7 @@ import re
 
 from chatbot.api.body import page_title
 from chatbot.api.events import ChatRequest
+from chatbot.i18n import _
 
 __all__ = [
     "connection_reason",
@@ -22,7 +23,13 @@ __all__ = [
     "needs_alternation",
     "refuses_tools",
     "server_message",
+    "web_page",
 ]
+
+
+def web_page(title: str) -> str:
+    """ "a web page (its title)": what came back instead of the API's answer."""
+    return _("a web page ({title})").format(title=title) if title else _("a web page")
 
 
 def server_message(exc: Exception) -> str:
@@ -35,8 +42,7 @@ def server_message(exc: Exception) -> str:
         # Not JSON: Ollama's plain "404 page not found", or a proxy's HTML page.
         text = body.strip()
         if text.startswith("<"):
-            title = page_title(text.encode("utf-8", errors="replace"))
-            message = f"a web page ({title})" if title else "a web page"
+            message = web_page(page_title(text.encode("utf-8", errors="replace")))
         else:
             message = text
     if not isinstance(message, str) or not message.strip():
@@ -143,7 +149,7 @@ def connection_reason(exc: Exception) -> str:
     while cause is not None:
         text = str(cause).lower()
         if "refused" in text:
-            return "connection refused"
+            return _("connection refused")
         if any(
             phrase in text
             for phrase in (
@@ -154,8 +160,8 @@ def connection_reason(exc: Exception) -> str:
                 "no address associated",
             )
         ):
-            return "the host name does not resolve"
+            return _("the host name does not resolve")
         if "ssl" in text or "certificate" in text:
-            return "TLS/certificate problem"
+            return _("TLS/certificate problem")
         cause = cause.__cause__ or cause.__context__
-    return "network error"
+    return _("network error")
