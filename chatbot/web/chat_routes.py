@@ -129,11 +129,16 @@ def chat_routes(context: WebContext) -> list[Route]:
         if chat.turn is not None:
             return error(409, _("a reply is still streaming: stop it first"))
         session = chat.session
+        engine = context.engine
         try:
             if isinstance(body.get("persona"), str):
-                session.switch_persona(context.engine.book.get(str(body["persona"])))
+                session.switch_persona(engine.book.get(str(body["persona"])))
             if isinstance(body.get("model"), str) and body["model"].strip():
-                session.set_model(str(body["model"]).strip())
+                # The server decides what switching takes (a restart of our llama.cpp).
+                model = await run_in_threadpool(
+                    engine.switch_model, str(body["model"]).strip(), notify=chat.notify
+                )
+                session.set_model(model)
         except ChatbotError as exc:
             return error(400, context.redact(str(exc)))
         return JSONResponse({"status": chat.status(), "greeting": session.persona.greeting})

@@ -1,152 +1,158 @@
 """The one place the web chat reaches the engine: plan once, open the server once,
 build a session per conversation.
 
-Every conversation in the browser is a :class:`~chatbot.conversation.session.ChatSession`
-built here, on the one server the process opened, with the same settings the
-terminal would use for the same flags and environment.
+These are the terminal's own three steps (:mod:`chatbot.engine`): the same flags and
+environment give the same configuration, persona book, server and toolbox. What the
+web adds is only that a process serves many conversations: one plan, one
+:class:`~chatbot.servers.server.Server` and one set of MCP servers for all of them.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatbot.conversation.retry import RetryPolicy, Waiter
-from chatbot.conversation.session import ChatSession
-from chatbot.conversation.tool_turns import ToolHost
-from chatbot.secrets import Redactor, url_secrets
-from chatbot.settings.config import Config, default_dotenv_files, load_environment, resolve_config
+from chatbot.conversation.retry import Waiter
+from chatbot.engine.building import Storage, build_session
+from chatbot.engine.opening import open_server
+from chatbot.engine.plan import RunPlan, RunRequest, plan_run
+from chatbot.engine.toolbox_setup import mcp_hub_for, toolbox_for
+from chatbot.render import ReplyRenderer
+from chatbot.servers.server import Server
 from chatbot.settings.paths import AppPaths
-from chatbot.settings.personas import Persona, PersonaBook, load_personas
+from chatbot.settings.personas import PersonaBook
+from chatbot.tools.approval import Asker
+from chatbot.tools.display import ToolDisplay
 
 if TYPE_CHECKING:
-    from chatbot.api.client import ChatClient
-    from chatbot.settings.user_config import UserConfig
+    from chatbot.conversation.session import ChatSession
     from chatbot.store.database import Store
     from chatbot.store.records import StoredConversation
     from chatbot.store.store_journal import StoreJournal
+    from chatbot.tools.mcp_hub import McpHub
+    from chatbot.tools.toolbox import Toolbox
 
-__all__ = ["ToolChoice", "WebEngine", "open_engine"]
+__all__ = ["OpenedChat", "WebEngine", "open_engine"]
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ToolChoice:
-    """Whether tools are offered, and how many rounds a turn may take."""
+@dataclass(frozen=True, slots=True)
+class OpenedChat:
+    """One conversation's engine side: its session, journal and toolbox."""
 
-    enabled: bool
-    max_rounds: int | None
+    session: ChatSession
+    journal: StoreJournal
+    toolbox: Toolbox
 
 
 @dataclass(kw_only=True)
 class WebEngine:
     """The planned run and its opened server, shared by every conversation."""
 
-    config: Config
-    book: PersonaBook
-    persona: Persona
-    environ: Mapping[str, str]
-    user_config: UserConfig
-    paths: AppPaths
-    redact: Redactor
-    client: ChatClient
-    tool_plan: ToolChoice
+    plan: RunPlan
+    server: Server
+    hub: McpHub | None = None
     _models: list[str] | None = field(default=None, repr=False)
+    # A switch may restart our llama.cpp server: one at a time for the whole process.
+    _switching: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
-    def server_url(self) -> str:
-        return self.config.endpoint
+    def paths(self) -> AppPaths:
+        return self.plan.paths
 
     @property
-    def api_key(self) -> str:
-        return self.config.api_key.reveal()
+    def book(self) -> PersonaBook:
+        return self.plan.book_for(self.server)
 
     @property
     def store_path(self) -> Path:
-        return self.config.store_path or self.paths.store
+        # serve has no --no-store: its conversations are always the store's.
+        return self.plan.store_path or self.paths.store
+
+    def redact(self, text: str) -> str:
+        return self.plan.redact(text)
 
     def models(self) -> list[str]:
-        """What the server offers (asked once)."""
+        """The model picker's choices: what the server names, else what it lists (asked once)."""
         if self._models is None:
-            self._models = self.client.list_models()
+            self._models = self.server.model_names() or self.server.models()
         return list(self._models)
 
-    def new_session(
+    def switch_model(self, name: str, *, notify: Callable[[str], None]) -> str:
+        """The model id to ask for from now on; raises ChatbotError when it cannot be."""
+        with self._switching:
+            return self.server.switch_model(name, notify=notify).model
+
+    def open_chat(
         self,
         *,
         store: Store,
-        tools: ToolHost | None,
+        display: ToolDisplay,
+        ask: Asker,
+        renderer_factory: Callable[[], ReplyRenderer],
         waiter: Waiter,
         notify: Callable[[str], None],
+        allow_shell: bool,
         resumed: StoredConversation | None = None,
-    ) -> tuple[ChatSession, StoreJournal]:
-        """A session writing to ``store``, continuing ``resumed`` when given."""
-        from chatbot.store.store_journal import StoreJournal, StoreReplyCache, resume
+    ) -> OpenedChat:
+        """A conversation on ``store``, continuing ``resumed`` when given.
 
-        journal = StoreJournal(store)
-        config = self.config
-        session = ChatSession(
-            config=config,
-            persona=self.persona,
-            backend=self.client,
-            journal=journal,
-            cache=StoreReplyCache(store),
-            retry_policy=RetryPolicy(attempts=config.retries, max_wait=config.retry_max_wait),
-            waiter=waiter,
-            notify=notify,
-            tools=tools,
+        Its tool calls are shown on ``display`` and approved through ``ask`` (the
+        page's Run / Deny / Always); ``allow_shell=False`` never offers the shell tool.
+        """
+        toolbox = toolbox_for(
+            self.plan,
+            self.server,
+            display=display,
+            ask=ask,
+            renderer_factory=renderer_factory,
+            hub=self.hub,
+            allow_shell=allow_shell,
         )
-        if resumed is not None:
-            resume(session, resumed, book=self.book, journal=journal)
-        return session, journal
+        storage = Storage.on(store)
+        session = build_session(
+            self.plan,
+            self.server,
+            storage=storage,
+            notify=notify,
+            waiter=waiter,
+            tools=toolbox,
+            resumed=resumed,
+        )
+        return OpenedChat(session=session, journal=storage.journal, toolbox=toolbox)
 
     def close(self) -> None:
-        self.client.close()
+        if self.hub is not None:
+            self.hub.close()
+        self.server.close()
 
 
 def open_engine(
-    flags: Mapping[str, object],
+    request: RunRequest,
     *,
-    persona_files: tuple[Path, ...] = (),
     environ: Mapping[str, str],
     paths: AppPaths,
+    warn: Callable[[str], None],
 ) -> WebEngine:
-    """Plan the run from ``flags`` and the environment, and open its server."""
-    from chatbot.api.client import ChatClient
-    from chatbot.settings.user_config import load_user_config
+    """Plan the run from ``request`` and the environment, open its server and MCP hub.
 
-    env, warnings = load_environment(
-        environ=environ, dotenv_files=default_dotenv_files(paths.config_dir)
-    )
-    config = resolve_config(flags=flags, env=env, warnings=warnings)
-    user_config = load_user_config(paths.user_config)
+    ``warn`` hears what the user should know before serving (a readable ``.env``, the
+    embedded model starting); the hub's servers start in the background.
+    """
+    # The web never runs a tool call unasked, whatever the environment says.
+    plan = plan_run(_asking(request), environ=environ, paths=paths)
+    for warning in plan.warnings:
+        warn(warning)
+    server = open_server(plan, warn=warn)
+    hub = mcp_hub_for(plan)
+    if hub is not None:
+        hub.start_in_background()
+    return WebEngine(plan=plan, server=server, hub=hub)
+
+
+def _asking(request: RunRequest) -> RunRequest:
     from dataclasses import replace
 
-    config = replace(config, prices=user_config.prices, context_windows=user_config.context_windows)
-    book = load_personas(user_file=paths.user_personas, extra_files=list(persona_files))
-    persona = book.get(config.persona_name or "default")
-    redact = Redactor([env.get("OPENAI_API_KEY", ""), *url_secrets(config.endpoint)])
-    client = ChatClient(
-        api_key=config.api_key.reveal(),
-        base_url=config.endpoint,
-        timeout=config.timeout,
-        max_retries=0,
-        include_usage=config.include_usage,
-        redact=redact,
-    )
-    from chatbot.engine.toolbox_setup import max_rounds_from, tools_enabled
-
-    return WebEngine(
-        tool_plan=ToolChoice(
-            enabled=tools_enabled(env, flag_off=False), max_rounds=max_rounds_from(None, env)
-        ),
-        config=config,
-        book=book,
-        persona=persona,
-        environ=env,
-        user_config=user_config,
-        paths=paths,
-        redact=redact,
-        client=client,
-    )
+    return replace(request, assume_yes=False)

@@ -36,13 +36,13 @@ class LiveChat:
         self.display = display
         self.session: ChatSession
         self.journal: StoreJournal
-        self.toolbox: Toolbox | None = None
+        self.toolbox: Toolbox
         #: Files attached for the next message, by the id the page knows them by.
         self.pending: dict[str, Attached] = {}
         self.last_used = time.monotonic()
         self._lock = threading.Lock()
 
-    def bind(self, *, session: ChatSession, journal: StoreJournal, toolbox: Toolbox | None) -> None:
+    def bind(self, *, session: ChatSession, journal: StoreJournal, toolbox: Toolbox) -> None:
         self.session = session
         self.journal = journal
         self.toolbox = toolbox

@@ -13,14 +13,15 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, TextIO
 
+from chatbot.engine.plan import RunRequest
 from chatbot.errors import ConfigError
 from chatbot.settings.paths import AppPaths, ensure_private_dir
 
 if TYPE_CHECKING:
     from chatbot.web.credentials import Credentials
+    from chatbot.web.engine_link import WebEngine
 
 
 from chatbot.i18n import _
@@ -39,9 +40,8 @@ class ServeOptions:
     port: int | None = None
     users: Path | None = None
     hash_password: bool = False
-    #: The chat's own settings flags (persona, model, base URL, store…).
-    flags: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
-    persona_files: tuple[Path, ...] = ()
+    #: What the engine is asked for: the chat's settings flags and persona files.
+    request: RunRequest = field(default_factory=RunRequest)
 
 
 def serve_port(flag: int | None, environ: Mapping[str, str]) -> int:
@@ -117,13 +117,15 @@ def run_serve(
         raise ConfigError(
             _("chatbot serve needs the 'web' extra: pip install 'chatbot[web]'")
         ) from None
+    ensure_private_dir(paths.data_dir)
     from chatbot.web.engine_link import open_engine
 
     engine = open_engine(
-        options.flags, persona_files=options.persona_files, environ=environ, paths=paths
+        options.request,
+        environ=environ,
+        paths=paths,
+        warn=lambda line: print(line, file=err, flush=True),
     )
-    for warning in engine.config.warnings:
-        print(warning, file=err)
     try:
         return _serve(
             engine,
@@ -140,7 +142,7 @@ def run_serve(
 
 
 def _serve(
-    engine: object,
+    engine: WebEngine,
     *,
     credentials: Credentials,
     host: str,
@@ -152,27 +154,18 @@ def _serve(
 ) -> int:
     import uvicorn
 
-    from chatbot.engine.toolbox_setup import mcp_hub_for
     from chatbot.web.access_log import ACCESS_LOG_NAME, AccessLog
     from chatbot.web.bridge import TurnLimits
     from chatbot.web.context import WebContext
-    from chatbot.web.engine_link import WebEngine
     from chatbot.web.session_cookie import SessionSigner
     from chatbot.web.site import build_site
     from chatbot.web.workspaces import Workspaces
 
-    assert isinstance(engine, WebEngine)
     listening = _listen(host, port)
-    data_dir = ensure_private_dir(engine.paths.data_dir)
-    hub = mcp_hub_for(
-        engine.user_config.mcp_servers, enabled=engine.tool_plan.enabled, data_dir=data_dir
-    )
-    if hub is not None:
-        hub.start_in_background()
+    data_dir = engine.paths.data_dir
     workspaces = Workspaces(
         engine=engine,
         per_user_stores=credentials.kind == "users",
-        hub=hub,
         # The shell tool runs commands on this machine: never for a page served beyond it.
         allow_shell=loopback,
     )
@@ -216,8 +209,6 @@ def _serve(
     finally:
         context.turns.stop_all()
         workspaces.close()
-        if hub is not None:
-            hub.close()
         access_log.close()
     return 0
 

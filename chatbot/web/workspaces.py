@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from chatbot.store.database import Store
-    from chatbot.tools.mcp_hub import McpHub
+    from chatbot.store.records import StoredConversation
     from chatbot.web.engine_link import WebEngine
 
 __all__ = ["NotFound", "Workspace", "Workspaces"]
@@ -37,13 +37,10 @@ class NotFound(Exception):
 class Workspace:
     """One user's store and open chats."""
 
-    def __init__(
-        self, *, user: str, store: Store, engine: WebEngine, hub: McpHub | None, allow_shell: bool
-    ) -> None:
+    def __init__(self, *, user: str, store: Store, engine: WebEngine, allow_shell: bool) -> None:
         self.user = user
         self.store = store
         self._engine = engine
-        self._hub = hub
         self._allow_shell = allow_shell
         self._chats: OrderedDict[str, LiveChat] = OrderedDict()
         self._lock = threading.Lock()
@@ -93,40 +90,20 @@ class Workspace:
             self._chats.pop(idle)
         return existing
 
-    def _open(self, stored: object) -> LiveChat:
-        from chatbot.engine.toolbox_setup import assemble_toolbox
-        from chatbot.store.records import StoredConversation
-
-        engine = self._engine
+    def _open(self, stored: StoredConversation | None) -> LiveChat:
         display = TurnDisplay()
         chat = LiveChat(display=display)
-        toolbox = None
-        plan = engine.tool_plan
-        if plan.enabled:
-            toolbox = assemble_toolbox(
-                settings=engine.user_config.tools,
-                hub=self._hub,
-                env=engine.environ,
-                display=display,
-                ask=display.ask,
-                # The web never runs a call unasked, whatever --yes says.
-                assume_yes=False,
-                enabled=True,
-                max_rounds=plan.max_rounds,
-                renderer_factory=chat.new_renderer,
-                server_url=engine.server_url,
-                api_key=engine.api_key,
-                data_dir=engine.paths.data_dir,
-                allow_shell=self._allow_shell,
-            )
-        session, journal = engine.new_session(
+        opened = self._engine.open_chat(
             store=self.store,
-            tools=toolbox,
+            display=display,
+            ask=display.ask,
+            renderer_factory=chat.new_renderer,
             waiter=chat.wait,
             notify=chat.notify,
-            resumed=stored if isinstance(stored, StoredConversation) else None,
+            allow_shell=self._allow_shell,
+            resumed=stored,
         )
-        chat.bind(session=session, journal=journal, toolbox=toolbox)
+        chat.bind(session=opened.session, journal=opened.journal, toolbox=opened.toolbox)
         return chat
 
 
@@ -138,12 +115,10 @@ class Workspaces:
         *,
         engine: WebEngine,
         per_user_stores: bool,
-        hub: McpHub | None,
         allow_shell: bool,
     ) -> None:
         self._engine = engine
         self._per_user = per_user_stores
-        self._hub = hub
         self._allow_shell = allow_shell
         self._open: dict[str, Workspace] = {}
         self._lock = threading.Lock()
@@ -163,7 +138,6 @@ class Workspaces:
                     user=user,
                     store=Store.open(self.store_path(user)),
                     engine=self._engine,
-                    hub=self._hub,
                     allow_shell=self._allow_shell,
                 )
                 self._open[user] = found
