@@ -39,7 +39,7 @@ from chatbot.errors import (
 from chatbot.i18n import _
 from chatbot.secrets import Redactor
 
-__all__ = ["translate"]
+__all__ = ["reported_error", "translate"]
 
 _ENDPOINT = "/chat/completions"
 
@@ -301,14 +301,7 @@ def _not_chat(exc: NotChatBody, *, started: bool, base_url: str, redact: Redacto
     where = redact(base_url)
     detail = redact(" ".join(exc.detail.split())[:300])
     if exc.kind == "error_event":
-        if is_context_length_text(detail):
-            return ContextLengthExceeded(
-                _with_detail(
-                    _("the server says the conversation is longer than the model's context"),
-                    detail,
-                )
-            )
-        return ServerError(_reported(detail, started=started))
+        return reported_error(exc.detail, started=started, redact=redact)
     if exc.kind == "bad_encoding":
         label, _colon, why = detail.partition(": ")
         undecoded = _with_detail(
@@ -335,6 +328,18 @@ def _not_chat(exc: NotChatBody, *, started: bool, base_url: str, redact: Redacto
             where=where, what=what, base_url_hint=_base_url_hint(base_url)
         )
     )
+
+
+def reported_error(detail: str, *, started: bool, redact: Redactor) -> ApiError:
+    """The domain error for a failure the server put in words (an error event, or its log)."""
+    detail = redact(" ".join(detail.split())[:300])
+    if is_context_length_text(detail):
+        return ContextLengthExceeded(
+            _with_detail(
+                _("the server says the conversation is longer than the model's context"), detail
+            )
+        )
+    return ServerError(_reported(detail, started=started))
 
 
 def _page_in_front(exc: Exception, *, where: str) -> ApiError | None:
