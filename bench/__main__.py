@@ -13,18 +13,26 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench.cases import CASES, local_worker, memory_worker, trim_worker
 from bench.harness import FULL, QUICK, Bench, BenchError, BenchServer, Sizes, environment, serve
 from bench.report import Report
 
-__all__ = ["main", "run_benchmark"]
+__all__ = ["case_name", "main", "run_benchmark"]
 
 
-def run_benchmark(sizes: Sizes, *, mode: str) -> Report:
-    """Every case in a clean temporary home against one bench server; the summary last."""
+def case_name(case: Callable[[Bench], None]) -> str:
+    """What ``--case`` calls a case: its function's name without ``case_`` (``web``)."""
+    return case.__name__.removeprefix("case_")
+
+
+def run_benchmark(
+    sizes: Sizes, *, mode: str, cases: Sequence[Callable[[Bench], None]] = CASES
+) -> Report:
+    """The cases (all by default) in a clean temporary home against one bench server;
+    the summary last."""
     report = Report(mode=mode)
     with tempfile.TemporaryDirectory(prefix="chatbot-bench-") as tmp:
         home = Path(tmp)
@@ -37,7 +45,7 @@ def run_benchmark(sizes: Sizes, *, mode: str) -> Report:
             f"load average {os.getloadavg()[0]:.2f}, server {server.base_url}"
         )
         try:
-            for case in CASES:
+            for case in cases:
                 case(bench)
         finally:
             server.close()
@@ -73,13 +81,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write results here")
+    names = [case_name(case) for case in CASES]
+    parser.add_argument(
+        "--case",
+        action="append",
+        choices=names,
+        metavar="NAME",
+        help=f"run only this case (repeatable): {', '.join(names)}",
+    )
     parser.add_argument("--worker", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return _run_worker(args.worker)
     mode = "quick" if args.quick else "full"
     try:
-        report = run_benchmark(QUICK if args.quick else FULL, mode=mode)
+        chosen = [case for case in CASES if not args.case or case_name(case) in args.case]
+        report = run_benchmark(QUICK if args.quick else FULL, mode=mode, cases=chosen)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
