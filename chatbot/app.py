@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from chatbot.api.debuglog import DebugLog
+    from chatbot.cli.knowledge_parser import KnowledgeOptions
     from chatbot.cli.options import ModelOptions, RunOptions, StoreOptions
     from chatbot.local.runtime import LocalRuntime
     from chatbot.store.database import Store
@@ -111,6 +112,19 @@ class App:
 
         env, _ = self._environment()
         return run_model_command(options, environ=env, stdout=self.stdout, stderr=self.stderr)
+
+    def run_knowledge_command(self, options: KnowledgeOptions) -> int:
+        """``chatbot knowledge add|list|update|remove|search``."""
+        from chatbot.cli.knowledge_subcommands import run_knowledge_command
+
+        env, _ = self._environment()
+        return run_knowledge_command(
+            options,
+            data_dir=self.paths.data_dir,
+            environ=env,
+            stdout=self.stdout,
+            stderr=self.stderr,
+        )
 
     # -- chatting --------------------------------------------------------
 

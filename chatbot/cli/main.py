@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
+from chatbot.cli.knowledge_parser import build_knowledge_parser, knowledge_options
 from chatbot.cli.options import model_options, run_options, store_options
 from chatbot.cli.parser import build_model_parser, build_parser, build_store_parser
 from chatbot.errors import ChatbotError
@@ -40,6 +41,10 @@ _STORE = _SubCommand(
 _MODELS = _SubCommand(
     build_model_parser, lambda app, args: app.run_model_command(model_options(args))
 )
+_KNOWLEDGE = _SubCommand(
+    build_knowledge_parser,
+    lambda app, args: app.run_knowledge_command(knowledge_options(args)),
+)
 #: The first word that makes ``chatbot WORD ...`` a sub-command rather than a question.
 _SUBCOMMANDS: dict[str, _SubCommand] = {
     "sessions": _STORE,
@@ -47,6 +52,7 @@ _SUBCOMMANDS: dict[str, _SubCommand] = {
     "import": _STORE,
     "pull": _MODELS,
     "models": _MODELS,
+    "knowledge": _KNOWLEDGE,
 }
 
 

@@ -156,13 +156,19 @@ class BaseFile:
         exists = path.exists()
         if not exists and not create:
             known = base_names(data_dir)
-            hint = f" (bases: {', '.join(known)})" if known else " (add one: chatbot knowledge add NAME PATH)"
+            hint = (
+                f" (bases: {', '.join(known)})"
+                if known
+                else " (add one: chatbot knowledge add NAME PATH)"
+            )
             raise KnowledgeError(f"no knowledge base {clean!r}{hint}")
         if not exists:
             ensure_private_dir(path.parent)
             private_file(path)
         try:
-            conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                path, timeout=10.0, isolation_level=None, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise KnowledgeError(f"cannot open knowledge base {clean!r} ({path}): {exc}") from None
         base = cls(conn, name=clean, path=path)
@@ -193,7 +199,9 @@ class BaseFile:
                 self._set_meta("created_at", repr(time.time()))
             return
         if app_id != APPLICATION_ID:
-            raise KnowledgeError(f"{self.path} is not a knowledge base of chatbot's: left untouched")
+            raise KnowledgeError(
+                f"{self.path} is not a knowledge base of chatbot's: left untouched"
+            )
         if version > SCHEMA_VERSION:
             raise KnowledgeError(
                 f"{self.path} was written by a newer chatbot (version {version}); upgrade chatbot"
@@ -277,9 +285,12 @@ class BaseFile:
                 f"CREATE VIRTUAL TABLE chunk_index USING fts5(title, body, content='',"
                 f" tokenize='{TOKENIZER}')"
             )
-            conn.execute("INSERT INTO chunk_index(chunk_index, rank) VALUES ('rank', 'bm25(2.0, 1.0)')")
+            conn.execute(
+                "INSERT INTO chunk_index(chunk_index, rank) VALUES ('rank', 'bm25(2.0, 1.0)')"
+            )
             rows = conn.execute(
-                "SELECT c.id, f.label, c.heading, c.text FROM chunks c JOIN files f ON f.id = c.file_id"
+                "SELECT c.id, f.label, c.heading, c.text"
+                " FROM chunks c JOIN files f ON f.id = c.file_id"
             )
             conn.executemany(
                 "INSERT INTO chunk_index (rowid, title, body) VALUES (?, ?, ?)",
@@ -295,7 +306,8 @@ class BaseFile:
         chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         skipped = conn.execute("SELECT count(*) FROM skipped").fetchone()[0]
         embedded = conn.execute(
-            "SELECT count(*) FROM chunks c WHERE EXISTS (SELECT 1 FROM vectors v WHERE v.sha256 = c.sha256)"
+            "SELECT count(*) FROM chunks c"
+            " WHERE EXISTS (SELECT 1 FROM vectors v WHERE v.sha256 = c.sha256)"
         ).fetchone()[0]
         updated = self.meta("updated_at")
         return BaseSummary(

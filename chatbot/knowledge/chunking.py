@@ -31,7 +31,6 @@ HEADING_SEPARATOR = " › "
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 #: A reST/setext adornment: one punctuation character repeated (3 or more).
-_ATX_AT_MARGIN = re.compile(r"^(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 _ADORNMENT = re.compile(r"^([=\-~^\"'`#*+:.<>_])\1{2,}[ \t]*$")
 _PIPE_SEPARATOR = re.compile(r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$")
 _GRID_BORDER = re.compile(r"^[ \t]*\+[-=+]+\+[ \t]*$")
@@ -47,7 +46,7 @@ class Chunk:
 
     #: Order within the document, from 0.
     position: int
-    #: The headings above it, outermost first, joined by " › "; "" before any heading.
+    #: The headings above it, outermost first, joined by an angle quote; "" before any.
     heading: str
     #: Its first and last line (1-based, inclusive) in the extracted text.
     first_line: int
@@ -92,9 +91,10 @@ def chunk_document(
 def _blocks(lines: list[str], *, kind: DocumentKind) -> list[_Block]:
     """The document's blocks in order: headings, code, tables and paragraphs."""
     markdown = kind is DocumentKind.MARKDOWN
-    # "#" starts a heading in Markdown (indented up to 3), in plain text only at the
-    # margin, and never in reStructuredText (where "   # ..." is a comment in code).
-    atx = _ATX if markdown else (_ATX_AT_MARGIN if kind is not DocumentKind.RST else None)
+    # "#" starts a heading only in Markdown: elsewhere it is a comment or a root prompt
+    # ("# apt install ..."). A PDF's lines are laid-out text: its outline names sections.
+    atx = _ATX if markdown else None
+    adorned = kind is not DocumentKind.PDF
     styles: dict[tuple[str, bool], int] = {}
     blocks: list[_Block] = []
     count = len(lines)
@@ -112,7 +112,7 @@ def _blocks(lines: list[str], *, kind: DocumentKind) -> list[_Block]:
             block = (
                 _fenced(lines, index)
                 or (_atx(atx.match(line), index) if atx is not None else None)
-                or _adorned(lines, index, styles, markdown=markdown)
+                or (_adorned(lines, index, styles, markdown=markdown) if adorned else None)
                 or _table(lines, index)
                 or _directive(lines, index)
                 or _indented(lines, index)
@@ -183,7 +183,11 @@ def _table(lines: list[str], index: int) -> _Block | None:
         while end < count and lines[end].strip().startswith(("+", "|")):
             end += 1
         head = next(
-            (i - index + 1 for i in range(index + 1, end) if "=" in lines[i] and _GRID_BORDER.match(lines[i])),
+            (
+                i - index + 1
+                for i in range(index + 1, end)
+                if "=" in lines[i] and _GRID_BORDER.match(lines[i])
+            ),
             1,
         )
         return _Block("table", index, end, head=head)
@@ -276,7 +280,9 @@ class _Packer:
         too_big = size > (self.limit if block.kind in ("code", "table") else self.target)
         if too_big:
             self.flush()
-            for start, end, text in _pieces(self.lines, block, target=self.target, limit=self.limit):
+            for start, end, text in _pieces(
+                self.lines, block, target=self.target, limit=self.limit
+            ):
                 self._emit(start, end, text)
             return
         if self._start is not None and self._size + size > self.target:

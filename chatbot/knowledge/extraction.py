@@ -43,6 +43,20 @@ class Extracted:
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"
+#: What a skipped file is, by its first bytes, for the reason shown.
+_MAGIC_NAMES = (
+    (b"\x89PNG", "image"),
+    (b"\xff\xd8\xff", "image"),
+    (b"GIF8", "image"),
+    (b"\x1f\x8b", "compressed (gzip)"),
+    (b"BZh", "compressed (bzip2)"),
+    (b"\xfd7zXZ", "compressed (xz)"),
+    (b"\x28\xb5\x2f\xfd", "compressed (zstd)"),
+    (b"PK\x03\x04", "archive (zip; office files too)"),
+    (b"\x7fELF", "program"),
+    (b"SQLite format 3", "database"),
+)
+_BINARY_MAGIC = tuple(magic for magic, _ in _MAGIC_NAMES)
 _HTML_START = re.compile(
     rb"\A(?:\s|<!--.*?-->|<\?xml[^>]*>)*<(?:!doctype\s+html|html|head|body|meta|title)[\s>/]",
     re.IGNORECASE | re.DOTALL,
@@ -85,7 +99,10 @@ def _decode(data: bytes) -> str:
             return data.decode("utf-16")
         except UnicodeDecodeError:
             raise Unreadable("broken UTF-16 text") from None
-    if b"\x00" in data:
+    if b"\x00" in data or data.startswith(_BINARY_MAGIC):
+        for magic, what in _MAGIC_NAMES:
+            if data.startswith(magic):
+                raise Unreadable(what)
         raise Unreadable("binary")
     body = data.removeprefix(_UTF8_BOM)
     try:

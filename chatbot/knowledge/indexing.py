@@ -263,7 +263,10 @@ class _Writer:
         self.conn.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         self.conn.executemany(
             "INSERT INTO chunk_index (rowid, title, body) VALUES (?, ?, ?)",
-            [(first + n, *index_fields(found.label, c.heading, c.text)) for n, c in enumerate(result.chunks)],
+            [
+                (first + n, *index_fields(found.label, c.heading, c.text))
+                for n, c in enumerate(result.chunks)
+            ],
         )
 
     def _commit(self) -> None:

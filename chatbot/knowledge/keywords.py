@@ -24,19 +24,19 @@ MAX_BIGRAMS = 12
 # English function words and question words: they match nearly every passage.
 STOP_WORDS = frozenset(
     """
-    a about above after again against all am an and any are aren't as at be because
-    been before being below between both but by can can't cannot could couldn't did
-    didn't do does doesn't doing don't down during each few for from further get gets
-    got had hadn't has hasn't have haven't having he her here hers herself him himself
-    his how i if in into is isn't it it's its itself just let me might more most must
-    my myself no nor not now of off on once only or other ought our ours ourselves out
-    over own same shall she should shouldn't so some such than that the their theirs
-    them themselves then there these they this those through to too under until up
-    upon us use used using very via was wasn't we were weren't what when where which
-    while who whom whose why will with within without won't would wouldn't you your
-    yours yourself yourselves also anyone anything way ways something thing things
-    one ones many much make makes made like want need know tell say
-    """.split()
+    a about above after again against all am an and any are aren't as at be because been
+    before being below between both but by can can't cannot could couldn't did didn't do
+    does doesn't doing don't down during each few for from further get gets got had
+    hadn't has hasn't have haven't having he her here hers herself him himself his how i
+    if in into is isn't it it's its itself just let me might more most must my myself no
+    nor not now of off on once only or other ought our ours ourselves out over own same
+    shall she should shouldn't so some such than that the their theirs them themselves
+    then there these they this those through to too under until up upon us use used
+    using very via was wasn't we were weren't what when where which while who whom whose
+    why will with within without won't would wouldn't you your yours yourself yourselves
+    also anyone anything way ways something thing things one ones many much make makes
+    made like want need know tell say
+    """.split()  # noqa: SIM905 (a word list reads best as words)
 )
 
 # Runs of letters and digits, as unicode61 splits them ("_" and "-" separate too).

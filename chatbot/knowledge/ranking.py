@@ -61,7 +61,8 @@ def hits_by_id(base: BaseFile, ids: Sequence[int]) -> list[Hit]:
     marks = ", ".join("?" * len(ids))
     rows = base.conn.execute(
         "SELECT c.id, f.label, f.kind, c.heading, c.first_line, c.last_line, c.first_page,"
-        f" c.last_page, c.text FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})",
+        " c.last_page, c.text FROM chunks c JOIN files f ON f.id = c.file_id"
+        f" WHERE c.id IN ({marks})",
         list(ids),
     ).fetchall()
     found = {

@@ -22,9 +22,9 @@ SPACELESS = (
     "\u1000-\u109f"  # Myanmar
     "\u1100-\u11ff"  # Hangul Jamo
     "\u1780-\u17ff"  # Khmer
-    "\u3005-\u3007"  # 々 〆 〇
+    "\u3005-\u3007"  # iteration and closing marks, ideographic zero
     "\u3040-\u309f"  # Hiragana
-    "\u30a0-\u30ff"  # Katakana (with ー)
+    "\u30a0-\u30ff"  # Katakana (with the prolonged sound mark)
     "\u3130-\u318f"  # Hangul compatibility Jamo
     "\u31f0-\u31ff"  # Katakana phonetic extensions
     "\u3400-\u4dbf"  # CJK extension A

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 __all__ = [
     "CONTEXT_WINDOW",
     "DEFAULT_THINK",
+    "KNOWLEDGE_SHARE",
     "MAX_TOKENS",
     "MAX_WAIT",
     "OVERFLOW_POLICIES",
@@ -24,6 +25,7 @@ __all__ = [
     "TOOL_TIMEOUT",
     "TOP_P",
     "Range",
+    "parse_share",
 ]
 
 
@@ -78,3 +80,17 @@ PROVIDERS = ("local",)
 #: ``think``): live then folded to one line (the default), kept in full, or hidden.
 THINK_MODES = ("show", "fold", "hide")
 DEFAULT_THINK = "fold"
+
+#: The share of the prompt budget a knowledge base's passages may take.
+KNOWLEDGE_SHARE = Range(low=0.05, high=0.9, hint="a share from 0.05 to 0.9 (or 5% to 90%)")
+
+
+def parse_share(raw: str) -> float:
+    """``0.3`` or ``30%`` as a share of the budget; ValueError naming the range otherwise."""
+    text = raw.strip()
+    if text.endswith("%"):
+        try:
+            return KNOWLEDGE_SHARE.parse(str(float(text[:-1].strip()) / 100))
+        except ValueError:
+            raise ValueError(f"must be {KNOWLEDGE_SHARE.hint}, got {raw!r}") from None
+    return KNOWLEDGE_SHARE.parse(text)
