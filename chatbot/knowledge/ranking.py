@@ -88,7 +88,7 @@ def search_base(
     question: str,
     *,
     limit: int = 5,
-    vector_ranking: Sequence[int] = (),
+    vector_ranking: Sequence[int] = (),  # passage ids
 ) -> list[Hit]:
     """The ``limit`` best passages for ``question``: keyword ranking, fused with
     ``vector_ranking`` (passage ids nearest first) when one is given."""

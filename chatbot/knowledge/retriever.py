@@ -137,10 +137,19 @@ class KnowledgeRetriever:
     def _ranking(self, name: str, question: str, notes: list[str]) -> list[int]:
         base = self.base(name)
         keyword = keyword_ranking(base, question)
-        vector = self._vector_ranking(base, question, notes)
-        return reciprocal_rank_fusion([keyword, vector]) if vector else keyword
+        nearest = self._vector_ranking(base, question, notes)
+        if not nearest:
+            return keyword
+        embedder = self._embedders.get(base.meta("embed_model") or "")
+        if not keyword and (embedder is None or nearest[0][1] < embedder.min_similarity):
+            # No word in common and nothing close in meaning: nothing was found, and
+            # the nearest vectors of an unrelated question must not pretend otherwise.
+            return []
+        return reciprocal_rank_fusion([keyword, [chunk_id for chunk_id, _ in nearest]])
 
-    def _vector_ranking(self, base: BaseFile, question: str, notes: list[str]) -> list[int]:
+    def _vector_ranking(
+        self, base: BaseFile, question: str, notes: list[str]
+    ) -> list[tuple[int, float]]:
         model = base.meta("embed_model")
         if model is None:
             return []

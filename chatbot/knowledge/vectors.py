@@ -87,8 +87,8 @@ class VectorSet:
             raise KnowledgeError(f"knowledge base {base.name!r} has vectors of mixed sizes")
         return cls(ids=ids, matrix=matrix.reshape(len(rows), width))
 
-    def nearest(self, query: Iterable[float] | Any, *, limit: int) -> list[int]:
-        """Passage ids by cosine similarity to ``query``, nearest first."""
+    def nearest(self, query: Iterable[float] | Any, *, limit: int) -> list[tuple[int, float]]:
+        """(passage id, cosine similarity) nearest ``query`` first."""
         np = numpy_module()
         vector = _normalised(query)[0]
         if vector.shape[0] != self.matrix.shape[1]:
@@ -99,4 +99,4 @@ class VectorSet:
             return []
         top = np.argpartition(-scores, count - 1)[:count]
         ordered = top[np.argsort(-scores[top], kind="stable")]
-        return [int(self.ids[i]) for i in ordered]
+        return [(int(self.ids[i]), float(scores[i])) for i in ordered]
