@@ -180,7 +180,8 @@ class _Runner:
             for label, kind, chunks, size in base.conn.execute(
                 "SELECT label, kind, chunks, text_bytes FROM files ORDER BY label"
             ):
-                self.say(f"  {label}  {kind}, {chunks:,} passages, {format_size(size)}")
+                noun = "passage" if chunks == 1 else "passages"
+                self.say(f"  {label}  {kind}, {chunks:,} {noun}, {format_size(size)}")
             for label, reason in base.conn.execute(
                 "SELECT label, reason FROM skipped ORDER BY label"
             ):

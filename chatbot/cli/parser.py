@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Without a question, starts an interactive chat. Type /help inside it. "
             "Also: chatbot sessions|export|import (stored conversations), "
-            "chatbot pull MODEL and chatbot models (models for --local). "
+            "chatbot pull MODEL and chatbot models (models for --local), "
+            "chatbot knowledge add|list|update|remove|search (your documents, to answer from). "
             "Exit status of a question: 0 answered (also when cut by --max-tokens or a "
             "content filter: a warning says so); 1 when the reply failed, was cut, empty, "
             "only tool calls, or not a chat answer at all: stdout holds only the text that "

@@ -90,7 +90,8 @@ def chunk_document(
 
 def _blocks(lines: list[str], *, kind: DocumentKind) -> list[_Block]:
     """The document's blocks in order: headings, code, tables and paragraphs."""
-    markdown = kind is DocumentKind.MARKDOWN
+    # HTML arrives as Markdown (see html_text).
+    markdown = kind in (DocumentKind.MARKDOWN, DocumentKind.HTML)
     # "#" starts a heading only in Markdown: elsewhere it is a comment or a root prompt
     # ("# apt install ..."). A PDF's lines are laid-out text: its outline names sections.
     atx = _ATX if markdown else None
