@@ -14,6 +14,7 @@ from chatbot.conversation.compose import attach_files
 from chatbot.conversation.journal import Journal
 from chatbot.conversation.messages import ReplyStatus
 from chatbot.conversation.outcome import describe_outcome
+from chatbot.conversation.references import knowledge_lines
 from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ApiError, ChatbotError, ConfigError
 from chatbot.local.server_log import ServerLog
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from chatbot.api.debuglog import DebugLog
     from chatbot.cli.knowledge_parser import KnowledgeOptions
     from chatbot.cli.options import ModelOptions, RunOptions, StoreOptions
+    from chatbot.knowledge.retriever import KnowledgeRetriever
     from chatbot.local.runtime import LocalRuntime
     from chatbot.store.database import Store
     from chatbot.store.records import StoredConversation
@@ -62,6 +64,7 @@ class App:
         self._store_journal: StoreJournal | None = None
         self._local: LocalRuntime | None = None
         self._tools: Toolbox | None = None
+        self._retriever: KnowledgeRetriever | None = None
 
     # -- edges -----------------------------------------------------------
 
@@ -73,6 +76,8 @@ class App:
     def close(self) -> None:
         if self._tools is not None:
             self._tools.close()
+        if self._retriever is not None:
+            self._retriever.close()
         if self._client is not None:
             self._client.close()
         if self._local is not None:
@@ -229,6 +234,13 @@ class App:
             data_dir=self.paths.data_dir,
         )  # fmt: skip
         say = notices.hint if notices is not None else self._warn
+        from chatbot.engine.knowledge_setup import knowledge_for_run
+
+        retriever = self._retriever = knowledge_for_run(
+            chosen=options.knowledge, share=options.knowledge_share, environ=env,
+            data_dir=self.paths.data_dir, persona=persona, warn=self._warn,
+            base_url=None if config.local else config.endpoint, api_key=config.api_key.reveal(),
+        )  # fmt: skip
         session = ChatSession(
             config=config,
             persona=persona,
@@ -239,6 +251,7 @@ class App:
             waiter=CountdownWaiter(console=self._console(self.stderr)),
             notify=notices.hint if notices is not None else None,
             tools=tools,
+            retriever=retriever,
         )
         if resumed is not None and store_journal is not None:
             from chatbot.store.store_journal import resume
@@ -336,6 +349,9 @@ class App:
         except ApiError as exc:
             self.report(exc)
             return 1
+        # The sources after the answer, on stderr: stdout stays the answer alone.
+        for line in knowledge_lines(result.references, result.reply.sources):
+            print(sanitize(line), file=self.stderr)
         outcome = describe_outcome(result.reply, tool_rounds=result.tool_rounds)
         if outcome is not None and outcome.exit_code == 130:
             return 130  # the user pressed Ctrl-C: they know

@@ -65,6 +65,9 @@ class RunOptions:
     assume_yes: bool = False
     no_tools: bool = False
     max_tool_rounds: int | None = None
+    #: Knowledge bases (``--knowledge``); () for ``--no-knowledge``; None: not given.
+    knowledge: tuple[str, ...] | None = None
+    knowledge_share: float | None = None
 
     @property
     def model(self) -> str | None:
@@ -110,7 +113,17 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         assume_yes=bool(args.yes),
         no_tools=bool(args.no_tools),
         max_tool_rounds=args.max_tool_rounds,
+        knowledge=() if getattr(args, "no_knowledge", False) else _names(args),
+        knowledge_share=getattr(args, "knowledge_share", None),
     )
+
+
+def _names(args: argparse.Namespace) -> tuple[str, ...] | None:
+    given = getattr(args, "knowledge", None)
+    if not given:
+        return None
+    # "--knowledge a,b" works too, as CHATBOT_KNOWLEDGE does.
+    return tuple(name.strip() for item in given for name in item.split(",") if name.strip())
 
 
 def store_options(args: argparse.Namespace) -> StoreOptions:

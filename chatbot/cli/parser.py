@@ -16,6 +16,7 @@ from chatbot.settings.limits import (
     TOOL_ROUNDS,
     TOP_P,
     Range,
+    parse_share,
 )
 
 __all__ = ["COMPLETION_SHELLS", "build_model_parser", "build_parser", "build_store_parser"]
@@ -47,6 +48,13 @@ _tool_rounds = _checked_int(TOOL_ROUNDS)
 
 #: Shells ``--completion`` writes a script for.
 COMPLETION_SHELLS = ("bash", "zsh", "fish")
+
+
+def _share(raw: str) -> float:
+    try:
+        return parse_share(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _system_prompt(raw: str) -> str:
@@ -175,6 +183,27 @@ def build_parser() -> argparse.ArgumentParser:
         type=_tool_rounds,
         metavar="N",
         help="tool rounds allowed in one turn (default 8; [tools] max_rounds in config.toml)",
+    )
+    # -- knowledge bases (issue 21) --------------------------------------------------
+    knowledge = parser.add_argument_group(
+        "knowledge bases (make one: chatbot knowledge add NAME PATH...)"
+    )
+    knowledge.add_argument(
+        "--knowledge",
+        metavar="NAME",
+        action="append",
+        help="answer from this knowledge base: its best passages go with each question and "
+        "the sources are shown after the answer (repeatable; CHATBOT_KNOWLEDGE=a,b)",
+    )
+    knowledge.add_argument(
+        "--no-knowledge", action="store_true", help="search no knowledge base (not the persona's)"
+    )
+    knowledge.add_argument(
+        "--knowledge-share",
+        type=_share,
+        metavar="SHARE",
+        help="the share of the prompt budget passages may take: 0.05 to 0.9, or 5%% to 90%% "
+        "(default 25%%; CHATBOT_KNOWLEDGE_SHARE)",
     )
     parser.add_argument(
         "--usage",

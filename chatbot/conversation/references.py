@@ -21,6 +21,7 @@ __all__ = [
     "References",
     "Retriever",
     "Source",
+    "knowledge_lines",
     "reference_block",
     "source_lines",
 ]
@@ -85,6 +86,8 @@ class References:
     budget: int = 0
     #: Things the user should know (a base that could not be searched, vectors not used).
     notes: tuple[str, ...] = ()
+    #: False when no search was made (no room left for passages): nothing is sent.
+    searched: bool = True
 
     @property
     def found(self) -> bool:
@@ -93,6 +96,17 @@ class References:
 
 class Retriever(Protocol):
     """Finds passages for a question (the knowledge bases in use)."""
+
+    #: The bases the user chose (flag, /knowledge); None lets the persona decide; () is off.
+    chosen: tuple[str, ...] | None
+
+    def choose(self, names: tuple[str, ...] | None) -> object:
+        """Use ``names`` from now on (None: the persona's; (): none); raises for a missing one."""
+        ...
+
+    def available(self) -> list[str]:
+        """Every base there is, by name."""
+        ...
 
     def bases_for(self, persona: Persona) -> tuple[str, ...]:
         """The bases searched for questions asked with ``persona``; () when off."""
@@ -109,6 +123,16 @@ class Retriever(Protocol):
 
 class NullRetriever:
     """No knowledge base: nothing is ever searched."""
+
+    chosen: tuple[str, ...] | None = ()
+
+    def choose(self, names: tuple[str, ...] | None) -> object:
+        if names:
+            raise ValueError("there is no knowledge base here")
+        return None
+
+    def available(self) -> list[str]:
+        return []
 
     def bases_for(self, persona: Persona) -> tuple[str, ...]:
         return ()
@@ -155,6 +179,21 @@ def reference_block(references: References) -> str:
     parts.append("</references>")
     parts.append("Question:")
     return "\n".join(parts)
+
+
+def knowledge_lines(references: References | None, sources: Sequence[Source]) -> list[str]:
+    """What to tell the user after an answer: its sources, one line each, or that
+    nothing was found; and any note about the search."""
+    if references is None:
+        return []
+    lines = [f"knowledge: {note}" for note in references.notes]
+    if not references.searched:
+        return lines
+    if not sources:
+        bases = ", ".join(references.bases)
+        lines.append(f"knowledge: nothing relevant found in {bases}; the model was told so")
+        return lines
+    return lines + [f"source {line}" for line in source_lines(sources)]
 
 
 def source_lines(sources: Sequence[Source]) -> list[str]:

@@ -15,6 +15,7 @@ from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.compaction import Compactor, summary_message
 from chatbot.conversation.history import Conversation, FittedRequest
 from chatbot.conversation.messages import Message, Role
+from chatbot.conversation.references import References
 from chatbot.conversation.tool_turns import run_tool_rounds
 from chatbot.conversation.turns import ReplyCache, SessionCore, TurnResult
 from chatbot.errors import (
@@ -27,6 +28,9 @@ from chatbot.settings.personas import Persona
 from chatbot.text import clean_text
 
 __all__ = ["ChatSession", "ReplyCache", "TurnResult"]
+
+#: Tokens left free beside the question and the passages (rounding in the estimates).
+_QUESTION_MARGIN = 32
 
 
 class ChatSession(SessionCore):
@@ -65,14 +69,24 @@ class ChatSession(SessionCore):
         return self.config.overflow or self.persona.overflow or "drop"
 
     def send(
-        self, text: str, *, renderer: ReplyRenderer, attachments: Sequence[Attachment] = ()
+        self,
+        text: str,
+        *,
+        renderer: ReplyRenderer,
+        attachments: Sequence[Attachment] = (),
+        look_up: bool = True,
     ) -> TurnResult:
         """Ask ``text``, with ``attachments``, and stream the answer into ``renderer``.
+
+        With a knowledge base in use, its passages for ``text`` go with the question
+        (``look_up=False``: a follow-up such as /continue keeps the last ones).
 
         Raises MessageTooLarge (nothing sent or recorded) or an ApiError (the
         question is kept, so /retry can ask it again).
         """
         question = Message(role=Role.USER, content=clean_text(text), attachments=tuple(attachments))
+        # A follow-up that is no new question (/continue) keeps the last passages.
+        references = self._look_up(question) if look_up else None
         # Fit before recording, so a message too large leaves no trace but the
         # input history, where the user can recall it.
         fitted = self.fit([*self.conversation.live_history, question])
@@ -82,9 +96,38 @@ class ChatSession(SessionCore):
         self.conversation.append(question)
         self.journal.record(question, persona=self.persona, params=self.params)
         result = self._answer(fitted, renderer=renderer)
-        if compacted or note:
-            result = replace(result, compacted_turns=compacted, compaction_note=note)
+        if compacted or note or references is not None:
+            result = replace(
+                result, compacted_turns=compacted, compaction_note=note, references=references
+            )
         return result
+
+    def _look_up(self, question: Message) -> References | None:
+        """Search the knowledge bases in use for ``question``; its passages go with it.
+
+        Only the newest question carries passages: older ones are sent bare, so a
+        long chat does not pay for every earlier search again.
+        """
+        if self.retriever is None:
+            self._reply_sources = ()
+            return None
+        for message in self.conversation.messages:
+            if message.references is not None:
+                message.references = None
+                message.token_cache = None
+        budget = self.budget.prompt_tokens
+        share = int(budget * self.retriever.share_for(self.persona))
+        conversation = self.conversation
+        fixed = self.counter.request_tokens(
+            [conversation.system_message(), *conversation.summaries, question]
+        )
+        room = min(share, budget - fixed - _QUESTION_MARGIN)
+        found = self.retriever.retrieve(question.content, persona=self.persona, max_tokens=room)
+        if found is not None and found.searched:
+            question.references = found
+            question.token_cache = None
+        self._reply_sources = found.sources if found is not None else ()
+        return found
 
     def compact(self, *, upto: int | None = None, keep_turns: int = 2) -> int:
         """Summarise the live history before index ``upto`` (default: all but the
@@ -157,6 +200,11 @@ class ChatSession(SessionCore):
             raise ChatbotError("nothing to retry yet")
         # Fit first: if the question no longer fits (a smaller model since),
         # the old reply must still be there.
+        question = conversation.messages[index]
+        if question.references is None and self.retriever is not None:
+            self._look_up(question)  # resumed: search again
+        elif question.references is not None:
+            self._reply_sources = question.references.sources
         fitted = self.fit(conversation.messages[conversation.summarised_upto : index + 1])
         self.journal.forget(conversation.pop_replies_after_last_user())
         return self._answer(fitted, renderer=renderer, use_cache=False)

@@ -27,6 +27,7 @@ from chatbot.conversation.history import Budget, Conversation, FittedRequest
 from chatbot.conversation.journal import Journal, NullJournal
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.conversation.outcome import reply_status
+from chatbot.conversation.references import References, Retriever, Source
 from chatbot.conversation.retry import RetryPolicy, RetryWait, Waiter, sleeping_waiter
 from chatbot.conversation.thought_tokens import think_sink, thinking_tokens
 from chatbot.conversation.tool_history import fit_history
@@ -70,6 +71,8 @@ class TurnResult:
     compaction_note: str | None = None
     #: Tool rounds run in this turn (the model asked, the tools answered).
     tool_rounds: int = 0
+    #: What the knowledge bases gave for the question; None when none is in use.
+    references: References | None = None
 
 
 class SessionCore:
@@ -88,8 +91,13 @@ class SessionCore:
         waiter: Waiter = sleeping_waiter,
         notify: Callable[[str], None] | None = None,
         tools: ToolHost | None = None,
+        retriever: Retriever | None = None,
     ) -> None:
         self.config = config
+        #: The knowledge bases searched for each question; None searches none.
+        self.retriever = retriever
+        #: The sources the replies of the current turn are given (its passages).
+        self._reply_sources: tuple[Source, ...] = ()
         #: The tools the model may call; None offers none.
         self.tools = tools
         self._tool_tokens: tuple[tuple[int, float], int] = ((0, 0.0), 0)
@@ -351,6 +359,8 @@ class SessionCore:
     def _keep(self, reply: Message, usage: UsageReport | None) -> None:
         if usage is not None and reply.thinking:
             reply.thinking_tokens = usage.reasoning_tokens
+        if reply.content and not reply.sources:
+            reply.sources = self._reply_sources
         self.conversation.append(reply)
         self.journal.record(
             reply,

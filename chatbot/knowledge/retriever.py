@@ -119,6 +119,12 @@ class KnowledgeRetriever:
         bases = self.bases_for(persona)
         if not bases:
             return None
+        if max_tokens < _BLOCK_OVERHEAD + _PASSAGE_OVERHEAD + 30:
+            note = (
+                "no room left for passages from the knowledge base in this model's context: "
+                "the question was sent without them"
+            )
+            return References(bases=bases, budget=max_tokens, notes=(note,), searched=False)
         notes: list[str] = []
         rankings: list[list[tuple[str, int]]] = []
         for name in bases:

@@ -25,6 +25,11 @@ def toolbar_text(session: ChatSession, *, attachments: Sequence[Attachment] = ()
     ]
     if session.dropped_turns:
         parts.append(f"{session.dropped_turns} turns out")
+    retriever = session.retriever
+    bases = retriever.bases_for(session.persona) if retriever is not None else ()
+    if bases:
+        share = retriever.share_for(session.persona) if retriever is not None else 0
+        parts.append(f"knowledge {','.join(bases)} {share:.0%}")
     tokens = usage.prompt_tokens + usage.completion_tokens
     # The last request's usage was not reported, so the session total misses some.
     estimated = "~" if usage.estimated_requests else ""

@@ -26,6 +26,7 @@ from chatbot.store.records import (
 )
 from chatbot.store.rows import INFO_COLUMNS, info_from_row
 from chatbot.store.search import search as run_search
+from chatbot.store.source_rows import insert_sources
 from chatbot.tokens import TokenCounter
 
 __all__ = ["DEFAULT_WINDOW_TOKENS", "Store", "default_store_path"]
@@ -253,6 +254,8 @@ class Store(Ledger):
         assert cursor.lastrowid is not None
         if message.attachments:
             insert_attachments(conn, cursor.lastrowid, message.attachments)
+        if message.sources:
+            insert_sources(conn, cursor.lastrowid, message.sources)
         return cursor.lastrowid
 
     def append_message(

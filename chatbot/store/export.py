@@ -20,6 +20,7 @@ from chatbot.conversation.attachments import (
     message_text,
 )
 from chatbot.conversation.messages import Message, ReplyStatus, Role, restore_tool_fields
+from chatbot.conversation.references import Source
 from chatbot.errors import AttachmentError, ConfigError
 from chatbot.store.records import (
     ImportedConversation,
@@ -31,10 +32,11 @@ from chatbot.store.records import (
 __all__ = ["FORMAT", "FORMAT_VERSION", "from_json", "to_json", "to_markdown"]
 
 FORMAT = "chatbot-conversation"
-#: Version 2 adds ``attachments`` to messages. A file without any is still written as
-#: version 1, so older chatbots import it; one with attachments is refused by them
-#: ("exported by a newer chatbot") rather than imported without its files.
-FORMAT_VERSION = 2
+#: Version 2 adds ``attachments`` to messages, version 3 ``sources`` (the passages from
+#: knowledge bases a reply was given). A file is written with the oldest version that
+#: holds what it has, so older chatbots import it; one with attachments or sources is
+#: refused by them ("exported by a newer chatbot") rather than imported without them.
+FORMAT_VERSION = 3
 
 _STATUS_NOTES = {
     ReplyStatus.INTERRUPTED: "_(interrupted)_",
@@ -120,6 +122,50 @@ def _attachment_json(item: Attachment) -> dict[str, object]:
     return record
 
 
+def _sources_markdown(sources: tuple[Source, ...]) -> str:
+    """The passages a reply was given, numbered as the model saw them."""
+    lines = [f"{n}. {s.base}: {s.where(full=True)}" for n, s in enumerate(sources, 1)]
+    return "**Sources**\n\n" + "\n".join(lines)
+
+
+def source_json(source: Source) -> dict[str, object]:
+    return {
+        "base": source.base,
+        "label": source.label,
+        "section": source.section,
+        "first_line": source.first_line,
+        "last_line": source.last_line,
+        "first_page": source.first_page,
+        "last_page": source.last_page,
+        "text": source.text,
+    }
+
+
+def _sources(raw: object, where: str) -> tuple[Source, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _Invalid(f"{where}sources must be a list")
+    found = []
+    for index, item in enumerate(raw):
+        place = f"{where}sources[{index}]."
+        obj = _mapping(item, place[:-1])
+        numbers = {
+            key: _count(obj, key, place) or 0
+            for key in ("first_line", "last_line", "first_page", "last_page")
+        }
+        found.append(
+            Source(
+                base=_text(obj, "base", place),
+                label=_text(obj, "label", place),
+                section=_optional_text(obj, "section", place, "") or "",
+                text=_text(obj, "text", place),
+                **numbers,
+            )
+        )
+    return tuple(found)
+
+
 def _folded_thinking(thinking: str) -> str:
     """The model's thinking, folded away as Markdown viewers fold ``<details>``."""
     text = _close_fences(thinking.strip("\n").rstrip()).replace("</details>", "&lt;/details>")
@@ -162,6 +208,8 @@ def to_markdown(conv: StoredConversation, *, tz: tzinfo | None = None) -> str:
             _image_line(a) for a in message.attachments if a.kind is AttachmentKind.IMAGE
         )
         section += _tool_parts(message)
+        if message.sources and message.role is Role.ASSISTANT:
+            section.append(_sources_markdown(message.sources))
         # A reply whose calls were offered and answered needs no note: its results follow.
         note = None if message.tool_calls else _STATUS_NOTES.get(message.status)
         if message.status is ReplyStatus.EMPTY and message.thinking.strip():
@@ -196,9 +244,16 @@ def to_json(conv: StoredConversation) -> dict[str, object]:
         )
         if message.attachments:
             messages[-1]["attachments"] = [_attachment_json(a) for a in message.attachments]
+        if message.sources:
+            messages[-1]["sources"] = [source_json(s) for s in message.sources]
+    version = 1
+    if any(m.attachments for m in conv.messages):
+        version = 2
+    if any(m.sources for m in conv.messages):
+        version = 3
     return {
         "format": FORMAT,
-        "version": FORMAT_VERSION if any(m.attachments for m in conv.messages) else 1,
+        "version": version,
         "title": info.title,
         "persona": info.persona,
         "model": info.model,
@@ -305,6 +360,7 @@ def _message(
         created_at=_timestamp(obj, "created_at", where, started),
         summary=summary,
         attachments=_attachments(obj.get("attachments"), where),
+        sources=_sources(obj.get("sources"), where),
     )
     meta = MessageMeta(
         persona=_optional_text(obj, "persona", where, None) or _text(conversation, "persona", ""),

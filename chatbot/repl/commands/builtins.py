@@ -118,7 +118,10 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
     def _continue(ctx: CommandContext, _: str) -> None:
         if ctx.session.conversation.last_reply() is None:
             raise ChatbotError("there is no reply to continue yet")
-        ctx.run_turn(lambda renderer: ctx.session.send(CONTINUE_PROMPT, renderer=renderer))
+        # No new search: the continuation goes on from the same passages.
+        ctx.run_turn(
+            lambda renderer: ctx.session.send(CONTINUE_PROMPT, renderer=renderer, look_up=False)
+        )
 
     @registry.add("undo", usage="/undo", help="drop the last question and its reply")
     def _undo(ctx: CommandContext, _: str) -> None:
@@ -204,6 +207,9 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
     from chatbot.repl.commands.compose_commands import add_compose_commands
 
     add_compose_commands(registry)
+    from chatbot.repl.commands.knowledge_commands import add_knowledge_commands
+
+    add_knowledge_commands(registry)
     return registry
 
 
@@ -244,6 +250,11 @@ def usage_lines(session: ChatSession, *, now: datetime) -> list[str]:
             f"thinking: {mark}{usage.thinking_tokens:,} of this session's completion tokens"
         )
     lines.append(_context_line(session))
+    from chatbot.repl.commands.knowledge_commands import knowledge_status
+
+    knowledge = knowledge_status(session)
+    if knowledge:
+        lines.append(knowledge)
     return lines
 
 
