@@ -152,12 +152,14 @@ def embed_base(
         )
     todo = missing_passages(base)
     total = base.conn.execute("SELECT count(DISTINCT sha256) FROM chunks").fetchone()[0]
-    if todo and recorded is None:
-        base.set_meta("embed_model", embedder.model)
     done = 0
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]
         vectors = embedder.passages([passage_text(h, t) for _, h, t in batch])
+        if recorded is None:
+            # Recorded once a batch has worked: a model that fails is not adopted.
+            base.set_meta("embed_model", embedder.model)
+            recorded = embedder.model
         store_vectors(base, [sha for sha, _, _ in batch], vectors)
         done += len(batch)
         if progress is not None:
