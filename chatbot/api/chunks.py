@@ -13,6 +13,7 @@ from typing import Any
 from chatbot.api.events import (
     Finished,
     ReasoningDelta,
+    RefusalDelta,
     StreamEvent,
     TextDelta,
     ToolCall,
@@ -121,7 +122,7 @@ def _text(value: object) -> str:
 
 def _index(choice: Mapping[str, Any], position: int) -> int:
     index = choice.get("index")
-    return index if isinstance(index, int) else position
+    return index if isinstance(index, int) and not isinstance(index, bool) else position
 
 
 def _choose(choices: Sequence[object]) -> int | None:
@@ -137,8 +138,8 @@ def _usage(usage: object) -> UsageReport | None:
         return None
     details = usage.get("completion_tokens_details")
     return UsageReport(
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
+        prompt_tokens=_count(usage.get("prompt_tokens")) or 0,
+        completion_tokens=_count(usage.get("completion_tokens")) or 0,
         reasoning_tokens=_count(
             details.get("reasoning_tokens") if isinstance(details, dict) else None
         ),
@@ -152,49 +153,156 @@ def _count(value: object) -> int | None:
     return value
 
 
+#: The fields of a delta or message that carry the reply (a role alone carries nothing).
+_CARRIERS = ("content", "reasoning_content", "reasoning", "refusal", "tool_calls", "function_call")
+
+
+def _carries(part: object) -> bool:
+    return isinstance(part, dict) and any(part.get(name) for name in _CARRIERS)
+
+
+class _Growing:
+    """Turns the whole ``message`` a server repeats in each chunk into the new part only.
+
+    Some servers send each chunk's text in ``choices[i].message`` with an empty
+    ``delta``: either just the new piece, or everything so far. A message that
+    starts with everything read so far is taken to be the whole so far.
+    """
+
+    def __init__(self) -> None:
+        self._so_far: dict[str, str] = {}
+
+    def new_part(self, field: str, text: str) -> str:
+        before = self._so_far.get(field, "")
+        if before and text.startswith(before):
+            self._so_far[field] = text
+            return text[len(before) :]
+        self._so_far[field] = before + text
+        return text
+
+
 def events_from_chunks(chunks: Iterable[Mapping[str, Any]]) -> Iterator[StreamEvent]:
     """Events from streamed ``chat.completion.chunk`` objects, ending with Finished.
 
-    A server that sends several choices anyway (``n`` ignored) is shown only
-    one: index 0, or the only one there is, whatever its index.
+    Follows the one choice that carries the reply, whatever its index: a server
+    that sends its role at index 0 and the text at index 1 is still answering.
+    When several carry text (``n`` ignored), index 0 wins, else the first that
+    spoke. The text may come in ``delta`` or, for some servers, in a whole
+    ``message`` per chunk.
     """
-    finish: str | None = None
+    finishes: dict[int, str] = {}
     chosen: int | None = None
     tools = ToolCalls()
+    growing = _Growing()
+    message_calls: object = None
+    #: Once deltas carry the reply, a whole ``message`` is only its summary.
+    by_delta = False
     for chunk in chunks:
         choices = chunk.get("choices")
         if isinstance(choices, list) and choices:
             if chosen is None:
-                chosen = _choose(choices)
+                chosen = _speaker(choices)
             for position, choice in enumerate(choices):
-                if not isinstance(choice, dict) or _index(choice, position) != chosen:
+                if not isinstance(choice, dict):
                     continue
-                delta = choice.get("delta")
-                if isinstance(delta, dict):
-                    # Read the content before acting on finish_reason: some servers
-                    # put the last words and the finish on the same chunk.
-                    yield from _thinking_and_text(delta)
-                    if delta.get("tool_calls"):
-                        tools.add(delta["tool_calls"])
-                    if delta.get("function_call"):
-                        tools.add_function_call(delta["function_call"])
+                index = _index(choice, position)
                 reason = choice.get("finish_reason")
                 if isinstance(reason, str) and reason:
-                    finish = reason
+                    finishes[index] = reason
+                if index != chosen:
+                    continue
+                delta = choice.get("delta")
+                message = choice.get("message")
+                if by_delta or _carries(delta) or not _carries(message):
+                    by_delta = by_delta or _carries(delta)
+                    if isinstance(delta, dict):
+                        # Read the content before acting on finish_reason: some servers
+                        # put the last words and the finish on the same chunk.
+                        yield from _thinking_and_text(delta)
+                        if delta.get("tool_calls"):
+                            tools.add(delta["tool_calls"])
+                        if delta.get("function_call"):
+                            tools.add_function_call(delta["function_call"])
+                elif isinstance(message, dict):
+                    yield from _thinking_and_text(message, growing=growing)
+                    if message.get("tool_calls"):
+                        message_calls = message["tool_calls"]
         usage = _usage(chunk.get("usage"))
         if usage is not None:
             yield usage
+    if message_calls is not None and not tools.names:
+        tools.add(message_calls, whole=True)
+    finish = finishes.get(chosen) if chosen is not None else None
+    if finish is None and chosen is None and finishes:
+        finish = finishes.get(0) or next(iter(finishes.values()))
     yield from _ending(finish, tools)
 
 
-def _thinking_and_text(part: Mapping[str, Any]) -> Iterator[StreamEvent]:
-    """The reasoning, then the answer text, of a streamed delta or a whole message."""
+def _speaker(choices: Sequence[object]) -> int | None:
+    """The index of the choice that carries something in this chunk, if any does."""
+    speaking = [
+        _index(choice, position)
+        for position, choice in enumerate(choices)
+        if isinstance(choice, dict)
+        and (_carries(choice.get("delta")) or _carries(choice.get("message")))
+    ]
+    if not speaking:
+        return None
+    return 0 if 0 in speaking else speaking[0]
+
+
+def _thinking_and_text(
+    part: Mapping[str, Any], *, growing: _Growing | None = None
+) -> Iterator[StreamEvent]:
+    """The reasoning, the answer text and any refusal of a delta or a whole message."""
+
+    def new(field: str, text: str) -> str:
+        return growing.new_part(field, text) if growing is not None else text
+
     reasoning = part.get("reasoning_content") or part.get("reasoning")
     if isinstance(reasoning, str) and reasoning:
-        yield ReasoningDelta(clean_text(reasoning))
-    text = content_text(part.get("content"))
-    if text:
-        yield TextDelta(clean_text(text))
+        reasoning = new("reasoning", reasoning)
+        if reasoning:
+            yield ReasoningDelta(clean_text(reasoning))
+    content = part.get("content")
+    if isinstance(content, str):
+        content = new("content", content)
+        if content:
+            yield TextDelta(clean_text(content))
+    elif isinstance(content, list):
+        yield from _parts(content)
+    refusal = part.get("refusal")
+    if isinstance(refusal, str) and refusal:
+        refusal = new("refusal", refusal)
+        if refusal:
+            yield RefusalDelta(clean_text(refusal))
+
+
+def _parts(parts: Sequence[object]) -> Iterator[StreamEvent]:
+    """Typed content parts in order: ``text``, ``thinking`` (Mistral) and ``refusal``."""
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type", "text")
+        if kind == "text" and isinstance(part.get("text"), str) and part["text"]:
+            yield TextDelta(clean_text(part["text"]))
+        elif kind in ("thinking", "reasoning"):
+            thought = _thought(part.get("thinking", part.get("text")))
+            if thought:
+                yield ReasoningDelta(clean_text(thought))
+        elif kind == "refusal" and isinstance(part.get("refusal"), str) and part["refusal"]:
+            yield RefusalDelta(clean_text(part["refusal"]))
+
+
+def _thought(value: object) -> str:
+    """A thinking part's text: a string, or (Mistral) a list of text parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(
+            p["text"] for p in value if isinstance(p, dict) and isinstance(p.get("text"), str)
+        )
+    return ""
 
 
 def events_from_completion(completion: Mapping[str, Any]) -> Iterator[StreamEvent]:
@@ -203,11 +311,15 @@ def events_from_completion(completion: Mapping[str, Any]) -> Iterator[StreamEven
     tools = ToolCalls()
     choices = completion.get("choices")
     choices = choices if isinstance(choices, list) else []
-    chosen = _choose(choices)
+    chosen = _speaker(choices)
+    if chosen is None:
+        chosen = _choose(choices)
     for position, choice in enumerate(choices):
         if not isinstance(choice, dict) or _index(choice, position) != chosen:
             continue
         message = choice.get("message")
+        if not isinstance(message, dict):
+            message = choice.get("delta")
         if isinstance(message, dict):
             yield from _thinking_and_text(message)
             tools.add(message.get("tool_calls"), whole=True)

@@ -11,12 +11,13 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from chatbot.api.body import NotChatBody, events_from_body
+from chatbot.api.body import NotChatBody, decompressed, events_from_body
 from chatbot.api.debuglog import DebugLog
 from chatbot.api.events import (
     ChatRequest,
     Finished,
     ReasoningDelta,
+    RefusalDelta,
     StreamEvent,
     TextDelta,
     UsageReport,
@@ -140,30 +141,30 @@ class ChatClient:
         chars = 0
         # A server that echoes the key back in its reply must not get it onto
         # the screen or into the store. Short placeholders ("not-needed") are
-        # not secrets and would mangle ordinary words.
-        scrubber = StreamScrubber(self._api_key) if len(self._api_key) >= 20 else None
-        # Thinking is shown and stored too: it gets a scrubber of its own.
-        thoughts = StreamScrubber(self._api_key) if scrubber is not None else None
+        # not secrets and would mangle ordinary words. Thinking and refusals are
+        # shown and stored too: each kind of text gets a scrubber of its own.
+        scrubbers: dict[type[Streamed], StreamScrubber] = (
+            {kind: StreamScrubber(self._api_key) for kind in _STREAMED}
+            if len(self._api_key) >= 20
+            else {}
+        )
         try:
             for event in self._stream_once(request):
-                if isinstance(event, TextDelta | ReasoningDelta):
+                if isinstance(event, _STREAMED):
                     started = True
                     chars += len(event.text)
-                    if scrubber is not None and isinstance(event, TextDelta):
-                        event = TextDelta(scrubber.feed(event.text))
-                        if not event.text:
-                            continue
-                    elif thoughts is not None and isinstance(event, ReasoningDelta):
-                        event = ReasoningDelta(thoughts.feed(event.text))
+                    scrubber = scrubbers.get(type(event))
+                    if scrubber is not None:
+                        event = type(event)(scrubber.feed(event.text))
                         if not event.text:
                             continue
                 elif isinstance(event, Finished | UsageReport):
-                    yield from _release(scrubber, thoughts)
+                    yield from _release(scrubbers)
                     self._log("response", chars=chars, detail=repr(event))
                 yield event
         except ApiError as exc:
             self._log("error", error=type(exc).__name__, message=str(exc), chars=chars)
-            yield from _release(scrubber, thoughts)
+            yield from _release(scrubbers)
             raise
         except Exception as exc:
             error = translate(
@@ -178,7 +179,7 @@ class ChatClient:
             self._log(
                 "error", error=type(error).__name__, message=str(error), cause=repr(exc)[:500]
             )
-            yield from _release(scrubber, thoughts)
+            yield from _release(scrubbers)
             raise error from None
         except BaseException:
             self._log("cancelled", chars=chars)
@@ -257,7 +258,7 @@ class ChatClient:
             said = False
             try:
                 for event in events_from_body(_body_bytes(http)):
-                    said = said or isinstance(event, TextDelta | ReasoningDelta)
+                    said = said or isinstance(event, _STREAMED)
                     if isinstance(event, Finished) and not (said or event.reason or event.tools):
                         self._raise_logged_error(mark)
                     yield event
@@ -275,24 +276,36 @@ class ChatClient:
             raise NotChatBody("error_event", error)
 
 
+#: The events that carry text a person reads (and that the key must never be in).
+Streamed = TextDelta | ReasoningDelta | RefusalDelta
+_STREAMED = (ReasoningDelta, TextDelta, RefusalDelta)
+
+
 def _body_bytes(response: httpx2.Response) -> Iterator[bytes]:
-    """The body as it arrives, with transport failures as the SDK's own errors."""
+    """The body as it arrives, with transport failures as the SDK's own errors.
+
+    A body labelled gzip or deflate is decompressed here, so one that is not
+    compressed after all (a proxy relabelled it) is still read.
+    """
     import httpx2
     import openai
 
+    encoding = response.headers.get("content-encoding", "").strip().lower()
     try:
-        yield from response.iter_bytes()
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            yield from decompressed(response.iter_raw(), encoding)
+        else:
+            yield from response.iter_bytes()
     except httpx2.TimeoutException as exc:
         raise openai.APITimeoutError(request=response.request) from exc
     except httpx2.TransportError as exc:
         raise openai.APIConnectionError(request=response.request) from exc
+    except httpx2.DecodingError as exc:
+        raise NotChatBody("bad_encoding", f"{encoding or 'compressed'}: {exc}") from None
 
 
-def _release(
-    scrubber: StreamScrubber | None, thoughts: StreamScrubber | None = None
-) -> Iterator[TextDelta | ReasoningDelta]:
+def _release(scrubbers: dict[type[Streamed], StreamScrubber]) -> Iterator[Streamed]:
     """Text the scrubbers held back in case it was the start of the key."""
-    if thoughts is not None and (thought := thoughts.flush()):
-        yield ReasoningDelta(thought)
-    if scrubber is not None and (held := scrubber.flush()):
-        yield TextDelta(held)
+    for kind, scrubber in scrubbers.items():
+        if held := scrubber.flush():
+            yield kind(held)

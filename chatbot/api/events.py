@@ -17,6 +17,7 @@ __all__ = [
     "ChatRequest",
     "Finished",
     "ReasoningDelta",
+    "RefusalDelta",
     "StreamEvent",
     "TextDelta",
     "ToolCall",
@@ -52,6 +53,13 @@ class ReasoningDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class RefusalDelta:
+    """Text of a refusal (OpenAI's ``delta.refusal``): the model declined to answer."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class UsageReport:
     prompt_tokens: int
     completion_tokens: int
@@ -83,9 +91,13 @@ class Finished:
     reason: str | None
     #: Names of the tools the model asked to call (their calls: ToolCallsRequested).
     tools: tuple[str, ...] = ()
+    #: Bytes of the body that were not valid UTF-8 and arrived as U+FFFD instead.
+    replaced_bytes: int = 0
 
 
-StreamEvent = TextDelta | ReasoningDelta | UsageReport | ToolCallsRequested | Finished
+StreamEvent = (
+    TextDelta | ReasoningDelta | RefusalDelta | UsageReport | ToolCallsRequested | Finished
+)
 
 
 class ChatBackend(Protocol):

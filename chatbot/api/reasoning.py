@@ -8,7 +8,12 @@ Reasoning models send their thinking in one of three ways:
 - inline, as ``<think>…</think>`` at the start of ``delta.content`` (llama.cpp and
   LM Studio without a parser, many GGUF chat templates), possibly split across
   chunks, unclosed when the reply hits ``max_tokens``, or with ``</think>`` glued
-  straight onto the answer.
+  straight onto the answer;
+- inline with only the closing tag: templates that open ``<think>`` in the prompt
+  (DeepSeek-R1 distills, QwQ) make the model reply ``thinking</think>answer``. The
+  first such ``</think>`` turns the answer so far into thinking
+  (:class:`AnswerWasThinking`); :class:`OpenedThinking` remembers the model, so its
+  later replies start as thinking.
 
 :func:`separate_thinking` turns all three into one stream: :class:`ReasoningDelta`
 for thinking, :class:`TextDelta` for the answer. ``<think>`` is only recognised at
@@ -19,15 +24,47 @@ its answer is never misread; text before it makes the whole reply an answer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from chatbot.api.events import Finished, ReasoningDelta, StreamEvent, TextDelta
 
-__all__ = ["CLOSE_TAG", "OPEN_TAG", "ThinkingSplitter", "separate_thinking"]
+__all__ = [
+    "CLOSE_TAG",
+    "OPEN_TAG",
+    "AnswerWasThinking",
+    "OpenedThinking",
+    "ThinkingSplitter",
+    "separate_thinking",
+]
 
 OPEN_TAG = "<think>"
 CLOSE_TAG = "</think>"
 
 _START, _THINKING, _ANSWER = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerWasThinking:
+    """A ``</think>`` with no opening tag: everything passed on as answer so far,
+    ``text``, was thinking. The answer starts again after the tag."""
+
+    text: str
+
+
+Split = StreamEvent | AnswerWasThinking
+
+
+class OpenedThinking:
+    """The models whose chat template opens ``<think>`` in the prompt, seen so far."""
+
+    def __init__(self) -> None:
+        self._models: set[str] = set()
+
+    def __contains__(self, model: object) -> bool:
+        return model in self._models
+
+    def add(self, model: str) -> None:
+        self._models.add(model)
 
 
 def _held_suffix(text: str, tag: str) -> int:
@@ -50,18 +87,25 @@ class ThinkingSplitter:
     thinking, even an empty ``<think></think>`` (the blank lines after ``</think>``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, opened: bool = False) -> None:
         self._state = _START
+        #: The prompt opened ``<think>`` already: the reply starts inside it.
+        self._opened = opened
         self._held = ""
         self._thought = False  # some thinking was passed on
         self._thinking_seen = False  # a thinking block or field, even an empty one
         self._answered = False  # some answer text was passed on
+        #: The answer so far, while a closing tag alone could still make it thinking.
+        self._answer_so_far: list[str] | None = None
 
-    def text(self, chunk: str) -> list[StreamEvent]:
+    def text(self, chunk: str) -> list[Split]:
         """Events for one piece of ``delta.content``."""
-        out: list[StreamEvent] = []
+        out: list[Split] = []
         if self._state == _ANSWER:
-            self._answer(chunk, out)
+            if self._answer_so_far is None:
+                self._answer(chunk, out)
+            else:
+                self._watch_for_close(chunk, out)
             return out
         buffer = self._held + chunk
         self._held = ""
@@ -70,13 +114,17 @@ class ThinkingSplitter:
             if len(stripped) < len(OPEN_TAG) and OPEN_TAG.startswith(stripped):
                 self._held = buffer  # blank so far, or maybe the start of "<think>"
                 return out
-            if not stripped.startswith(OPEN_TAG):
+            if stripped.startswith(OPEN_TAG):
+                buffer = stripped[len(OPEN_TAG) :]
+            elif self._opened:
+                buffer = stripped
+            else:
                 self._state = _ANSWER
-                self._answer(buffer, out)
+                self._answer_so_far = [] if not self._thinking_seen else None
+                self._text_after_start(buffer, out)
                 return out
             self._state = _THINKING
             self._thinking_seen = True
-            buffer = stripped[len(OPEN_TAG) :]
         end = buffer.find(CLOSE_TAG)
         if end < 0:
             keep = _held_suffix(buffer, CLOSE_TAG)
@@ -90,16 +138,61 @@ class ThinkingSplitter:
         self._answer(buffer[end + len(CLOSE_TAG) :], out)
         return out
 
-    def reasoning(self, chunk: str) -> list[StreamEvent]:
+    def _text_after_start(self, buffer: str, out: list[Split]) -> None:
+        if self._answer_so_far is None:
+            self._answer(buffer, out)
+        else:
+            self._watch_for_close(buffer, out)
+
+    def _watch_for_close(self, chunk: str, out: list[Split]) -> None:
+        """Answer text that may still turn out to be thinking, at a lone ``</think>``."""
+        assert self._answer_so_far is not None
+        buffer = self._held + chunk
+        self._held = ""
+        opening = buffer.find(OPEN_TAG)
+        if opening >= 0 and not 0 <= buffer.find(CLOSE_TAG) < opening:
+            # An opening tag in the answer: the model is writing about tags.
+            self._answer_so_far = None
+            self._answer(buffer, out)
+            return
+        start = 0
+        while True:
+            end = buffer.find(CLOSE_TAG, start)
+            if end < 0:
+                break
+            after = end + len(CLOSE_TAG)
+            # A tag quoted in code (`</think>`) is the model writing about tags.
+            if buffer[end - 1 : end] == "`" or buffer[after : after + 1] == "`":
+                start = after
+                continue
+            thought = "".join(self._answer_so_far) + buffer[:end]
+            self._answer_so_far = None
+            self._thinking_seen = True
+            self._answered = False
+            out.append(AnswerWasThinking(thought.strip()))
+            self._answer(buffer[after:], out)
+            return
+        keep = _held_suffix(buffer, CLOSE_TAG)
+        if keep and buffer.endswith(CLOSE_TAG[:keep]):
+            self._held = buffer[-keep:]
+            buffer = buffer[:-keep]
+        before = len(out)
+        self._answer(buffer, out)
+        self._answer_so_far += [e.text for e in out[before:] if isinstance(e, TextDelta)]
+
+    def reasoning(self, chunk: str) -> list[Split]:
         """Events for one piece of a reasoning field (``reasoning_content``, ``reasoning``)."""
-        out: list[StreamEvent] = []
+        out: list[Split] = []
+        # A server that parses the thinking itself leaves no lone tag to find.
+        if not self._answered:
+            self._answer_so_far = None
         self._think(chunk, out)
         return out
 
-    def flush(self) -> list[StreamEvent]:
+    def flush(self) -> list[Split]:
         """The end of the reply: text held back is what it looked like so far."""
         held, self._held = self._held, ""
-        out: list[StreamEvent] = []
+        out: list[Split] = []
         if self._state == _THINKING:
             # An unclosed "<think>" (cut by max_tokens): all of it was thinking.
             self._think(held, out)
@@ -107,7 +200,7 @@ class ThinkingSplitter:
             self._answer(held, out)
         return out
 
-    def _think(self, text: str, out: list[StreamEvent]) -> None:
+    def _think(self, text: str, out: list[Split]) -> None:
         self._thinking_seen = True
         if not self._thought:
             text = text.lstrip()
@@ -115,7 +208,7 @@ class ThinkingSplitter:
             self._thought = True
             out.append(ReasoningDelta(text))
 
-    def _answer(self, text: str, out: list[StreamEvent]) -> None:
+    def _answer(self, text: str, out: list[Split]) -> None:
         if self._thinking_seen and not self._answered:
             text = text.lstrip()
         if text:
@@ -123,13 +216,14 @@ class ThinkingSplitter:
             out.append(TextDelta(text))
 
 
-def separate_thinking(events: Iterable[StreamEvent]) -> Iterator[StreamEvent]:
+def separate_thinking(events: Iterable[StreamEvent], *, opened: bool = False) -> Iterator[Split]:
     """``events`` with inline ``<think>`` turned into :class:`ReasoningDelta` events.
 
     Reasoning-field deltas pass through (trimmed the same way), usage and the finish
-    event pass through after any text held back.
+    event pass through after any text held back. ``opened``: the model's template
+    opens ``<think>`` in the prompt, so the reply starts inside it.
     """
-    splitter = ThinkingSplitter()
+    splitter = ThinkingSplitter(opened=opened)
     for event in events:
         if isinstance(event, TextDelta):
             yield from splitter.text(event.text)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["SseEvent", "iter_sse"]
+__all__ = ["Damage", "SseEvent", "decode", "iter_sse"]
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
@@ -24,6 +24,23 @@ class SseEvent:
     data: str
     #: True for an ``error:`` field, or ``event: error``: the server reports a failure.
     error: bool = False
+
+
+class Damage:
+    """Counts the bytes of a body that were not UTF-8 (each became U+FFFD)."""
+
+    def __init__(self) -> None:
+        self.replaced_bytes = 0
+
+
+def decode(raw: bytes, damage: Damage | None) -> str:
+    """``raw`` as UTF-8; bytes that are not become U+FFFD and are counted in ``damage``."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        if damage is not None:
+            damage.replaced_bytes += len(raw) - len(raw.decode("utf-8", "ignore").encode())
+        return raw.decode("utf-8", "replace")
 
 
 class _LineSplitter:
@@ -47,13 +64,14 @@ class _LineSplitter:
         return lines
 
 
-def iter_sse(chunks: Iterable[bytes]) -> Iterator[SseEvent]:
+def iter_sse(chunks: Iterable[bytes], damage: Damage | None = None) -> Iterator[SseEvent]:
     """Events from a byte stream, as the SSE spec dispatches them (at blank lines).
 
     An event still open when the body ends is dispatched too: a server that
     closes without the final blank line has still said what it said. A line
-    without its line end at the very end is incomplete and dropped. Raises
-    UnicodeDecodeError for bytes that are not UTF-8.
+    without its line end at the very end is incomplete and dropped. Bytes that
+    are not UTF-8 become U+FFFD, counted in ``damage``: one bad byte must not
+    cost the rest of the reply.
     """
     splitter = _LineSplitter()
     data: list[str] = []
@@ -68,7 +86,7 @@ def iter_sse(chunks: Iterable[bytes]) -> Iterator[SseEvent]:
                     yield SseEvent("\n".join(data), error=named_error)
                 data, errors, named_error = [], [], False
                 continue
-            line = raw.decode("utf-8")
+            line = decode(raw, damage)
             name, _, value = line.partition(":")
             if value.startswith(" "):
                 value = value[1:]

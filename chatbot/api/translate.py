@@ -7,11 +7,12 @@ the CLI edge can print it as the one line a user sees.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from chatbot.api.body import NotChatBody, page_title
 from chatbot.api.events import ChatRequest
+from chatbot.api.ratelimit import requested_wait
 from chatbot.errors import (
     ApiError,
     AuthenticationFailed,
@@ -58,11 +59,19 @@ def translate(
     if isinstance(exc, openai.APIConnectionError):
         if started:
             return StreamDropped(f"the connection to {where} dropped mid-reply")
+        if _hung_up(exc):
+            return ServerError(
+                f"the server at {where} closed the connection without answering "
+                "(it took the request, then hung up)"
+            )
         return ServerUnreachable(f"cannot reach {where} ({_connection_reason(exc)})")
     if isinstance(exc, openai.APIStatusError):
         misdirected = _misdirected(exc, base_url=base_url, redact=redact, detail=detail)
         if misdirected is not None:
             return misdirected
+        page = _page_in_front(exc, where=where)
+        if page is not None:
+            return page
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return AuthenticationFailed(
             f"the server rejected the API key ({exc.status_code}): check OPENAI_API_KEY"
@@ -73,16 +82,21 @@ def translate(
             exc, request=request, base_url=base_url, redact=redact, list_models=list_models
         )
     if isinstance(exc, openai.RateLimitError):
-        retry_after = _retry_after(exc.response.headers)
-        wait = f"; the server asks to wait {retry_after:g}s" if retry_after else ""
+        wait = requested_wait(exc.response.headers)
+        said = f"; {wait.said()}" if wait is not None and wait.seconds else ""
         return RateLimited(
-            f"rate limited by {where}{wait}" + (f" ({detail})" if detail else ""),
-            retry_after=retry_after,
+            f"rate limited by {where}{said}" + (f" ({detail})" if detail else ""),
+            retry_after=wait.seconds if wait is not None else None,
         )
     if isinstance(exc, openai.BadRequestError) and _is_context_length(exc):
         return ContextLengthExceeded(
             "the server says the conversation is longer than the model's context"
             + (f" ({detail})" if detail else "")
+        )
+    if isinstance(exc, openai.BadRequestError) and _needs_alternation(detail):
+        return ApiError(
+            f"the server needs user and assistant messages to alternate and refused this "
+            f"conversation ({detail}); start a fresh one (/clear, or without -c) to go on"
         )
     images = _has_images(request)
     if images and isinstance(exc, openai.APIStatusError) and _is_about_images(exc, detail):
@@ -93,9 +107,10 @@ def translate(
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         if status >= 500:
+            wait = requested_wait(exc.response.headers)
             return ServerError(
                 f"server error {status} from {where}" + (f": {detail}" if detail else ""),
-                retry_after=_retry_after(exc.response.headers),
+                retry_after=wait.seconds if wait is not None else None,
             )
         hint = "; the message has images, which the model may not take" if images else ""
         return ApiError(f"request refused ({status})" + (f": {detail}" if detail else "") + hint)
@@ -103,8 +118,9 @@ def translate(
         # An SSE error event mid-stream, or a body the SDK could not parse.
         prefix = "the stream failed" if started else "the server reported an error"
         return ServerError(f"{prefix}: {detail or 'no details given'}")
-    if isinstance(exc, UnicodeDecodeError | ValueError):
-        return StreamDropped(f"the server sent a malformed reply ({exc.__class__.__name__})")
+    if isinstance(exc, ValueError):
+        what = "is not valid JSON" if "JSON" in type(exc).__name__ else "cannot be read"
+        return StreamDropped(f"the server sent a malformed reply (part of it {what})")
     return ApiError(f"unexpected failure talking to {where}: {exc.__class__.__name__}")
 
 
@@ -214,6 +230,13 @@ def _not_chat(exc: NotChatBody, *, started: bool, base_url: str, redact: Redacto
             )
         prefix = "the stream failed" if started else "the server reported an error"
         return ServerError(f"{prefix}: {detail or 'no details given'}")
+    if exc.kind == "bad_encoding":
+        label, _, why = detail.partition(": ")
+        return StreamDropped(
+            f"the reply from {where} is labelled {label}-compressed but does not decompress"
+            + (f" ({why})" if why else "")
+            + "; a proxy in between may be damaging it"
+        )
     if exc.kind == "json_error":
         return ServerError(f"the server reported an error: {detail or 'no details given'}")
     if _is_endpoint(base_url):
@@ -317,20 +340,52 @@ def _is_about_images(exc: Exception, detail: str) -> bool:
     return any(word in text for word in _IMAGE_WORDS)
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    raw = headers.get("retry-after-ms")
-    if raw:
-        try:
-            return max(0.0, float(raw) / 1000)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if raw:
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
+def _hung_up(exc: Exception) -> bool:
+    """True when the server took the connection and closed it without a response."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        text = str(cause).lower()
+        if "without sending a response" in text or "server disconnected" in text:
+            return True
+        if type(cause).__name__ == "RemoteProtocolError" and "refused" not in text:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _page_in_front(exc: Exception, *, where: str) -> ApiError | None:
+    """A web page with a 4xx status: a CDN challenge or a proxy, never the key's fault.
+
+    Named by its title, as a 5xx page is; a 404 page keeps its base-URL hint.
+    """
+    status = getattr(exc, "status_code", 0)
+    if not 400 <= status < 500 or status in (404, 405, 429):
+        return None
+    body = getattr(exc, "body", None)
+    text = body.strip() if isinstance(body, str) else ""
+    if not text.startswith("<"):
+        response = getattr(exc, "response", None)
+        kind = response.headers.get("content-type", "") if response is not None else ""
+        if "html" not in kind.lower():
             return None
-    return None
+    title = page_title(text.encode("utf-8", errors="replace"))
+    page = f"a web page ({title})" if title else "a web page"
+    return ApiError(
+        f"the server at {where} answered {status} with {page}, not the API: something in "
+        "front of it (a CDN, proxy or firewall) stopped the request"
+    )
+
+
+#: Strict chat templates (Mistral, vLLM, Hugging Face's raise_exception) refuse a
+#: history whose user and assistant turns do not alternate.
+_ALTERNATION = re.compile(
+    r"must alternate|unexpected role '?\w+'? after role|roles? (?:are )?not alternating",
+    re.IGNORECASE,
+)
+
+
+def _needs_alternation(detail: str) -> bool:
+    return bool(_ALTERNATION.search(detail))
 
 
 def _connection_reason(exc: Exception) -> str:

@@ -42,10 +42,15 @@ class ReplyStatus(StrEnum):
     TOOL_CALLS = "tool_calls"
     EMPTY = "empty"  # nothing usable arrived
     ABNORMAL = "abnormal"  # finish_reason abort, error or unknown: see Message.finish_reason
+    #: The model declined to answer (OpenAI's ``refusal`` field): the content is its words.
+    REFUSED = "refusal"
     #: A TOOL message for a call the user did not approve (the model is told).
     DECLINED = "declined"
     #: A TOOL message for a call not run: the turn reached its limit of tool rounds.
     SKIPPED = "skipped"
+    #: A TOOL message for a call never shown nor run: the user cancelled an earlier
+    #: call of the same round (Ctrl-C), so this one has no number.
+    NOT_RUN = "not_run"
 
 
 @dataclass(slots=True, kw_only=True, eq=False)
@@ -74,6 +79,8 @@ class Message:
     attachments: tuple[Attachment, ...] = ()
     #: The server's finish_reason when it is not "stop" (kept in the store's params).
     finish_reason: str | None = None
+    #: Bytes of the reply that were not UTF-8 and show as U+FFFD (said, not stored).
+    replaced_bytes: int = 0
     #: The tools a TOOL_CALLS reply asked for, by name.
     tool_names: tuple[str, ...] = ()
     #: An assistant reply's tool calls, each answered by a TOOL message after it.

@@ -10,7 +10,32 @@ from typing import Literal
 
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 
-__all__ = ["Outcome", "describe_outcome", "reply_status"]
+__all__ = ["FINISHES", "Outcome", "describe_outcome", "reply_status"]
+
+#: What the finish values real servers send mean, lower-cased: the ONE table. A
+#: natural end is "stop" for OpenAI, "eos" for Together, "eos_token" and
+#: "stop_sequence" for TGI and watsonx, "end_turn" for Anthropic-style gateways,
+#: "complete" for Cohere; any value not here is an abnormal end.
+FINISHES: dict[str, ReplyStatus] = {
+    **dict.fromkeys(
+        (
+            "stop",
+            "eos",
+            "eos_token",
+            "stop_sequence",
+            "end_turn",
+            "end_of_turn",
+            "end",
+            "complete",
+            "completed",
+            "finished",
+        ),
+        ReplyStatus.COMPLETE,
+    ),
+    **dict.fromkeys(("length", "max_tokens", "max_length", "model_length"), ReplyStatus.LENGTH),
+    **dict.fromkeys(("content_filter", "safety"), ReplyStatus.FILTERED),
+    **dict.fromkeys(("tool_calls", "function_call", "tool_use"), ReplyStatus.TOOL_CALLS),
+}
 
 _RETRY = "/retry asks again"
 _CONTINUE = "/continue asks for the rest, /retry asks again"
@@ -35,23 +60,21 @@ class Outcome:
 def reply_status(finish: str | None, *, has_text: bool, tools: Sequence[str] = ()) -> ReplyStatus:
     """The status of a reply the stream ended normally for: the ONE mapping.
 
-    Complete only when the server said ``stop`` (a missing ``[DONE]`` after it
-    is fine). Tool calls and a content filter win over an empty reply, since
-    they say why there is no text; otherwise no text at all is EMPTY.
+    Complete only when the server said it ended naturally (:data:`FINISHES`; a
+    missing ``[DONE]`` after it is fine). Tool calls and a content filter win
+    over an empty reply, since they say why there is no text; otherwise no text
+    at all is EMPTY.
     """
-    if tools or finish in ("tool_calls", "function_call"):
+    meaning = FINISHES.get(finish.strip().lower()) if finish is not None else None
+    if tools or meaning is ReplyStatus.TOOL_CALLS:
         return ReplyStatus.TOOL_CALLS
-    if finish == "content_filter":
+    if meaning is ReplyStatus.FILTERED:
         return ReplyStatus.FILTERED
     if not has_text:
         return ReplyStatus.EMPTY
     if finish is None:
         return ReplyStatus.CUT
-    if finish == "stop":
-        return ReplyStatus.COMPLETE
-    if finish == "length":
-        return ReplyStatus.LENGTH
-    return ReplyStatus.ABNORMAL
+    return meaning or ReplyStatus.ABNORMAL
 
 
 def _printable(text: str, limit: int = 60) -> str:
@@ -101,6 +124,13 @@ def describe_outcome(reply: Message, *, tool_rounds: int = 0) -> Outcome | None:
         return Outcome(level="warning", text="the server's content filter stopped the reply")
     if status is ReplyStatus.CACHED:
         return Outcome(level="hint", text="(answered from the response cache)")
+    if status is ReplyStatus.REFUSED:
+        return Outcome(
+            level="error",
+            text="the model refused to answer (the server marked the reply as a refusal)",
+            next_step=_RETRY,
+            exit_code=1,
+        )
     if status is ReplyStatus.CUT:
         return Outcome(
             level="error",
@@ -121,18 +151,26 @@ def describe_outcome(reply: Message, *, tool_rounds: int = 0) -> Outcome | None:
             exit_code=1,
         )
     if status is ReplyStatus.EMPTY:
-        said = f" (finish_reason '{finish}')" if finish and finish != "stop" else ""
+        natural = FINISHES.get(finish.lower()) is ReplyStatus.COMPLETE
+        said = f" (finish_reason '{finish}')" if finish and not natural else ""
         return Outcome(
             level="error",
             text=f"the reply is empty: the server sent no text{said}",
             next_step=_RETRY,
             exit_code=1,
         )
+    if reply.replaced_bytes:
+        count = reply.replaced_bytes
+        noun = "byte" if count == 1 else "bytes"
+        return Outcome(
+            level="warning",
+            text=f"{count} {noun} of the reply were not valid UTF-8 and show as \ufffd",
+        )
     return None
 
 
 def _tool_outcome(result: Message, *, tool_rounds: int) -> Outcome | None:
-    if result.status is ReplyStatus.INTERRUPTED:
+    if result.status in (ReplyStatus.INTERRUPTED, ReplyStatus.NOT_RUN):
         return Outcome(
             level="hint",
             text="tool call cancelled; the turn ended",

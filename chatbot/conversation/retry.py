@@ -6,10 +6,14 @@ later would duplicate text on the screen, so then the user is offered /retry.
 
 from __future__ import annotations
 
+import copy
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from chatbot.api.ratelimit import duration_text
+from chatbot.errors import ApiError
 
 __all__ = ["RetryPolicy", "RetryWait", "Waiter", "sleeping_waiter"]
 
@@ -53,3 +57,15 @@ class RetryPolicy:
         # "Equal jitter": at least half the backoff, so retries from many
         # clients spread out without any of them retrying immediately.
         return ceiling / 2 + self.random() * ceiling / 2
+
+    def giving_up(self, error: ApiError) -> ApiError:
+        """The error to stop with: when the server asks for longer than ``max_wait``,
+        it says so, in the same one line."""
+        wait = error.retry_after
+        if not error.retryable or wait is None or wait <= self.max_wait:
+            return error
+        said = copy.copy(error)
+        said.args = (
+            f"{error} — longer than --max-wait {duration_text(self.max_wait)}, so not waiting",
+        )
+        return said

@@ -17,12 +17,14 @@ from chatbot.api.events import (
     ChatRequest,
     Finished,
     ReasoningDelta,
+    RefusalDelta,
     TextDelta,
     ToolCall,
     ToolCallsRequested,
     UsageReport,
 )
-from chatbot.api.reasoning import separate_thinking
+from chatbot.api.reasoning import AnswerWasThinking, OpenedThinking, separate_thinking
+from chatbot.conversation.alternation import alternating
 from chatbot.conversation.history import Budget, Conversation, FittedRequest
 from chatbot.conversation.journal import Journal, NullJournal
 from chatbot.conversation.messages import Message, ReplyStatus, Role
@@ -111,6 +113,8 @@ class SessionCore:
         self.journal: Journal = journal or NullJournal()
         self.persona = persona
         self.usage = SessionUsage()
+        #: Models whose template opens ``<think>`` in the prompt (a lone ``</think>`` seen).
+        self.opened_thinking = OpenedThinking()
         self.clear()
 
     @property
@@ -220,7 +224,10 @@ class SessionCore:
                 if exc.retryable and not exc.partial_reply_kept:
                     delay = self.retry_policy.delay(retries, retry_after=exc.retry_after)
                 if delay is None:
-                    raise
+                    given_up = self.retry_policy.giving_up(exc)
+                    if given_up is exc:
+                        raise
+                    raise given_up from None
                 self._wait(delay, retries, exc)
                 continue
             break
@@ -229,6 +236,7 @@ class SessionCore:
             self._cache_enabled
             and self.cache is not None
             and reply.status is ReplyStatus.COMPLETE
+            and not reply.replaced_bytes
             and not request.tools
         ):
             self.cache.remember(request, persona=self.persona.name, reply=reply.content)
@@ -242,12 +250,13 @@ class SessionCore:
             model=params.model,
             # An empty reply (cut before any text, tools we did not offer) is kept
             # to record what happened, but is no answer to send back. Calls to
-            # tools we offered are, with their results after them.
-            messages=[
+            # tools we offered are, with their results after them. The question
+            # it leaves unanswered is merged with the next one, so roles alternate.
+            messages=alternating(
                 m.to_api()
                 for m in fitted.messages
                 if m.role is not Role.ASSISTANT or m.content.strip() or m.tool_calls
-            ],
+            ),
             temperature=params.temperature,
             top_p=params.top_p,
             # Never ask for more than the room the budget kept for the reply.
@@ -266,6 +275,7 @@ class SessionCore:
         """One attempt: stream into the renderer, keep what arrived."""
         reply = Message(role=Role.ASSISTANT, content="")
         parts: list[str] = []
+        refusal: list[str] = []
         # Thinking, in whichever form it came, is kept apart and never sent back.
         thoughts: list[str] = []
         think = think_sink(renderer)
@@ -273,10 +283,20 @@ class SessionCore:
         finished = Finished(None)  # a stream that just stops never said it was finished
         calls: tuple[ToolCall, ...] = ()
         try:
-            for event in separate_thinking(self.backend.stream(request)):
+            opened = request.model in self.opened_thinking
+            for event in separate_thinking(self.backend.stream(request), opened=opened):
                 if isinstance(event, TextDelta):
                     parts.append(event.text)
                     renderer.feed(event.text)
+                elif isinstance(event, RefusalDelta):
+                    refusal.append(event.text)
+                    renderer.feed(event.text)
+                elif isinstance(event, AnswerWasThinking):
+                    # Shown already, but thinking: kept as such, never sent back,
+                    # and this model's next replies start as thinking.
+                    parts.clear()
+                    thoughts.append(event.text)
+                    self.opened_thinking.add(request.model)
                 elif isinstance(event, ReasoningDelta):
                     thoughts.append(event.text)
                     think(event.text)
@@ -296,9 +316,12 @@ class SessionCore:
                 self._keep(reply, usage)
                 raise exc.with_partial_reply_kept() from exc
             raise
-        reply.content = "".join(parts)
+        reply.content = "".join(parts) + "".join(refusal)
         reply.thinking = "".join(thoughts).rstrip()
-        if reply.status is ReplyStatus.COMPLETE:
+        reply.replaced_bytes = finished.replaced_bytes
+        if reply.status is ReplyStatus.COMPLETE and refusal:
+            reply.status = ReplyStatus.REFUSED
+        elif reply.status is ReplyStatus.COMPLETE:
             reply.status = reply_status(
                 finished.reason, has_text=bool(reply.content.strip()), tools=finished.tools
             )

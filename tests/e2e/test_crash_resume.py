@@ -139,4 +139,5 @@ def test_resumed_conversation_sends_the_complete_turns(
     sent = [(m["role"], m["content"]) for m in request.body["messages"]]
     assert sent[0][0] == "system"
     assert sent[1:5] == complete_turns()
-    assert sent[-1] == ("user", "Are you still there?")
+    # The question the crash left unanswered goes with the new one: roles alternate.
+    assert sent[-1] == ("user", f"{THIRD_QUESTION}\n\nAre you still there?")

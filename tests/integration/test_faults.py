@@ -72,6 +72,13 @@ CUT = r"the reply was cut: the stream ended before the server said it was finish
 OFFER_CONTINUE = "/continue asks for the rest, /retry asks again"
 OFFER_RETRY = "/retry asks again"
 PORTAL = "<html><head><title>Sign in to Wi-Fi</title></head><body>Accept the terms</body></html>"
+#: Cloudflare's challenge page, as it answers API clients it will not let through.
+CHALLENGE = (
+    '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>'
+    '<meta http-equiv="refresh" content="390"></head><body><noscript>Enable JavaScript'
+    " and cookies to continue</noscript></body></html>"
+)
+REFUSAL = "I'm sorry, but I can't help with that."
 
 
 def history_turn(n: int) -> str:
@@ -109,6 +116,8 @@ class Fault:
     #: REPL input that recovers after a failure, and the notices it shows.
     recover: str = "/retry"
     recover_notices: tuple[str, ...] = ()
+    #: False when a complete reply is still not cached (its bytes were damaged).
+    cached: bool = True
 
     @property
     def kept(self) -> Transcript:
@@ -229,7 +238,7 @@ FAULTS = [
     Fault(
         name="malformed-sse-line",
         replies=(Reply(text=ANSWER, malformed_line=True),),
-        error=r"the server sent a malformed reply \(JSONDecodeError\)",
+        error=r"the server sent a malformed reply \(part of it is not valid JSON\)",
         shown=ANSWER[:8],
         status=ReplyStatus.FAILED,
     ),
@@ -484,6 +493,133 @@ FAULTS = [
         error=r"no chat API at {url}/chat/completions: the server answered 404 "
         r"\(404 page not found\); check the base URL",
     ),
+    # --- issue 23: answers in other shapes, limits honoured and said ---
+    *[
+        Fault(
+            name=f"finish-reason-{finish}",
+            replies=(Reply(text=ANSWER, finish_reason=finish),),
+            shown=ANSWER,
+            status=ReplyStatus.COMPLETE,
+        )
+        for finish in ("eos", "eos_token", "end_turn")
+    ],
+    Fault(
+        name="whole-message-in-each-chunk",
+        replies=(Reply(text=ANSWER, message_chunks=True),),
+        shown=ANSWER,
+        status=ReplyStatus.COMPLETE,
+    ),
+    Fault(
+        name="role-at-index-0-text-at-index-1",
+        replies=(Reply(text=ANSWER, text_index=1),),
+        shown=ANSWER,
+        status=ReplyStatus.COMPLETE,
+    ),
+    Fault(
+        name="refusal",
+        replies=(Reply(text="", refusal=REFUSAL),),
+        ended=r"the model refused to answer \(the server marked the reply as a refusal\)",
+        shown=REFUSAL,
+        status=ReplyStatus.REFUSED,
+    ),
+    Fault(
+        name="non-streaming-refusal",
+        replies=(Reply(text="", refusal=REFUSAL, ignore_stream=True),),
+        ended=r"the model refused to answer \(the server marked the reply as a refusal\)",
+        shown=REFUSAL,
+        status=ReplyStatus.REFUSED,
+    ),
+    Fault(
+        name="mistral-thinking-part",
+        replies=(Reply(text=ANSWER, thinking_parts="The user wants the answer."),),
+        shown=ANSWER,
+        status=ReplyStatus.COMPLETE,
+    ),
+    Fault(
+        name="invalid-utf8-mid-reply",
+        replies=(Reply(text=ANSWER, bad_utf8=True),),
+        warning="2 bytes of the reply were not valid UTF-8 and show as \ufffd",
+        shown="\ufffd\ufffd" + ANSWER,
+        status=ReplyStatus.COMPLETE,
+        cached=False,
+    ),
+    Fault(
+        name="ndjson-stream",
+        replies=(Reply(text=ANSWER, ndjson=True),),
+        shown=ANSWER,
+        status=ReplyStatus.COMPLETE,
+    ),
+    Fault(
+        name="gzip-stream",
+        replies=(Reply(text=ANSWER, encoding="gzip"),),
+        shown=ANSWER,
+        status=ReplyStatus.COMPLETE,
+    ),
+    Fault(
+        name="gzip-label-on-a-plain-stream",
+        replies=(Reply(text=ANSWER, encoding="gzip-label"),),
+        shown=ANSWER,
+        status=ReplyStatus.COMPLETE,
+    ),
+    Fault(
+        name="gzip-stream-damaged",
+        replies=(Reply(text=ANSWER, encoding="gzip-broken"),),
+        error=r"the reply from {url} is labelled gzip-compressed but does not decompress "
+        r"\(.+\); a proxy in between may be damaging it",
+    ),
+    Fault(
+        name="closed-after-the-request",
+        replies=_times(Reply(hang_up=True), ATTEMPTS + 1),
+        error=r"the server at {url} closed the connection without answering "
+        r"\(it took the request, then hung up\)",
+        requests=ATTEMPTS + 1,
+        backoff=ATTEMPTS,
+    ),
+    Fault(
+        name="http-429-retry-after-http-date",
+        replies=_times(Reply(status=429, retry_after_date=2.0), ATTEMPTS + 1),
+        error=rf"rate limited by {{url}}; the server asks to wait 2s \({re.escape(RATE_LIMIT)}\)",
+        requests=ATTEMPTS + 1,
+        waits=(2.0,) * ATTEMPTS,
+    ),
+    Fault(
+        name="http-429-ratelimit-reset-tokens",
+        replies=_times(
+            Reply(
+                status=429,
+                headers={
+                    "x-ratelimit-remaining-requests": "59",
+                    "x-ratelimit-reset-requests": "1s",
+                    "x-ratelimit-remaining-tokens": "0",
+                    "x-ratelimit-reset-tokens": "6ms",
+                },
+            ),
+            ATTEMPTS + 1,
+        ),
+        error=rf"rate limited by {{url}}; the limit resets in 6ms \({re.escape(RATE_LIMIT)}\)",
+        requests=ATTEMPTS + 1,
+        waits=(0.006,) * ATTEMPTS,
+    ),
+    Fault(
+        name="http-429-ratelimit-reset-beyond-max-wait",
+        replies=(
+            Reply(
+                status=429,
+                headers={
+                    "x-ratelimit-remaining-requests": "0",
+                    "x-ratelimit-reset-requests": "1m30s",
+                },
+            ),
+        ),
+        error=rf"rate limited by {{url}}; the limit resets in 1m30s \({re.escape(RATE_LIMIT)}\) "
+        r"— longer than --max-wait 5s, so not waiting",
+    ),
+    Fault(
+        name="http-403-cdn-challenge-page",
+        replies=(Reply(status=403, raw_body=CHALLENGE),),
+        error=r"the server at {url} answered 403 with a web page \(Just a moment\.\.\.\), not "
+        r"the API: something in front of it \(a CDN, proxy or firewall\) stopped the request",
+    ),
 ]
 
 
@@ -499,7 +635,8 @@ def _pattern(line: str, target: Endpoint) -> str:
 def expected_cache(fault: Fault) -> list[str]:
     """The cache after the faulty turn: the history's answers, and its own if complete."""
     answers = [echo(history_turn(n)) for n in range(fault.history)]
-    return answers + ([fault.shown] if fault.status is ReplyStatus.COMPLETE else [])
+    complete = fault.status is ReplyStatus.COMPLETE and fault.cached
+    return answers + ([fault.shown] if complete else [])
 
 
 def check_cache(store_path: Path, held: Transcript) -> None:

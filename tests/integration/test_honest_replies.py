@@ -142,7 +142,11 @@ def test_a_repl_conversation_after_an_empty_reply_sends_no_empty_answer(tmp_path
         repl.step(QUESTION + "\r")
         repl.step("and now?\r")
         sent = target.server.chat_requests[-1].body["messages"]
-        assert [m["role"] for m in sent] == ["system", "user", "user"]
+        # The unanswered question goes with the new one: the roles alternate (issue 23).
+        assert [(m["role"], m["content"]) for m in sent] == [
+            ("system", sent[0]["content"]),
+            ("user", f"{QUESTION}\n\nand now?"),
+        ]
         assert (
             repl.held
             == repl.stored
@@ -150,7 +154,7 @@ def test_a_repl_conversation_after_an_empty_reply_sends_no_empty_answer(tmp_path
                 user(QUESTION),
                 assistant("", ReplyStatus.EMPTY),
                 user("and now?"),
-                assistant(echo("and now?")),
+                assistant(echo(f"{QUESTION}\n\nand now?")),
             ]
         )
 

@@ -29,6 +29,8 @@ FORMS: dict[str, Reply] = {
     "inline": Reply(text=f"<think>\n{THOUGHT}\n</think>\n\n{ANSWER}"),
     "inline_tight": Reply(text=f"<think>{THOUGHT}</think>{ANSWER}"),
     "inline_every_byte": Reply(text=f"<think>\n{THOUGHT}\n</think>\n\n{ANSWER}", chunk_chars=1),
+    # Mistral (Magistral): a "thinking" content part before the text (issue 23).
+    "mistral_thinking_part": Reply(text=ANSWER, thinking_parts=THOUGHT),
 }
 
 

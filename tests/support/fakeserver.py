@@ -36,6 +36,19 @@ Misbehaviours of real servers (issue 11), each at the HTTP level:
   plain-text ``404 page not found`` instead of OpenAI's ``Invalid URL (POST ...)``;
   ``not_found="webapp"`` with a web app's HTML page and status 200 (a catch-all route).
 
+Other shapes of a reply (issue 23): ``message_chunks`` puts each piece in
+``choices[i].message`` with an empty ``delta``; ``text_index`` sends the text and the
+finish at another index than the role chunk; ``refusal`` streams ``delta.refusal``
+with ``content: null``; ``thinking_parts`` sends Mistral's ``thinking`` content part
+first; ``bad_utf8`` puts bytes that are not UTF-8 inside the first piece; ``ndjson``
+sends the chunks one JSON object a line, without ``data:``; ``encoding`` is "gzip"
+(really compressed), "gzip-label" (labelled gzip, sent plain) or "gzip-broken" (a
+gzip header, then garbage); ``hang_up`` reads the request and closes the connection
+without a word; ``retry_after_date`` sends ``Retry-After`` as an HTTP date that many
+seconds after the response's own ``Date``. ``FakeOpenAIServer(strict_roles=True)``
+refuses, as strict chat templates do, any request whose user or assistant messages
+do not alternate.
+
 Tool calls (issue 16): ``tool_calls`` are streamed as ``delta.tool_calls`` the way
 OpenAI does, the id and name first and the JSON arguments in ``argument_chunk_chars``
 pieces after, by ``index`` (``interleave_tool_calls`` mixes the pieces of parallel
@@ -46,6 +59,8 @@ naming ``tools`` for any request that offers them, as servers without tool suppo
 from __future__ import annotations
 
 import argparse
+import email.utils
+import itertools
 import json
 import random
 import select
@@ -54,9 +69,10 @@ import sys
 import threading
 import time
 import uuid
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -148,6 +164,16 @@ class Reply:
     argument_chunk_chars: int = 5
     interleave_tool_calls: bool = False
     reject_tools: bool = False
+    # --- issue 23: answers in other shapes, bytes and framing (see the module doc) ---
+    message_chunks: bool = False
+    text_index: int | None = None
+    refusal: str | None = None
+    thinking_parts: str | None = None
+    bad_utf8: bool = False
+    ndjson: bool = False
+    encoding: str | None = None
+    hang_up: bool = False
+    retry_after_date: float | None = None
 
     @property
     def finish(self) -> str | None:
@@ -201,6 +227,16 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(messages, list):
         return []
     return [m for m in messages if isinstance(m, dict)]
+
+
+def _alternates(messages: Sequence[dict[str, Any]]) -> bool:
+    """True when no two user (or assistant, without tool calls) messages are neighbours."""
+    for before, after in itertools.pairwise(messages):
+        role = before.get("role")
+        calls = before.get("tool_calls") or after.get("tool_calls")
+        if role in ("user", "assistant") and after.get("role") == role and not calls:
+            return False
+    return True
 
 
 def _echo(body: dict[str, Any]) -> str:
@@ -291,6 +327,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: tests and benchmarks must not see per-request noise."""
 
+    #: The time the response's Date header says, when a reply fixes it.
+    _now: float | None = None
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        if timestamp is None and self._now is not None:
+            return email.utils.formatdate(self._now, usegmt=True)
+        return super().date_time_string(timestamp)
+
     # --- plumbing -------------------------------------------------------------------
 
     @property
@@ -359,8 +403,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     #: "chunked", or "close" for a close-delimited body (see ``Reply.framing``).
     _framing = "chunked"
+    #: ``Reply.encoding`` of the stream being sent, and its compressor.
+    _encoding: str | None = None
+    _gzip: Any = None
+    _ndjson = False
 
     def _write_chunk(self, data: bytes) -> None:
+        if self._encoding is not None:
+            data = self._encoded(data)
         if self._framing == "close":
             if data:
                 self.wfile.write(data)
@@ -368,8 +418,27 @@ class _Handler(BaseHTTPRequestHandler):
         # One chunked-encoding frame per write, so every SSE event leaves immediately.
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
+    def _encoded(self, data: bytes) -> bytes:
+        if self._encoding == "gzip-label":
+            return data
+        if not data:  # the end of the body: the compressor's last bytes, then the end
+            tail = self._gzip.flush()
+            if tail:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(tail), tail))
+            return data
+        packed = self._gzip.compress(data) + self._gzip.flush(zlib.Z_SYNC_FLUSH)
+        if self._encoding == "gzip-broken":
+            # A real gzip header, then bytes that are no deflate stream.
+            self._encoding = "gzip-label"
+            return packed[:10] + b"\xff" * 40
+        return packed
+
     def _write_event(self, payload: Any) -> None:
         text = payload if isinstance(payload, str) else json.dumps(payload, separators=_COMPACT)
+        if self._ndjson:
+            if text != "[DONE]":
+                self._write_chunk(f"{text}\n".encode())
+            return
         self._write_chunk(f"data: {text}\n\n".encode())
 
     # --- routes ---------------------------------------------------------------------
@@ -446,6 +515,25 @@ class _Handler(BaseHTTPRequestHandler):
             self._wait_for_client_to_leave()
             self.close_connection = True
             return
+        if reply.hang_up:
+            # Read the request, answer nothing: a crashing worker behind a proxy.
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if self._owner.strict_roles and not _alternates(_messages(body)):
+            error = {
+                "message": "Conversation roles must alternate user/assistant/user/assistant/...",
+                "type": "BadRequestError",
+                "param": None,
+                "code": 400,
+            }
+            self._send_json(400, {"error": error})
+            return
+        if reply.retry_after_date is not None:
+            # Retry-After as an HTTP date, measured from this response's own Date.
+            self._now = time.time()
+            later = email.utils.formatdate(self._now + reply.retry_after_date, usegmt=True)
+            reply = replace(reply, headers={**reply.headers, "Retry-After": later})
         streaming = body.get("stream") is True
         if streaming and reply.reject_stream_options and "stream_options" in body:
             error = {
@@ -500,9 +588,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, _completion(model, text, reply, usage), reply.headers)
 
     def _stream(self, model: str, text: str, reply: Reply, usage: dict[str, int] | None) -> None:
-        content_type = reply.content_type or "text/event-stream; charset=utf-8"
+        default_type = (
+            "application/x-ndjson" if reply.ndjson else "text/event-stream; charset=utf-8"
+        )
+        content_type = reply.content_type or default_type
         self._send_head(200, content_type, reply.headers)
         self.send_header("Cache-Control", "no-cache")
+        if reply.encoding is not None:
+            self.send_header("Content-Encoding", "gzip")
+            self._encoding = reply.encoding
+            self._gzip = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+        self._ndjson = reply.ndjson
         self._framing = reply.framing
         if reply.framing == "chunked":
             self.send_header("Transfer-Encoding", "chunked")
@@ -530,11 +626,25 @@ class _Handler(BaseHTTPRequestHandler):
         index = reply.choice_index
 
         def delta(d: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return chunk([{"index": index, "delta": d, "finish_reason": finish, "logprobs": None}])
+            at = index if reply.text_index is None else reply.text_index
+            choice = {"index": at, "delta": d, "finish_reason": finish, "logprobs": None}
+            if reply.message_chunks and d and "role" not in d:
+                choice = {**choice, "delta": {}, "message": {"role": "assistant", **d}}
+            return chunk([choice])
 
         if reply.empty_choices_first:
             self._write_event(chunk([], prompt_filter_results=[]))
-        self._write_event(delta({"role": "assistant", "content": "", "refusal": None}))
+        role = {"role": "assistant", "content": "", "refusal": None}
+        self._write_event(chunk([{"index": index, "delta": role, "finish_reason": None}]))
+        if reply.thinking_parts is not None:
+            part = {
+                "type": "thinking",
+                "thinking": [{"type": "text", "text": reply.thinking_parts}],
+            }
+            self._write_event(delta({"content": [part]}))
+        for piece in _split(reply.refusal or "", reply.chunk_chars):
+            self._wait(reply.delay)
+            self._write_event(delta({"content": None, "refusal": piece}))
         for thought in _split(reply.reasoning or "", reply.chunk_chars):
             self._wait(reply.delay)
             self._write_event(delta({reply.reasoning_field: thought}))
@@ -550,6 +660,13 @@ class _Handler(BaseHTTPRequestHandler):
                         self._write_event(delta({"content": content[: limit - sent]}))
                     return  # drop: no terminating frame, the client sees a cut body
                 sent += len(content)
+            if reply.bad_utf8 and n == 0:
+                # Two bytes that are not UTF-8, inside the JSON string itself.
+                raw = json.dumps(delta(piece), separators=_COMPACT).encode()
+                self._write_chunk(
+                    b"data: " + raw.replace(b'"content":"', b'"content":"\xff\xfe', 1) + b"\n\n"
+                )
+                continue
             self._write_event(delta(piece))
             if reply.extra_choice is not None and n == 0:
                 # A second choice the client did not ask for (n=1), interleaved.
@@ -641,7 +758,9 @@ def _model_object(model: str) -> dict[str, Any]:
 
 def _completion(model: str, text: str, reply: Reply, usage: dict[str, int]) -> dict[str, Any]:
     content: Any = [{"type": "text", "text": text}] if reply.list_content else text
-    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": reply.refusal}
+    if reply.refusal is not None:
+        message["content"] = None
     if reply.reasoning is not None:
         message[reply.reasoning_field] = reply.reasoning
     if reply.tool_calls:
@@ -716,8 +835,11 @@ class FakeOpenAIServer:
         models: Sequence[str] = _DEFAULT_MODELS,
         responder: Responder | None = None,
         not_found: str = "openai",
+        strict_roles: bool = False,
     ) -> None:
         self.default_reply = default_reply if default_reply is not None else Reply()
+        #: Refuse requests whose user and assistant messages do not alternate (400).
+        self.strict_roles = strict_roles
         #: How unknown paths answer: "openai" (JSON Invalid URL), "ollama" (plain text)
         #: or "webapp" (an HTML page with status 200).
         self.not_found = not_found

@@ -443,7 +443,9 @@ class Endpoint:
         self._userinfo = _USERINFO if password else ""
         path = "/v1"
         if kind == "server":
-            self.server = FakeOpenAIServer().start()
+            # Strict about roles, as vLLM's and Mistral's templates are: every request
+            # of every row must alternate, whatever happened before (issue 23).
+            self.server = FakeOpenAIServer(strict_roles=True).start()
             self._port = self.server.port
         elif kind in MISCONFIGURED:
             not_found, path = MISCONFIGURED[kind]

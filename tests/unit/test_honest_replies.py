@@ -19,6 +19,8 @@ from chatbot.api.body import NotChatBody, events_from_body
 from chatbot.api.chunks import ToolCalls, content_text, events_from_chunks
 from chatbot.api.events import (
     Finished,
+    ReasoningDelta,
+    RefusalDelta,
     StreamEvent,
     TextDelta,
     ToolCall,
@@ -143,14 +145,70 @@ def test_list_content_keeps_only_text_parts() -> None:
     assert content_text(None) == "" and content_text(42) == ""
 
 
-def test_only_index_zero_or_the_only_choice_is_shown() -> None:
-    both = {"choices": [{"index": 1, "delta": {"content": "B"}}, {"index": 0, "delta": {}}]}
-    zero = {"choices": [{"index": 0, "delta": {"content": "A"}, "finish_reason": "stop"}]}
-    assert [e for e in events_from_chunks([both, zero]) if isinstance(e, TextDelta)] == [
-        TextDelta("A")
+def test_the_choice_that_carries_the_reply_is_followed_whatever_its_index() -> None:
+    both = {
+        "choices": [
+            {"index": 1, "delta": {"content": "B"}},
+            {"index": 0, "delta": {"content": "A"}},
+        ]
+    }
+    zero = {"choices": [{"index": 0, "delta": {"content": "a"}, "finish_reason": "stop"}]}
+    one = {"choices": [{"index": 1, "delta": {"content": "b"}, "finish_reason": "length"}]}
+    # Two choices speak at once: index 0 is the answer.
+    assert list(events_from_chunks([both, one, zero])) == [
+        TextDelta("A"),
+        TextDelta("a"),
+        Finished("stop"),
     ]
     only = [{"choices": [{"index": 3, "delta": {"content": "C"}, "finish_reason": "stop"}]}]
     assert list(events_from_chunks(only)) == [TextDelta("C"), Finished("stop")]
+    # The role at index 0, the text and the finish at index 1 (issue 23).
+    role = {"choices": [{"index": 0, "delta": {"role": "assistant"}}]}
+    text = {"choices": [{"index": 1, "delta": {"content": "D"}, "finish_reason": "stop"}]}
+    assert list(events_from_chunks([role, text])) == [TextDelta("D"), Finished("stop")]
+
+
+def test_whole_messages_in_chunks_are_read_as_pieces_or_as_the_text_so_far() -> None:
+    def chunk(text: str, finish: str | None = None) -> dict[str, object]:
+        choice = {"index": 0, "delta": {}, "message": {"role": "assistant", "content": text}}
+        return {"choices": [{**choice, "finish_reason": finish}]}
+
+    pieces = [chunk("Hel"), chunk("lo"), chunk("", "stop")]
+    so_far = [chunk("Hel"), chunk("Hello"), chunk("Hello", "stop")]
+    for stream in (pieces, so_far):
+        events = list(events_from_chunks(stream))
+        assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello"
+        assert events[-1] == Finished("stop")
+    # A final summary message after real deltas is not the text again.
+    deltas = [
+        {"choices": [{"index": 0, "delta": {"content": "Hi"}}]},
+        {
+            "choices": [
+                {"index": 0, "delta": {}, "message": {"content": "Hi"}, "finish_reason": "stop"}
+            ]
+        },
+    ]
+    assert list(events_from_chunks(deltas)) == [TextDelta("Hi"), Finished("stop")]
+
+
+def test_refusals_and_thinking_parts_keep_what_they_are() -> None:
+    refusal = [
+        {"choices": [{"index": 0, "delta": {"content": None, "refusal": "I can't"}}]},
+        {"choices": [{"index": 0, "delta": {"refusal": " help."}, "finish_reason": "stop"}]},
+    ]
+    assert list(events_from_chunks(refusal)) == [
+        RefusalDelta("I can't"),
+        RefusalDelta(" help."),
+        Finished("stop"),
+    ]
+    mistral = {
+        "type": "thinking",
+        "thinking": [{"type": "text", "text": "Let me see."}],
+    }
+    parts = [
+        {"choices": [{"index": 0, "delta": {"content": [mistral, {"type": "text", "text": "42"}]}}]}
+    ]
+    assert list(events_from_chunks(parts))[:2] == [ReasoningDelta("Let me see."), TextDelta("42")]
 
 
 def test_tool_names_are_gathered_by_index_in_pieces_or_repeated() -> None:
@@ -188,14 +246,23 @@ def test_tool_names_are_gathered_by_index_in_pieces_or_repeated() -> None:
         ("stop", True, ("f",), ReplyStatus.TOOL_CALLS),
         ("abort", True, (), ReplyStatus.ABNORMAL),
         ("error", True, (), ReplyStatus.ABNORMAL),
-        ("eos_token", True, (), ReplyStatus.ABNORMAL),
+        ("recitation", True, (), ReplyStatus.ABNORMAL),
+        # The natural ends of other servers (issue 23): one table, any case.
+        ("eos", True, (), ReplyStatus.COMPLETE),
+        ("eos_token", True, (), ReplyStatus.COMPLETE),
+        ("end_turn", True, (), ReplyStatus.COMPLETE),
+        ("stop_sequence", True, (), ReplyStatus.COMPLETE),
+        ("STOP", True, (), ReplyStatus.COMPLETE),
+        ("max_tokens", True, (), ReplyStatus.LENGTH),
+        ("tool_use", False, (), ReplyStatus.TOOL_CALLS),
+        ("eos", False, (), ReplyStatus.EMPTY),
         ("stop", False, (), ReplyStatus.EMPTY),
         (None, False, (), ReplyStatus.EMPTY),
         ("length", False, (), ReplyStatus.EMPTY),
         ("abort", False, (), ReplyStatus.EMPTY),
     ],
 )
-def test_complete_only_when_the_server_said_stop(
+def test_complete_only_when_the_server_said_it_ended_naturally(
     finish: str | None, has_text: bool, tools: tuple[str, ...], status: ReplyStatus
 ) -> None:
     assert reply_status(finish, has_text=has_text, tools=tools) is status

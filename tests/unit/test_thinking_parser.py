@@ -10,14 +10,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatbot.api.events import Finished, ReasoningDelta, StreamEvent, TextDelta, UsageReport
-from chatbot.api.reasoning import separate_thinking
+from chatbot.api.reasoning import AnswerWasThinking, separate_thinking
 
 
-def split(events: Sequence[StreamEvent]) -> tuple[str, str]:
+def split(events: Sequence[StreamEvent], *, opened: bool = False) -> tuple[str, str]:
     """(thinking, answer) after the parser, with every event passing through."""
-    thinking, answer = [], []
-    for event in separate_thinking(events):
-        if isinstance(event, ReasoningDelta):
+    thinking: list[str] = []
+    answer: list[str] = []
+    for event in separate_thinking(events, opened=opened):
+        if isinstance(event, AnswerWasThinking):
+            # What was passed on as the answer so far (and up to the tag) was thinking.
+            assert event.text.startswith("".join(answer).strip())
+            thinking.append(event.text)
+            answer.clear()
+        elif isinstance(event, ReasoningDelta):
             assert event.text, "no empty thinking events"
             thinking.append(event.text)
         elif isinstance(event, TextDelta):
@@ -26,8 +32,8 @@ def split(events: Sequence[StreamEvent]) -> tuple[str, str]:
     return "".join(thinking), "".join(answer)
 
 
-def content(*chunks: str) -> tuple[str, str]:
-    return split([TextDelta(c) for c in chunks] + [Finished("stop")])
+def content(*chunks: str, opened: bool = False) -> tuple[str, str]:
+    return split([TextDelta(c) for c in chunks] + [Finished("stop")], opened=opened)
 
 
 INLINE = "<think>\nThe user wants 2 + 2.\nThat is 4.\n</think>\n\nThe answer is **4**."
@@ -66,13 +72,35 @@ def test_text_before_think_makes_it_all_answer() -> None:
         "<thinking>not our tag</thinking> done",
         "<thin",
         "<",
-        "</think> closing tag first",
+        "Quoted: `</think>` closes a block",
         "<details><summary>Click</summary>body</details>",
         "  indented code?",
     ],
 )
 def test_answers_that_only_look_like_tags_pass_through_unchanged(reply: str) -> None:
     assert content(reply) == ("", reply)
+
+
+CLOSE_ONLY = "Okay, the user wants 2 + 2.\nThat is 4.\n</think>\n\nThe answer is **4**."
+
+
+def test_a_closing_tag_alone_makes_what_came_before_it_thinking() -> None:
+    # Templates that open <think> in the prompt (R1 distills, QwQ): the reply has no
+    # opening tag, only the close (issue 23).
+    whole = content(CLOSE_ONLY)
+    assert whole == ("Okay, the user wants 2 + 2.\nThat is 4.", "The answer is **4**.")
+    for cut in range(len(CLOSE_ONLY) + 1):
+        assert content(CLOSE_ONLY[:cut], CLOSE_ONLY[cut:]) == whole, cut
+    assert content(*CLOSE_ONLY) == whole
+
+
+def test_a_model_known_to_open_in_the_prompt_starts_as_thinking() -> None:
+    reply = "Okay, 2 + 2 is 4.\n</think>\n\n4"
+    assert content(reply, opened=True) == ("Okay, 2 + 2 is 4.\n", "4")
+    for cut in range(len(reply) + 1):
+        assert content(reply[:cut], reply[cut:], opened=True) == ("Okay, 2 + 2 is 4.\n", "4")
+    # It may still send the opening tag itself.
+    assert content("<think>hm</think>ok", opened=True) == ("hm", "ok")
 
 
 def test_a_close_tag_inside_the_answer_stays_in_the_answer() -> None:
@@ -140,7 +168,7 @@ def test_any_chunking_gives_the_same_thinking_and_answer(case: tuple[str, list[i
 
 @given(st.text(max_size=60))
 def test_a_reply_not_starting_with_think_is_all_answer(reply: str) -> None:
-    if reply.lstrip().startswith("<think>"):
+    if reply.lstrip().startswith("<think>") or "</think>" in reply:
         return
     # Even blank space, or a reply that ends while it might still have become
     # "<think>", is kept as it came.
