@@ -215,3 +215,25 @@ def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path: Path) -> None:
     with pytest.raises(KnowledgeError, match="not a knowledge base"):
         BaseFile.open(tmp_path / "data", "other")
     assert path.read_bytes() == before
+
+
+def test_persona_knowledge_keys_are_checked_like_the_others(tmp_path: Path) -> None:
+    from chatbot.errors import PersonaError
+    from chatbot.settings.personas import load_personas
+
+    good = tmp_path / "good.toml"
+    good.write_text(
+        '[personas.kb]\nsystem = "s"\nknowledge = ["IT", "faq"]\nknowledge_share = 0.4\n'
+    )
+    persona = load_personas(extra_files=[good]).get("kb")
+    assert persona.knowledge == ("it", "faq") and persona.knowledge_share == 0.4
+    for line, message in (
+        ('knowledge = "it"', "must be a list of knowledge base names"),
+        ('knowledge = ["no spaces!"]', "is not a knowledge base name"),
+        ("knowledge_share = 2", "knowledge_share must be between 0.05 and 0.9"),
+        ("knowledge_sahre = 0.3", "did you mean 'knowledge_share'?"),
+    ):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(f'[personas.kb]\nsystem = "s"\n{line}\n')
+        with pytest.raises(PersonaError, match=message.replace("?", "\\?")):
+            load_personas(extra_files=[bad])
