@@ -18,6 +18,7 @@ from chatbot.errors import ChatbotError
 from chatbot.knowledge.base_file import BaseFile, KnowledgeError, base_names, check_name
 from chatbot.knowledge.embedders import Embedder
 from chatbot.knowledge.fusion import reciprocal_rank_fusion
+from chatbot.knowledge.keywords import keyword_terms
 from chatbot.knowledge.ranking import CANDIDATES, Hit, hits_by_id, keyword_ranking
 from chatbot.knowledge.vectors import VectorSet
 from chatbot.settings.personas import Persona
@@ -119,6 +120,10 @@ class KnowledgeRetriever:
         bases = self.bases_for(persona)
         if not bases:
             return None
+        if not keyword_terms(question):
+            # Nothing to look up ("thanks!", a message of files alone): no search, and
+            # no "nothing found" either.
+            return References(bases=bases, budget=max_tokens, searched=False)
         if max_tokens < _BLOCK_OVERHEAD + _PASSAGE_OVERHEAD + 30:
             note = (
                 "no room left for passages from the knowledge base in this model's context: "

@@ -173,6 +173,8 @@ def test_the_retriever_fits_passages_to_the_budget_and_says_when_nothing_is_foun
     nothing = retriever.retrieve("quantum chromodynamics", persona=PERSONA, max_tokens=2000)
     assert nothing is not None and not nothing.found
     assert "nothing relevant was found" in reference_block(nothing)
+    chat = retriever.retrieve("how is it?", persona=PERSONA, max_tokens=2000)
+    assert chat is not None and not chat.searched  # only stop words: nothing to look up
     tight = retriever.retrieve("resolver cache", persona=PERSONA, max_tokens=200)
     assert tight is not None and len(tight.sources) == 1
     retriever.close()
