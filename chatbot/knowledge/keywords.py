@@ -37,6 +37,7 @@ STOP_WORDS = frozenset(
     why will with within without won't would wouldn't you your yours yourself yourselves
     also anyone anything way ways something thing things one ones many much make makes
     made like want need know tell say
+    hello hi hey thanks thank please ok okay yes sure great
     """.split()  # noqa: SIM905 (a word list reads best as words)
 )
 
