@@ -53,7 +53,7 @@ def fetch_packages(names: tuple[str, ...], *, cache: Path) -> Path:
     debs.mkdir(parents=True, exist_ok=True)
     for name in names:
         candidates = _PYTHON_DOCS if name == "python3-doc" else (name,)
-        if any(debs.glob(f"{c}_*.deb") for c in candidates):
+        if any(next(debs.glob(f"{c}_*.deb"), None) for c in candidates):
             continue
         for candidate in candidates:
             if _download(candidate, debs):

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
+from chatbot.knowledge.cutting import cut_block
 from chatbot.knowledge.extraction import DocumentKind, Extracted
 
 __all__ = ["LIMIT_BYTES", "TARGET_BYTES", "Chunk", "chunk_document"]
@@ -37,7 +37,6 @@ _GRID_BORDER = re.compile(r"^[ \t]*\+[-=+]+\+[ \t]*$")
 _SIMPLE_BORDER = re.compile(r"^[ \t]*=+(?:[ \t]+=+)+[ \t]*$")
 _DIRECTIVE = re.compile(r"^([ \t]*)\.\.[ \t]+([A-Za-z0-9_-]+)::")
 _CODE_DIRECTIVES = frozenset({"code-block", "code", "sourcecode", "doctest", "highlight"})
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,9 +280,15 @@ class _Packer:
         too_big = size > (self.limit if block.kind in ("code", "table") else self.target)
         if too_big:
             self.flush()
-            for start, end, text in _pieces(
-                self.lines, block, target=self.target, limit=self.limit
-            ):
+            pieces = cut_block(
+                self.lines,
+                start=block.start,
+                end=block.end,
+                head=block.head,
+                tail=block.tail,
+                budget=self.limit if block.kind in ("code", "table") else self.target,
+            )
+            for start, end, text in pieces:
                 self._emit(start, end, text)
             return
         if self._start is not None and self._size + size > self.target:
@@ -325,60 +330,6 @@ class _Packer:
 
 def _size(lines: list[str], start: int, end: int) -> int:
     return sum(len(line.encode("utf-8")) + 1 for line in lines[start:end])
-
-
-def _pieces(
-    lines: list[str], block: _Block, *, target: int, limit: int
-) -> Iterator[tuple[int, int, str]]:
-    """A block too big for one passage, cut between lines (and sentences, for text).
-
-    Code and tables are cut to ``limit`` with their header (fence, table head) and
-    closing fence repeated, so each piece stands alone; text to ``target``.
-    """
-    head = lines[block.start : block.start + block.head]
-    body_start = block.start + block.head
-    body_end = block.end
-    tail: list[str] = []
-    if block.tail is not None:
-        if body_end > body_start and lines[body_end - 1] == block.tail:
-            body_end -= 1
-        tail = [block.tail]
-    budget = limit if block.kind in ("code", "table") else target
-    fixed = sum(len(line.encode("utf-8")) + 1 for line in (*head, *tail))
-    room = max(budget - fixed, budget // 4)
-    piece: list[str] = []
-    size = 0
-    first = body_start
-    for number in range(body_start, body_end):
-        for part in _line_parts(lines[number], room):
-            part_size = len(part.encode("utf-8")) + 1
-            if piece and size + part_size > room:
-                yield first, number + 1, "\n".join([*head, *piece, *tail])
-                piece, size, first = [], 0, number
-            piece.append(part)
-            size += part_size
-    if piece:
-        yield first, block.end, "\n".join([*head, *piece, *tail])
-
-
-def _line_parts(line: str, room: int) -> Iterator[str]:
-    """A line, or its sentences (then slices) when it alone is bigger than ``room``."""
-    if len(line.encode("utf-8")) + 1 <= room:
-        yield line
-        return
-    part = ""
-    for sentence in _SENTENCE_END.split(line):
-        if part and len((part + " " + sentence).encode("utf-8")) > room:
-            yield part
-            part = ""
-        part = f"{part} {sentence}" if part else sentence
-        while len(part.encode("utf-8")) > room:
-            # One "sentence" bigger than the room (no punctuation): cut by characters.
-            cut = max(1, room // 3)
-            yield part[:cut]
-            part = part[cut:]
-    if part:
-        yield part
 
 
 _MARKUP = re.compile(r"[*_`]+|:[a-z]+:`|<[^>]*>`_?")

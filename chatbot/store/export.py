@@ -28,6 +28,7 @@ from chatbot.store.records import (
     MessageMeta,
     StoredConversation,
 )
+from chatbot.store.source_rows import source_from_record, source_record
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "from_json", "to_json", "to_markdown"]
 
@@ -130,42 +131,15 @@ def _sources_markdown(sources: tuple[Source, ...]) -> str:
     return "**Sources**\n\n" + "\n".join(lines)
 
 
-def source_json(source: Source) -> dict[str, object]:
-    return {
-        "base": source.base,
-        "label": source.label,
-        "section": source.section,
-        "first_line": source.first_line,
-        "last_line": source.last_line,
-        "first_page": source.first_page,
-        "last_page": source.last_page,
-        "text": source.text,
-    }
-
-
 def _sources(raw: object, where: str) -> tuple[Source, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
         raise _Invalid(f"{where}sources must be a list")
-    found = []
-    for index, item in enumerate(raw):
-        place = f"{where}sources[{index}]."
-        obj = _mapping(item, place[:-1])
-        numbers = {
-            key: _count(obj, key, place) or 0
-            for key in ("first_line", "last_line", "first_page", "last_page")
-        }
-        found.append(
-            Source(
-                base=_text(obj, "base", place),
-                label=_text(obj, "label", place),
-                section=_optional_text(obj, "section", place, "") or "",
-                text=_text(obj, "text", place),
-                **numbers,
-            )
-        )
-    return tuple(found)
+    try:
+        return tuple(source_from_record(item) for item in raw)
+    except ValueError as exc:
+        raise _Invalid(f"{where}sources: {exc}") from None
 
 
 def _folded_thinking(thinking: str) -> str:
@@ -247,7 +221,7 @@ def to_json(conv: StoredConversation) -> dict[str, object]:
         if message.attachments:
             messages[-1]["attachments"] = [_attachment_json(a) for a in message.attachments]
         if message.sources:
-            messages[-1]["sources"] = [source_json(s) for s in message.sources]
+            messages[-1]["sources"] = [source_record(s) for s in message.sources]
     version = 1
     if any(m.attachments for m in conv.messages):
         version = 2

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 
 from chatbot.conversation.references import Source
 
-__all__ = ["insert_sources", "load_sources"]
+__all__ = ["insert_sources", "load_sources", "source_from_record", "source_record"]
+
+_NUMBERS = ("first_line", "last_line", "first_page", "last_page")
 
 
 def insert_sources(conn: sqlite3.Connection, message_id: int, sources: Sequence[Source]) -> None:
@@ -64,3 +66,42 @@ def load_sources(
             )
         )
     return {message_id: tuple(items) for message_id, items in found.items()}
+
+
+def source_record(source: Source) -> dict[str, object]:
+    """A source as plain JSON (the export's ``sources`` entries)."""
+    return {
+        "base": source.base,
+        "label": source.label,
+        "section": source.section,
+        **{key: getattr(source, key) for key in _NUMBERS},
+        "text": source.text,
+    }
+
+
+def source_from_record(record: object) -> Source:
+    """The source a :func:`source_record` describes; ValueError naming a bad field."""
+    if not isinstance(record, dict):
+        raise ValueError("each source must be an object")
+    texts = {}
+    for key in ("base", "label", "section", "text"):
+        value = record.get(key, "" if key == "section" else None)
+        if not isinstance(value, str):
+            raise ValueError(f"{key} must be a string")
+        texts[key] = value
+    numbers = {}
+    for key in _NUMBERS:
+        value = record.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{key} must be a non-negative integer")
+        numbers[key] = value
+    return Source(
+        base=texts["base"],
+        label=texts["label"],
+        section=texts["section"],
+        text=texts["text"],
+        first_line=numbers["first_line"],
+        last_line=numbers["last_line"],
+        first_page=numbers["first_page"],
+        last_page=numbers["last_page"],
+    )
