@@ -60,10 +60,12 @@ def fetch_packages(names: tuple[str, ...], *, cache: Path) -> Path:
                 break
         else:
             raise CorpusUnavailable(f"apt-get download {name} failed (is apt reachable?)")
-    if not root.exists():
-        root.mkdir()
-        for deb in sorted(debs.glob("*.deb")):
+    root.mkdir(exist_ok=True)
+    for deb in sorted(debs.glob("*.deb")):
+        unpacked = root / f".{deb.name}.unpacked"
+        if not unpacked.exists():
             subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+            unpacked.touch()
     return root
 
 
