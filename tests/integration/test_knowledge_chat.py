@@ -129,3 +129,37 @@ def test_the_share_bounds_the_passages_sent(server: FakeOpenAIServer, tmp_path: 
     small, large = (r.body["messages"][-1]["content"] for r in server.chat_requests)
     assert small.count("<reference id=") < large.count("<reference id=")
     assert len(small) < 0.1 * 8000 * 4 + 2000  # ~4 characters a token, plus the framing
+
+
+def test_a_version_4_store_gains_sources_and_keeps_its_messages(tmp_path: Path) -> None:
+    import sqlite3
+
+    from chatbot.conversation.messages import Message, Role
+    from chatbot.conversation.references import Source
+    from chatbot.store.database import Store
+    from tests.support.old_stores import OldMessage, write_old_store
+
+    db = tmp_path / "old.sqlite3"
+    [cid] = write_old_store(
+        db,
+        version=4,
+        conversations=[("before", [OldMessage(role="user", content="hi", status="complete")])],
+    )
+    with Store.open(db) as store:
+        reply = Message(
+            role=Role.ASSISTANT,
+            content="hello [1]",
+            sources=(
+                Source(base="it", label="a.md", section="A", first_line=1, last_line=2, text="t"),
+            ),
+        )
+        store.append_message(cid, reply, persona="p", model="m1")
+        loaded = store.load_conversation(cid)
+    assert [m.content for m in loaded.messages] == ["hi", "hello [1]"]
+    assert loaded.messages[-1].sources[0].where() == "a.md § A (lines 1–2)"
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 5
+    with Store.open(db) as store:
+        store.delete_conversation(cid)
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT count(*) FROM message_sources").fetchone()[0] == 0
