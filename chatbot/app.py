@@ -25,6 +25,7 @@ from chatbot.servers.choice import choose_remote, discover, guard_backend, start
 from chatbot.settings.config import Config, default_dotenv_files, load_environment, resolve_config
 from chatbot.settings.paths import AppPaths
 from chatbot.settings.personas import PersonaBook, format_persona_list, load_personas
+from chatbot.text import on_terminal
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -71,7 +72,7 @@ class App:
     def report(self, error: ChatbotError) -> None:
         """Print ``error`` as one line on stderr, key redacted."""
         text = sanitize(self.redact(str(error))).replace("\n", " ")
-        print(f"chatbot: {text}", file=self.stderr, flush=True)
+        print(on_terminal(f"chatbot: {text}", self.stderr), file=self.stderr, flush=True)
 
     def close(self) -> None:
         if self._tools is not None:
@@ -180,7 +181,7 @@ class App:
         config, self._local = start_local(
             config, model_flag=options.model, env=env, paths=self.paths, warn=self._warn
         )
-        for warning in config.warnings:
+        for warning in (*config.warnings, *user_config.warnings):
             print(warning, file=self.stderr)
 
         journal: Journal | None = None
@@ -290,7 +291,7 @@ class App:
         )
 
     def _warn(self, text: str) -> None:
-        print(f"chatbot: {text}", file=self.stderr, flush=True)
+        print(on_terminal(f"chatbot: {text}", self.stderr), file=self.stderr, flush=True)
 
     def _debug_log(self, options: RunOptions) -> DebugLog | None:
         if not options.debug:
@@ -357,7 +358,8 @@ class App:
             return 130  # the user pressed Ctrl-C: they know
         if outcome is not None:
             # The line can quote the server (a finish value, tool names): keep it inert.
-            print(f"chatbot: {sanitize(self.redact(outcome.text))}", file=self.stderr)
+            line = f"chatbot: {sanitize(self.redact(outcome.text))}"
+            print(on_terminal(line, self.stderr), file=self.stderr)
         if show_usage:
             self._print_usage(session, result)
         return 0 if outcome is None else outcome.exit_code

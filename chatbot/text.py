@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
+import textwrap
+from typing import TextIO
 
-__all__ = ["clean_text"]
+__all__ = ["clean_text", "fold_line", "on_terminal"]
 
 # Lone surrogates (from a broken paste or surrogateescape-decoded bytes) cannot
 # be encoded as UTF-8 JSON; NUL bytes break some servers' C string handling.
@@ -20,3 +23,33 @@ def clean_text(text: str) -> str:
     if "\x00" in text:
         text = text.replace("\x00", "")
     return _SURROGATES.sub("\ufffd", text)
+
+
+def fold_line(text: str, width: int, *, indent: int = 2) -> str:
+    """One long line folded at word boundaries to ``width`` columns.
+
+    A terminal folds a long line wherever the width ends, mid-word; this folds it
+    between words, continuation lines indented by ``indent``. A word longer than
+    the line (a URL) is kept whole.
+    """
+    if width <= indent + 10 or len(text) <= width:
+        return text
+    lines = textwrap.wrap(
+        text,
+        width=width,
+        subsequent_indent=" " * indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return "\n".join(lines) if lines else text
+
+
+def on_terminal(line: str, stream: TextIO, *, indent: int = 9) -> str:
+    """``line`` folded between words when ``stream`` is a terminal; a pipe or a log
+    file keeps it one line (``indent`` fits the ``chatbot: `` prefix)."""
+    try:
+        if not stream.isatty():
+            return line
+    except (AttributeError, ValueError):
+        return line
+    return fold_line(line, shutil.get_terminal_size().columns, indent=indent)

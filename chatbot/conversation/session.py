@@ -16,7 +16,7 @@ from chatbot.conversation.compaction import Compactor, summary_message
 from chatbot.conversation.history import Conversation, FittedRequest
 from chatbot.conversation.messages import Message, Role
 from chatbot.conversation.references import References
-from chatbot.conversation.tool_turns import run_tool_rounds
+from chatbot.conversation.tool_turns import numbered_results, run_tool_rounds
 from chatbot.conversation.turns import ReplyCache, SessionCore, TurnResult
 from chatbot.errors import (
     ChatbotError,
@@ -250,4 +250,4 @@ class ChatSession(SessionCore):
 
     def _next_tool_number(self) -> int:
         """The number ``/tool N`` will know the next tool result by."""
-        return sum(1 for m in self.conversation.messages if m.role is Role.TOOL) + 1
+        return len(numbered_results(self.conversation.messages)) + 1

@@ -22,7 +22,15 @@ from chatbot.settings.personas import Persona
 if TYPE_CHECKING:
     from chatbot.conversation.session import TurnResult
 
-__all__ = ["ToolHost", "run_tool_rounds", "tool_message"]
+__all__ = ["ToolHost", "numbered_results", "run_tool_rounds", "tool_message"]
+
+#: Tool results the user never saw a line for: they take no number.
+_UNSEEN = (ReplyStatus.NOT_RUN, ReplyStatus.SKIPPED)
+
+
+def numbered_results(messages: Sequence[Message]) -> list[Message]:
+    """The tool results ``/tool N`` knows, in order: one per call line the user saw."""
+    return [m for m in messages if m.role is Role.TOOL and m.status not in _UNSEEN]
 
 
 class ToolHost(Protocol):
@@ -103,7 +111,9 @@ def run_tool_rounds(
         go_on = host.run_calls(calls, first_number=first_number(), keep=keep_answer)
         rounds += 1
         if not go_on:
-            return _ended(result, answered[-1] if answered else result.reply, rounds, usages)
+            # The turn ends on the call the user cancelled, not on those never shown.
+            shown = [m for m in answered if m.status is not ReplyStatus.NOT_RUN]
+            return _ended(result, shown[-1] if shown else result.reply, rounds, usages)
         renderer = host.new_renderer()
         try:
             result = replace(answer(renderer), first_drop=first.first_drop)

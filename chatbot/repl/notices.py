@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chatbot.render.sanitize import sanitize
+from chatbot.text import fold_line
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -22,22 +23,26 @@ class Notices:
     def __init__(self, *, console: Console) -> None:
         self.console = console
 
-    def _line(self, text: str, *, style: str) -> None:
+    def _line(self, text: str, *, style: str, fold: bool = False) -> None:
         from rich.text import Text
 
-        self.console.print(Text(sanitize(text), style=style), soft_wrap=True)
+        shown = sanitize(text)
+        if fold and self.console.is_terminal:
+            # Between words, not wherever the terminal's width happens to end.
+            shown = fold_line(shown, self.console.width, indent=2)
+        self.console.print(Text(shown, style=style), soft_wrap=True)
 
     def error(self, text: str) -> None:
-        self._line(f"error: {text}", style="bold red")
+        self._line(f"error: {text}", style="bold red", fold=True)
 
     def warning(self, text: str) -> None:
-        self._line(text, style="yellow")
+        self._line(text, style="yellow", fold=True)
 
     def info(self, text: str) -> None:
-        self._line(text, style="cyan")
+        self._line(text, style="cyan", fold=True)
 
     def hint(self, text: str) -> None:
-        self._line(text, style="dim")
+        self._line(text, style="dim", fold=True)
 
     def plain(self, text: str) -> None:
         self._line(text, style="")

@@ -11,6 +11,8 @@
     [mcp_servers.search]                # a server reached over streamable HTTP
     url = "https://mcp.example.com/mcp"
     headers = { Authorization = "Bearer …" }
+    # transport = "sse"                 # the older HTTP+SSE transport (found by itself
+    #                                   # when the URL ends in /sse or streamable HTTP 404s)
 
     [tools]
     max_rounds = 8                      # tool rounds per turn before the chat stops asking
@@ -34,7 +36,19 @@ __all__ = ["McpServerConfig", "ToolSettings", "parse_mcp_servers", "parse_tool_s
 
 #: Server names: they prefix tool names (``name__tool``), so no double underscore.
 _SERVER_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]|_(?!_)){0,31}")
-_SERVER_KEYS = ("command", "args", "env", "cwd", "url", "headers", "trust", "timeout")
+_SERVER_KEYS = (
+    "command",
+    "args",
+    "env",
+    "cwd",
+    "url",
+    "headers",
+    "transport",
+    "trust",
+    "timeout",
+)
+#: What ``transport`` may say for a ``url`` server; "" finds out.
+_HTTP_TRANSPORTS = ("streamable-http", "sse")
 _TOOL_KEYS = ("max_rounds", "shell_timeout")
 
 
@@ -53,10 +67,14 @@ class McpServerConfig:
     trust: bool = False
     #: Seconds one call may take.
     timeout: float = 60.0
+    #: For a ``url``: "streamable-http", "sse" (the older HTTP+SSE), or "" to find out.
+    http_transport: str = ""
 
     @property
     def transport(self) -> str:
-        return "http" if self.url else "stdio"
+        if not self.url:
+            return "stdio"
+        return "sse" if self.http_transport == "sse" else "http"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -97,6 +115,11 @@ def _server(name: str, table: object, *, where: str) -> McpServerConfig:
         raise ConfigError(f"{where}: args, env and cwd go with command, not url")
     if url is None and "headers" in table:
         raise ConfigError(f"{where}: headers go with url, not command")
+    transport = _optional_text(table, "transport", where) or ""
+    if transport and url is None and transport != "stdio":
+        raise ConfigError(f"{where}: transport {transport!r} goes with url, not command")
+    if url is not None and transport and transport not in _HTTP_TRANSPORTS:
+        raise ConfigError(f"{where}: transport must be streamable-http or sse")
     args = table.get("args", [])
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         raise ConfigError(f"{where}: args must be a list of strings")
@@ -114,6 +137,7 @@ def _server(name: str, table: object, *, where: str) -> McpServerConfig:
         headers=_strings(table, "headers", where),
         trust=trust,
         timeout=_number(table, "timeout", where, TOOL_TIMEOUT, default=60.0),
+        http_transport=transport if url is not None else "",
     )
 
 

@@ -18,6 +18,7 @@ wrong is one line naming the file.
 from __future__ import annotations
 
 import math
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,8 @@ class UserConfig:
     context_windows: Mapping[str, int] = field(default_factory=dict)
     mcp_servers: tuple[McpServerConfig, ...] = ()
     tools: ToolSettings = field(default_factory=ToolSettings)
+    #: Lines to show before the chat starts (a file holding secrets others can read).
+    warnings: tuple[str, ...] = ()
 
 
 def load_user_config(path: Path) -> UserConfig:
@@ -59,11 +62,30 @@ def load_user_config(path: Path) -> UserConfig:
     for key in document:
         if key not in _SECTIONS:
             raise ConfigError(f"{path}: unknown key {key!r} (expected {', '.join(_SECTIONS)})")
+    servers = parse_mcp_servers(document.get("mcp_servers", {}), path=path)
     return UserConfig(
         prices=_prices(document.get("prices", {}), path=path),
         context_windows=_windows(document.get("context_windows", {}), path=path),
-        mcp_servers=parse_mcp_servers(document.get("mcp_servers", {}), path=path),
+        mcp_servers=servers,
         tools=parse_tool_settings(document.get("tools", {}), path=path),
+        warnings=_readable_secrets(path, servers),
+    )
+
+
+def _readable_secrets(path: Path, servers: tuple[McpServerConfig, ...]) -> tuple[str, ...]:
+    """A warning when the file holds MCP tokens or headers and others may read it, as
+    for ``.env``; the values themselves are never shown."""
+    if not any(server.env or server.headers for server in servers):
+        return ()
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return ()
+    if not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return ()
+    return (
+        f"warning: {path} holds MCP server env or headers and is readable by other users; "
+        f"run: chmod 600 {path}",
     )
 
 

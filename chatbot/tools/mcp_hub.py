@@ -8,7 +8,8 @@ the task that entered it. Calls are submitted from the caller's thread with
 ``run_coroutine_threadsafe``, so Ctrl-C in the caller cancels just that call.
 
 A server that cannot start, or dies, becomes one notice line and a state that
-``/tools`` shows; the chat goes on without it.
+``/tools`` shows; the chat goes on without it. A failed call is followed by a
+ping, so a server over HTTP that died is noticed at once, as one over stdio is.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
-import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatbot.settings.tomlfile import one_line
 from chatbot.settings.tool_config import McpServerConfig
+from chatbot.tools.mcp_connect import first_transport, open_transport, speaks_sse
 from chatbot.tools.mcp_results import (
     McpResult,
     connection_lost,
@@ -33,15 +34,20 @@ from chatbot.tools.mcp_results import (
     leaf,
     result_text,
 )
+from chatbot.tools.sdk_logs import keep_sdk_logs_off_the_terminal
 from chatbot.tools.spec import ToolSpec, model_name
 
 if TYPE_CHECKING:
     from mcp import ClientSession
 
-__all__ = ["McpCallFailed", "McpHub", "McpResult", "ServerState"]
+__all__ = ["TASKS_UNSUPPORTED", "McpCallFailed", "McpHub", "McpResult", "Progress", "ServerState"]
 
 _CLOSE_SECONDS = 6.0
 _PING_SECONDS = 2.0
+#: Why a tool that must run as an MCP task is not offered: the SDK has no client for tasks.
+TASKS_UNSUPPORTED = "not offered: it runs only as an MCP task, which this chat does not support"
+#: Told how far a call has got: (progress, total or None, message or None).
+Progress = Callable[[float, float | None, str | None], None]
 _SDK_MISSING = "the MCP SDK is not installed: pip install 'chatbot[mcp]'"
 
 
@@ -56,7 +62,10 @@ class ServerState:
     config: McpServerConfig
     status: str = "starting"
     detail: str = ""
+    #: Every tool the server listed, offered or not (see ``ToolSpec.unavailable``).
     tools: tuple[ToolSpec, ...] = ()
+    #: The transport in use: "stdio", "streamable-http", or "sse" (and "sse (found)").
+    transport: str = ""
     session: ClientSession | None = field(default=None, repr=False)
 
 
@@ -89,9 +98,15 @@ class McpHub:
             return list(self._states.values())
 
     def tools(self) -> list[ToolSpec]:
-        """The tools of the servers that are ready now."""
+        """The tools the model may be offered: those of the servers ready now."""
         with self._lock:
-            return [t for s in self._states.values() if s.status == "ready" for t in s.tools]
+            return [
+                t
+                for s in self._states.values()
+                if s.status == "ready"
+                for t in s.tools
+                if not t.unavailable
+            ]
 
     def pop_notices(self) -> list[str]:
         """Lines to show about servers that failed or stopped since the last call."""
@@ -140,6 +155,7 @@ class McpHub:
             self._thread.join(timeout=2)
 
     def _main(self) -> None:
+        keep_sdk_logs_off_the_terminal(self._log_dir / "mcp-client.log")
         try:
             # The slow import happens here, off the prompt's thread.
             import mcp.client.stdio  # noqa: F401
@@ -166,16 +182,19 @@ class McpHub:
     # -- the per-server task --------------------------------------------------
 
     async def _serve(self, state: ServerState) -> None:
-        from mcp import ClientSession
-
         stop = asyncio.Event()
         self._stops[state.config.name] = stop
+        transport = first_transport(state.config)
         try:
-            async with contextlib.AsyncExitStack() as stack:
-                read, write = await self._connect(state.config, stack)
-                session = await stack.enter_async_context(ClientSession(read, write))
-                await asyncio.wait_for(self._handshake(state, session), self._start_timeout)
-                await stop.wait()
+            try:
+                await self._serve_over(state, transport, stop)
+            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:
+                if state.status != "starting" or not await speaks_sse(state.config, transport):
+                    raise
+                # An older server: it speaks HTTP+SSE, not streamable HTTP.
+                await self._serve_over(state, "sse", stop, found=True)
         except asyncio.CancelledError:
             self._fail(state, "stopped while starting", notify=False)
         except BaseException as exc:  # anyio's groups, OSError, MCPError …
@@ -185,6 +204,20 @@ class McpHub:
                 state.session = None
                 if state.status == "ready":
                     state.status = "stopped"
+
+    async def _serve_over(
+        self, state: ServerState, transport: str, stop: asyncio.Event, *, found: bool = False
+    ) -> None:
+        from mcp import ClientSession
+
+        async with contextlib.AsyncExitStack() as stack:
+            read, write = await open_transport(
+                state.config, stack, transport=transport, log=self._log_path(state.config)
+            )
+            session = await stack.enter_async_context(ClientSession(read, write))
+            state.transport = f"{transport} (found)" if found else transport
+            await asyncio.wait_for(self._handshake(state, session), self._start_timeout)
+            await stop.wait()
 
     async def _handshake(self, state: ServerState, session: ClientSession) -> None:
         from mcp.types import PaginatedRequestParams
@@ -205,6 +238,8 @@ class McpHub:
             name = model_name(state.config.name, tool.name, taken=taken)
             taken.append(name)
             schema = tool.input_schema if isinstance(tool.input_schema, dict) else {}
+            execution = getattr(tool, "execution", None)
+            tasks_only = getattr(execution, "task_support", None) == "required"
             specs.append(
                 ToolSpec(
                     name=name,
@@ -212,6 +247,7 @@ class McpHub:
                     parameters=schema,
                     server=state.config.name,
                     remote_name=tool.name,
+                    unavailable=TASKS_UNSUPPORTED if tasks_only else "",
                 )
             )
         with self._lock:
@@ -221,46 +257,25 @@ class McpHub:
             state.detail = ""
         self._check_settled()
 
-    async def _connect(self, config: McpServerConfig, stack: contextlib.AsyncExitStack) -> Any:
-        if config.url is not None:
-            import httpx2
-            from mcp.client.streamable_http import streamable_http_client
-
-            client = await stack.enter_async_context(
-                httpx2.AsyncClient(
-                    headers=dict(config.headers), timeout=httpx2.Timeout(30.0, read=300.0)
-                )
-            )
-            return await stack.enter_async_context(
-                streamable_http_client(config.url, http_client=client)
-            )
-        from mcp import StdioServerParameters
-        from mcp.client.stdio import stdio_client
-
-        from chatbot.settings.paths import open_private
-        from chatbot.tools.mcp_launch import watched_command
-
-        assert config.command is not None
-        program, args = watched_command(config.command, config.args)
-        params = StdioServerParameters(
-            command=program, args=args, env=dict(config.env) or None, cwd=config.cwd
-        )
-        # The server's stderr goes to a private log (the SDK needs a real file), not the screen.
-        log = open_private(self._log_path(config), truncate=True)
-        errlog = stack.enter_context(os.fdopen(log, "w", encoding="utf-8", errors="replace"))
-        return await stack.enter_async_context(stdio_client(params, errlog=errlog))
-
     def _log_path(self, config: McpServerConfig) -> Path:
         return self._log_dir / f"mcp-{config.name}.log"
 
     # -- calls --------------------------------------------------------------
 
     def call(
-        self, server: str, tool: str, arguments: dict[str, Any], *, timeout: float
+        self,
+        server: str,
+        tool: str,
+        arguments: dict[str, Any],
+        *,
+        timeout: float,
+        progress: Progress | None = None,
     ) -> McpResult:
         """Call ``tool`` on ``server``; McpCallFailed when no result came.
 
-        KeyboardInterrupt cancels the call on the server and propagates.
+        With ``progress``, the call carries a progress token and the server's
+        progress notifications are passed on. KeyboardInterrupt cancels the call
+        on the server and propagates.
         """
         with self._lock:
             state = self._states.get(server)
@@ -269,8 +284,21 @@ class McpHub:
         if state is None or session is None or loop is None:
             detail = f": {state.detail}" if state is not None and state.detail else ""
             raise McpCallFailed(f"the MCP server {server!r} is not running{detail}")
+
+        tell = progress
+
+        async def report(progress: float, total: float | None, message: str | None) -> None:
+            if tell is not None:
+                tell(progress, total, message)
+
         future = asyncio.run_coroutine_threadsafe(
-            session.call_tool(tool, arguments, read_timeout_seconds=timeout), loop
+            session.call_tool(
+                tool,
+                arguments,
+                read_timeout_seconds=timeout,
+                progress_callback=report if progress is not None else None,
+            ),
+            loop,
         )
         try:
             result = future.result(timeout=timeout + 1)
@@ -284,12 +312,29 @@ class McpHub:
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
             reason = self._reason(state.config, exc)
-            if connection_lost(exc):
+            if connection_lost(exc) or not self._answers_ping(state):
+                # Over HTTP a death shows as a broken stream or a refused POST, not EOF.
                 self._fail(state, reason, status="stopped")
             elif "timed out" in reason.lower():
                 reason = f"no answer within {timeout:g}s"
             raise McpCallFailed(f"the MCP server {server!r} failed: {reason}") from None
         return result_text(result)
+
+    def _answers_ping(self, state: ServerState) -> bool:
+        """Whether a server whose call just failed is still there."""
+        with self._lock:
+            session, loop = state.session, self._loop
+        if session is None or loop is None:
+            return False
+        future = asyncio.run_coroutine_threadsafe(session.send_ping(), loop)
+        try:
+            future.result(timeout=_PING_SECONDS)
+        except BaseException as exc:
+            future.cancel()
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            return False
+        return True
 
     def refresh(self) -> None:
         """Ping the ready servers, so ``/tools`` shows one that died as stopped."""

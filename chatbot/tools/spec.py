@@ -29,6 +29,8 @@ class ToolSpec:
     server: str | None = None
     #: The tool's own name on its server.
     remote_name: str = ""
+    #: Why the model is not offered this tool ("" when it is), for ``/tools``.
+    unavailable: str = ""
 
     def to_openai(self) -> dict[str, Any]:
         """The entry of the request's ``tools`` list."""

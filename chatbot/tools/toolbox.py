@@ -21,6 +21,7 @@ from chatbot.settings.tool_config import ToolSettings
 from chatbot.tools.approval import Approver
 from chatbot.tools.display import ToolConsole, brief_arguments, size_text
 from chatbot.tools.memory import ToolSupportMemory
+from chatbot.tools.output import OUTPUT_LIMIT
 from chatbot.tools.spec import SHELL_SPEC, ToolSpec
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ class Toolbox:
         self._renderer_factory = renderer_factory
         self._shell_env = dict(shell_env)
         self._start_wait = start_wait
+        #: Set once the servers were waited for and some were still starting: not again.
+        self._waited = False
         self._offered: dict[str, ToolSpec] = {}
         #: The last ``tools`` list, handed out again while the tools are the same.
         self._listed: tuple[tuple[str, ...], list[dict[str, Any]]] = ((), [])
@@ -123,14 +126,20 @@ class Toolbox:
                 self.console.notice(notice)
 
     def _wait_for_servers(self, persona: Persona) -> None:
+        """Wait for servers still starting, once: a request asks for the tools more
+        than once, and later turns get a slow server's tools when it is ready."""
         hub = self.hub
-        if hub is None or hub.wait_started(0):
+        if hub is None or self._waited or hub.wait_started(0):
             return
         if not any(_uses_server(persona.tools, state.config.name) for state in hub.states()):
             return
+        self._waited = True
         self.console.hint("waiting for the MCP servers to start…")
         if not hub.wait_started(self._start_wait):
-            self.console.notice("some MCP servers are still starting: going on without them")
+            self.console.notice(
+                "some MCP servers are still starting: going on without them for now "
+                "(their tools come when they are ready)"
+            )
         self.show_notices()
 
     # -- running calls ----------------------------------------------------------
@@ -141,11 +150,8 @@ class Toolbox:
         cancelled = False
         for number, call in enumerate(calls, start=first_number):
             if cancelled:
-                keep(
-                    tool_message(
-                        call, "not run: the user cancelled", status=ReplyStatus.INTERRUPTED
-                    )
-                )
+                # Never shown, so it takes no number: the next call shown is number + 1.
+                keep(tool_message(call, "not run: the user cancelled", status=ReplyStatus.NOT_RUN))
                 continue
             try:
                 keep(self._run_one(call, number))
@@ -200,16 +206,22 @@ class Toolbox:
             )
         self.console.start(number, spec.name, brief)
         started = time.monotonic()
-        content, ok = self._execute(spec, arguments)
+        try:
+            content, ok, total = self._execute(spec, arguments)
+        finally:
+            self.console.stop_ticking()
         took = time.monotonic() - started
         size = size_text(len(content.encode("utf-8")))
+        if total > OUTPUT_LIMIT:
+            # Most of it was left out: the model and /tool see the head and the tail.
+            size = f"{size} kept of {size_text(total)}"
         self.console.finish(
             f"{size} in {took:.1f}s" if ok else f"error ({size}) in {took:.1f}s", ok=ok
         )
         return tool_message(call, content)
 
-    def _execute(self, spec: ToolSpec, arguments: dict[str, Any]) -> tuple[str, bool]:
-        """The result text for the model, and whether the call succeeded."""
+    def _execute(self, spec: ToolSpec, arguments: dict[str, Any]) -> tuple[str, bool, int]:
+        """The result text for the model, whether the call succeeded, and its whole size."""
         if spec is SHELL_SPEC:
             from chatbot.tools.shell import run_shell
 
@@ -218,18 +230,26 @@ class Toolbox:
                 env=self._shell_env,
                 timeout=self.settings.shell_timeout,
             )
-            return result.for_model(), result.exit_status == 0 and not result.timed_out
+            ok = result.exit_status == 0 and not result.timed_out
+            return result.for_model(), ok, result.total_bytes
         from chatbot.tools.mcp_hub import McpCallFailed
         from chatbot.tools.output import cap_text
 
         assert self.hub is not None and spec.server is not None
         config = next(s.config for s in self.hub.states() if s.config.name == spec.server)
         try:
-            answer = self.hub.call(spec.server, spec.remote_name, arguments, timeout=config.timeout)
+            answer = self.hub.call(
+                spec.server,
+                spec.remote_name,
+                arguments,
+                timeout=config.timeout,
+                progress=self.console.progress,
+            )
         except McpCallFailed as exc:
-            return f"error: {exc}", False
+            return f"error: {exc}", False, 0
         text = cap_text(answer.text)
-        return (f"error: {text}" if answer.is_error else text), not answer.is_error
+        total = len(answer.text.encode("utf-8", errors="replace"))
+        return (f"error: {text}" if answer.is_error else text), not answer.is_error, total
 
     def _trusted(self, server: str) -> bool:
         if self.hub is None:

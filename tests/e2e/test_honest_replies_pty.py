@@ -10,8 +10,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pexpect
+
 from tests.support.fakeserver import FakeOpenAIServer, Reply
-from tests.support.helpers import run_chatbot
+from tests.support.helpers import chatbot_executable, run_chatbot
 from tests.support.terminal import Terminal, strip_ansi, terminal_env
 
 ANSWER = "To list open ports run: ss -tlnp"
@@ -80,3 +82,27 @@ def test_a_cut_reply_in_one_shot_exits_1_with_only_the_text_on_stdout(
     assert result.stdout.startswith("You said:")
     assert len(server.chat_requests) == 2
     assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_a_long_error_line_folds_between_words_in_a_narrow_terminal(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """Issue 23: the terminal would cut words in two at its width; the line is folded."""
+    page = "<html><head><title>Just a moment...</title></head><body>checking</body></html>"
+    server.enqueue(Reply(status=403, raw_body=page))
+    child = pexpect.spawn(
+        chatbot_executable(),
+        ["--raw", "hello"],
+        env=terminal_env(server, OPENAI_API_KEY="sk-test-not-a-real-key-0000"),
+        dimensions=(30, 50),
+        encoding="utf-8",
+        timeout=20,
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    lines = [line for line in strip_ansi(child.before).splitlines() if line.strip()]
+    assert len(lines) > 2 and all(len(line) <= 50 for line in lines), lines
+    joined = " ".join(line.strip() for line in lines)
+    assert joined.startswith("chatbot: the server at ")
+    assert "answered 403 with a web page (Just a moment...), not the API" in joined

@@ -2,10 +2,13 @@
 
 Run as ``python -m tests.support.mcp_server [NAME]`` (or by path). Its tools:
 ``add``, ``shout`` (a ToolError past 5 times), ``slow`` (sleeps), ``noisy``
-(escape sequences and a lot of text), ``die`` (exits mid-call) and ``pid``
-(its process id, for the orphan tests). It writes its pid to ``$MCP_PID_FILE``
-when that is set, so a test can check the process is gone; with ``$MCP_HTTP_PORT`` it
-serves streamable HTTP on that port of 127.0.0.1 instead of stdio.
+(escape sequences and a lot of text), ``die`` (exits mid-call), ``pid``
+(its process id, for the orphan tests), ``steps`` (reports progress as it goes) and
+``batch_job`` (listed with ``execution.taskSupport: required``: it runs only as an
+MCP task). It writes its pid to ``$MCP_PID_FILE`` when that is set, so a test can
+check the process is gone; with ``$MCP_HTTP_PORT`` it serves streamable HTTP on that
+port of 127.0.0.1 instead of stdio, with ``$MCP_SSE_PORT`` the older HTTP+SSE
+transport; ``$MCP_START_DELAY`` seconds pass before it answers at all.
 """
 
 from __future__ import annotations
@@ -13,11 +16,28 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import Any
 
-from mcp.server.mcpserver import MCPServer
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolExecution
 
-server = MCPServer(sys.argv[1] if len(sys.argv) > 1 else "demo")
+#: Tools listed as runnable only as MCP tasks (``execution.taskSupport: required``).
+TASKS_ONLY = ("batch_job",)
+
+
+class DemoServer(MCPServer):
+    async def list_tools(self) -> list[Any]:
+        tools = await super().list_tools()
+        required = ToolExecution(task_support="required")
+        return [
+            tool.model_copy(update={"execution": required}) if tool.name in TASKS_ONLY else tool
+            for tool in tools
+        ]
+
+
+server = DemoServer(sys.argv[1] if len(sys.argv) > 1 else "demo")
 
 
 @server.tool()
@@ -61,13 +81,33 @@ def pid() -> int:
     return os.getpid()
 
 
+@server.tool()
+async def steps(count: int, ctx: Context, pause: float = 0.05) -> str:
+    """Work through COUNT steps, reporting progress after each."""
+    for done in range(1, count + 1):
+        await anyio.sleep(pause)
+        await ctx.report_progress(done, count, f"step {done}")
+    return f"{count} steps done"
+
+
+@server.tool()
+def batch_job(size: int) -> str:
+    """A long job this server runs only as an MCP task."""
+    return f"job of {size}"
+
+
 if __name__ == "__main__":
     pid_file = os.environ.get("MCP_PID_FILE")
     if pid_file:
         with open(pid_file, "w", encoding="utf-8") as handle:
             handle.write(str(os.getpid()))
+    time.sleep(float(os.environ.get("MCP_START_DELAY", "0")))
     port = os.environ.get("MCP_HTTP_PORT")
+    sse_port = os.environ.get("MCP_SSE_PORT")
     if port:
         server.run(transport="streamable-http", host="127.0.0.1", port=int(port))
+    elif sse_port:
+        path = os.environ.get("MCP_SSE_PATH", "/sse")
+        server.run(transport="sse", host="127.0.0.1", port=int(sse_port), sse_path=path)
     else:
         server.run()

@@ -106,3 +106,32 @@ def test_a_bad_tools_list_is_one_line(tmp_path: Path, value: str) -> None:
     with pytest.raises(PersonaError) as caught:
         load_personas(extra_files=[personas])
     assert "persona 'ops'" in str(caught.value) and "tools" in str(caught.value)
+
+
+def test_an_http_server_may_name_its_transport(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[mcp_servers.old]\nurl = "http://127.0.0.1:9/sse"\ntransport = "sse"\n'
+        '[mcp_servers.new]\nurl = "http://127.0.0.1:9/mcp"\n',
+        encoding="utf-8",
+    )
+    old, new = load_user_config(path).mcp_servers
+    assert (old.transport, old.http_transport) == ("sse", "sse")
+    assert (new.transport, new.http_transport) == ("http", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            'url = "http://h/mcp"\ntransport = "websocket"',
+            "transport must be streamable-http or sse",
+        ),
+        ('command = "x"\ntransport = "sse"', "transport 'sse' goes with url, not command"),
+    ],
+)
+def test_a_wrong_transport_is_one_line(tmp_path: Path, text: str, says: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[mcp_servers.s]\n{text}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=says):
+        load_user_config(path)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from chatbot.conversation.messages import ReplyStatus, Role
+from chatbot.conversation.messages import ReplyStatus
+from chatbot.conversation.tool_turns import numbered_results
 from chatbot.errors import ChatbotError
 from chatbot.render.sanitize import sanitize
 from chatbot.repl.commands.registry import CommandContext, CommandRegistry
@@ -45,12 +46,15 @@ def add_tool_commands(registry: CommandRegistry, *, toolbox: Toolbox) -> None:
             if toolbox.hub is not None:
                 toolbox.hub.refresh()
             toolbox.show_notices()
-            for line in tool_status_lines(toolbox, persona=ctx.session.persona, model=model):
+            lines = tool_status_lines(
+                toolbox, persona=ctx.session.persona, model=model, width=ctx.console.width
+            )
+            for line in lines:
                 ctx.notices.plain(line)
 
     @registry.add("tool", usage="/tool N", help="show the full result of tool call N")
     def _tool(ctx: CommandContext, argument: str) -> None:
-        results = [m for m in ctx.session.conversation.messages if m.role is Role.TOOL]
+        results = numbered_results(ctx.session.conversation.messages)
         if not results:
             ctx.notices.hint("no tool calls in this conversation yet")
             return
@@ -64,8 +68,14 @@ def add_tool_commands(registry: CommandRegistry, *, toolbox: Toolbox) -> None:
         ctx.console.print(Text(sanitize(result.content)), soft_wrap=True)
 
 
-def tool_status_lines(toolbox: Toolbox, *, persona: Persona, model: str) -> list[str]:
-    """What ``/tools`` prints: on or off, the shell, each MCP server and its tools."""
+def tool_status_lines(
+    toolbox: Toolbox, *, persona: Persona, model: str, width: int = 80
+) -> list[str]:
+    """What ``/tools`` prints: on or off, the shell, each MCP server and its tools.
+
+    Each tool's line is fitted to ``width`` (the terminal's), its description cut
+    with an ellipsis; a tool the model is not offered says why.
+    """
     if not toolbox.enabled:
         lines = ["tools: off for this session (/tools on to offer them again)"]
     elif toolbox.memory.unsupported(toolbox.server_url, model):
@@ -90,11 +100,30 @@ def tool_status_lines(toolbox: Toolbox, *, persona: Persona, model: str) -> list
         where = config.url or " ".join([config.command or "", *config.args])
         asks = "trusted" if config.trust else "asks first"
         status = state.status + (f": {state.detail}" if state.detail else "")
-        lines.append(f"  {config.name} ({config.transport}, {asks}): {status}")
-        lines.append(f"      {where}")
+        transport = _transport_words(state.transport) or config.transport
+        lines.append(f"  {config.name} ({transport}, {asks}): {status}")
+        lines.append(_fitted(f"      {where}", width))
         for spec in state.tools:
+            if spec.unavailable:
+                lines.append(_fitted(f"      {spec.name} ({spec.unavailable})", width))
+                continue
             used = "" if selects(persona.tools, spec) else " (not for this persona)"
             always = " (always)" if spec.name in toolbox.approver.always else ""
-            description = " ".join(spec.description.split())[:60]
-            lines.append(f"      {spec.name}{used}{always}  {description}")
+            head = f"      {spec.name}{used}{always}"
+            description = " ".join(spec.description.split())
+            lines.append(_fitted(f"{head}  {description}" if description else head, width))
     return lines
+
+
+def _transport_words(transport: str) -> str:
+    """How ``/tools`` names the transport in use."""
+    if transport.startswith("sse"):
+        return "HTTP+SSE, found by itself" if "found" in transport else "HTTP+SSE"
+    return {"streamable-http": "http", "stdio": "stdio"}.get(transport, "")
+
+
+def _fitted(line: str, width: int) -> str:
+    """``line`` cut to ``width`` columns with an ellipsis (the terminal would wrap it)."""
+    if len(line) <= width or width < 20:
+        return line
+    return line[: width - 1].rstrip() + "…"
