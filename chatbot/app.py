@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from chatbot.api.client import ChatClient
+from chatbot.api.reasoning import OpenedThinking
 from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.compose import attach_files
 from chatbot.conversation.journal import Journal
@@ -252,6 +253,10 @@ class App:
             waiter=CountdownWaiter(console=self._console(self.stderr)),
             notify=notices.hint if notices is not None else None,
             tools=tools,
+            opened_thinking=OpenedThinking(
+                self.paths.data_dir / "think-tags.json",
+                server=config.base_url or ("local" if config.local else config.endpoint),
+            ),
             retriever=retriever,
         )
         if resumed is not None and store_journal is not None:

@@ -23,8 +23,11 @@ its answer is never misread; text before it makes the whole reply an answer.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from chatbot.api.events import Finished, ReasoningDelta, StreamEvent, TextDelta
 
@@ -34,6 +37,7 @@ __all__ = [
     "AnswerWasThinking",
     "OpenedThinking",
     "ThinkingSplitter",
+    "ThoughtWithoutClose",
     "separate_thinking",
 ]
 
@@ -51,20 +55,59 @@ class AnswerWasThinking:
     text: str
 
 
-Split = StreamEvent | AnswerWasThinking
+@dataclass(frozen=True, slots=True)
+class ThoughtWithoutClose:
+    """A reply taken to start inside ``<think>`` (:class:`OpenedThinking`) that never
+    closed it: ``text``, passed on as thinking, is the answer if the reply ended
+    naturally (only the caller knows the finish values), else it was cut mid-thought."""
+
+    text: str
+
+
+Split = StreamEvent | AnswerWasThinking | ThoughtWithoutClose
 
 
 class OpenedThinking:
-    """The models whose chat template opens ``<think>`` in the prompt, seen so far."""
+    """The models whose chat template opens ``<think>`` in the prompt, seen so far.
 
-    def __init__(self) -> None:
-        self._models: set[str] = set()
+    With a ``path`` (a small private file in the data folder) it is kept across runs,
+    keyed by ``server`` and model, so a one-shot run's answer is not streamed with the
+    thinking in front of it once any earlier run has seen that model's lone tag.
+    """
+
+    def __init__(self, path: Path | None = None, *, server: str = "") -> None:
+        self._path = path
+        self._server = server
+        self._keys: set[str] | None = None
+
+    def _load(self) -> set[str]:
+        if self._keys is None:
+            self._keys = set()
+            if self._path is not None:
+                try:
+                    data = json.loads(self._path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    data = None
+                if isinstance(data, list):
+                    self._keys = {item for item in data if isinstance(item, str)}
+        return self._keys
 
     def __contains__(self, model: object) -> bool:
-        return model in self._models
+        return f"{self._server}|{model}" in self._load()
 
     def add(self, model: str) -> None:
-        self._models.add(model)
+        keys = self._load()
+        key = f"{self._server}|{model}"
+        if key in keys:
+            return
+        keys.add(key)
+        if self._path is not None:
+            from chatbot.errors import ConfigError
+            from chatbot.settings.paths import write_private
+
+            # Only a shortcut for next time: failing to keep it changes nothing now.
+            with contextlib.suppress(ConfigError):
+                write_private(self._path, json.dumps(sorted(keys), indent=1))
 
 
 def _held_suffix(text: str, tag: str) -> int:
@@ -97,6 +140,8 @@ class ThinkingSplitter:
         self._answered = False  # some answer text was passed on
         #: The answer so far, while a closing tag alone could still make it thinking.
         self._answer_so_far: list[str] | None = None
+        #: The thinking so far, while it was only assumed (``opened``, no tag seen).
+        self._assumed: list[str] | None = None
 
     def text(self, chunk: str) -> list[Split]:
         """Events for one piece of ``delta.content``."""
@@ -118,6 +163,7 @@ class ThinkingSplitter:
                 buffer = stripped[len(OPEN_TAG) :]
             elif self._opened:
                 buffer = stripped
+                self._assumed = []
             else:
                 self._state = _ANSWER
                 self._answer_so_far = [] if not self._thinking_seen else None
@@ -135,6 +181,7 @@ class ThinkingSplitter:
             return out
         self._think(buffer[:end], out)
         self._state = _ANSWER
+        self._assumed = None  # the tag came: it was thinking
         self._answer(buffer[end + len(CLOSE_TAG) :], out)
         return out
 
@@ -196,6 +243,11 @@ class ThinkingSplitter:
         if self._state == _THINKING:
             # An unclosed "<think>" (cut by max_tokens): all of it was thinking.
             self._think(held, out)
+            if self._assumed is not None:
+                thought = "".join(self._assumed)
+                self._assumed = None
+                if thought.strip():
+                    out.append(ThoughtWithoutClose(thought))
         elif held:
             self._answer(held, out)
         return out
@@ -207,6 +259,8 @@ class ThinkingSplitter:
         if text:
             self._thought = True
             out.append(ReasoningDelta(text))
+            if self._assumed is not None:
+                self._assumed.append(text)
 
     def _answer(self, text: str, out: list[Split]) -> None:
         if self._thinking_seen and not self._answered:

@@ -362,6 +362,8 @@ def _page_in_front(exc: Exception, *, where: str) -> ApiError | None:
     if not 400 <= status < 500 or status in (404, 405, 429):
         return None
     body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        return None  # JSON, whatever its label: the API's own error
     text = body.strip() if isinstance(body, str) else ""
     if not text.startswith("<"):
         response = getattr(exc, "response", None)

@@ -131,7 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="retries after a rate limit or server error (default 3)",
     )
     parser.add_argument(
-        "--max-wait", type=_seconds, help="longest wait before a retry, in seconds (default 60)"
+        "--max-wait",
+        type=_seconds,
+        help="longest wait before a retry, in seconds (default 60); a server asking for "
+        "longer (Retry-After, rate-limit reset) gets one line instead",
     )
     render = parser.add_mutually_exclusive_group()
     render.add_argument(

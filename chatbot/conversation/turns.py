@@ -23,7 +23,12 @@ from chatbot.api.events import (
     ToolCallsRequested,
     UsageReport,
 )
-from chatbot.api.reasoning import AnswerWasThinking, OpenedThinking, separate_thinking
+from chatbot.api.reasoning import (
+    AnswerWasThinking,
+    OpenedThinking,
+    ThoughtWithoutClose,
+    separate_thinking,
+)
 from chatbot.conversation.alternation import alternating
 from chatbot.conversation.history import Budget, Conversation, FittedRequest
 from chatbot.conversation.journal import Journal, NullJournal
@@ -93,6 +98,7 @@ class SessionCore:
         waiter: Waiter = sleeping_waiter,
         notify: Callable[[str], None] | None = None,
         tools: ToolHost | None = None,
+        opened_thinking: OpenedThinking | None = None,
         retriever: Retriever | None = None,
     ) -> None:
         self.config = config
@@ -114,7 +120,7 @@ class SessionCore:
         self.persona = persona
         self.usage = SessionUsage()
         #: Models whose template opens ``<think>`` in the prompt (a lone ``</think>`` seen).
-        self.opened_thinking = OpenedThinking()
+        self.opened_thinking = opened_thinking or OpenedThinking()
         self.clear()
 
     @property
@@ -282,6 +288,7 @@ class SessionCore:
         usage: UsageReport | None = None
         finished = Finished(None)  # a stream that just stops never said it was finished
         calls: tuple[ToolCall, ...] = ()
+        unclosed = ""
         try:
             opened = request.model in self.opened_thinking
             for event in separate_thinking(self.backend.stream(request), opened=opened):
@@ -297,6 +304,8 @@ class SessionCore:
                     parts.clear()
                     thoughts.append(event.text)
                     self.opened_thinking.add(request.model)
+                elif isinstance(event, ThoughtWithoutClose):
+                    unclosed = event.text
                 elif isinstance(event, ReasoningDelta):
                     thoughts.append(event.text)
                     think(event.text)
@@ -316,6 +325,11 @@ class SessionCore:
                 self._keep(reply, usage)
                 raise exc.with_partial_reply_kept() from exc
             raise
+        if unclosed and reply_status(finished.reason, has_text=True) is ReplyStatus.COMPLETE:
+            # Taken for thinking, but it ended naturally without </think>: the answer.
+            thoughts.clear()
+            parts.append(unclosed)
+            renderer.feed(unclosed)
         reply.content = "".join(parts) + "".join(refusal)
         reply.thinking = "".join(thoughts).rstrip()
         reply.replaced_bytes = finished.replaced_bytes

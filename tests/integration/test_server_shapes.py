@@ -201,3 +201,19 @@ def test_the_repl_says_a_stored_conversation_is_unchanged_by_a_refusal(tmp_path:
             "assistant",
             "user",
         ]
+
+
+def test_a_later_run_knows_the_model_opens_thinking_in_its_prompt(tmp_path: Path) -> None:
+    """One-shot: after one run saw the lone tag, later runs print the answer alone."""
+    with FakeOpenAIServer() as server:
+        environ = environment(tmp_path, base_url=server.base_url)
+        server.enqueue(Reply(text=CLOSE_ONLY), Reply(text=CLOSE_ONLY, chunk_chars=2))
+        first = run_one_shot(["--raw", "2 + 2?"], environ=environ)
+        second = run_one_shot(["--raw", "2 + 2 again?"], environ=environ)
+
+    assert first.code == second.code == 0
+    assert second.stdout == "The answer is 4.\n"
+    assert "Okay, the user" not in second.stdout
+    remembered = json.loads((tmp_path / "data" / "think-tags.json").read_text(encoding="utf-8"))
+    model = server.chat_requests[0].body["model"]
+    assert remembered == [f"{server.base_url}|{model}"]

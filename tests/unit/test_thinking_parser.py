@@ -187,3 +187,16 @@ def test_inline_thinking_never_leaks_into_the_answer(thought: str, answer: str) 
 def test_an_empty_think_block_still_trims_the_answer() -> None:
     # Qwen3 with thinking switched off sends an empty block.
     assert content("<think>\n\n</think>\n\nHi!") == ("", "Hi!")
+
+
+def test_an_assumed_opening_that_never_closes_is_offered_back_as_the_answer() -> None:
+    from chatbot.api.reasoning import ThoughtWithoutClose
+
+    events = [TextDelta("Just "), TextDelta("the answer."), Finished("stop")]
+    out = list(separate_thinking(events, opened=True))
+    assert ThoughtWithoutClose("Just the answer.") in out
+    # An explicit <think> that never closes is thinking, whatever was assumed.
+    explicit = [TextDelta("<think>still going"), Finished("length")]
+    assert not any(
+        isinstance(e, ThoughtWithoutClose) for e in separate_thinking(explicit, opened=True)
+    )
