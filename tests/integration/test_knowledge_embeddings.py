@@ -63,6 +63,17 @@ def test_a_server_that_returns_a_vector_per_token_is_refused(
     assert run_chatbot("knowledge", "list").stdout.splitlines()[1].split()[-1] == "-"
 
 
+def test_auto_finds_the_embedding_model_by_name_never_the_chat_model(
+    server: FakeOpenAIServer, docs: Path
+) -> None:
+    server.embeddings = "vectors"
+    none = run_chatbot("knowledge", "add", "it", str(docs), "--embed", "auto", server=server)
+    assert "lists no embedding model (2 models)" in assert_one_line_error(none, status=2)
+    server.models.append("nomic-embed-text")
+    found = run_chatbot("knowledge", "add", "it", str(docs), "--embed", "auto", server=server)
+    assert "embedded 2 passages with server/nomic-embed-text" in found.stdout
+
+
 def test_a_server_without_embeddings_is_one_line(server: FakeOpenAIServer, docs: Path) -> None:
     added = run_chatbot("knowledge", "add", "it", str(docs), "--embed", "nope", server=server)
     assert "has no embeddings for 'nope'" in assert_one_line_error(added, status=1)
