@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import textwrap
 from typing import TextIO
 
 __all__ = ["clean_text", "fold_line", "on_terminal"]
@@ -26,22 +25,18 @@ def clean_text(text: str) -> str:
 
 
 def fold_line(text: str, width: int, *, indent: int = 2) -> str:
-    """One long line folded at word boundaries to ``width`` columns.
+    """One long line folded at word boundaries to ``width`` terminal cells.
 
     A terminal folds a long line wherever the width ends, mid-word; this folds it
-    between words, continuation lines indented by ``indent``. A word longer than
-    the line (a URL) is kept whole.
+    between words (or between Japanese characters, never before 、 or 。),
+    continuation lines indented by ``indent``. A word longer than the line (a URL)
+    is kept whole. Measured in cells, so Japanese (two a character) folds right.
     """
-    if width <= indent + 10 or len(text) <= width:
+    from chatbot.cells import cell_width, wrap
+
+    if width <= indent + 10 or cell_width(text) <= width:
         return text
-    lines = textwrap.wrap(
-        text,
-        width=width,
-        subsequent_indent=" " * indent,
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
-    return "\n".join(lines) if lines else text
+    return "\n".join(wrap(text, width, indent=indent, keep_long_words=True)) or text
 
 
 def on_terminal(line: str, stream: TextIO, *, indent: int = 9) -> str:

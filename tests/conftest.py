@@ -64,3 +64,14 @@ def pipe() -> Iterator[PipeInput]:
     """Keys for a real PromptSession, typed through a pipe."""
     with create_pipe_input() as inp:
         yield inp
+
+
+@pytest.fixture(autouse=True)
+def english_by_default(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests read English unless they ask for Japanese, whatever the machine's locale."""
+    from chatbot.i18n import set_language
+
+    monkeypatch.setenv("CHATBOT_LANG", "en")
+    set_language("en")
+    yield
+    set_language("en")

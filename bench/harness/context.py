@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,9 +139,21 @@ class Bench:
             *extra,
         ]
 
-    def pty(self, argv: Sequence[str], *, steps: Sequence[Step] = ()) -> ProcessRun:
-        """Run ``argv`` in a pty (see ``run_in_pty``); it must exit 0."""
-        run = run_in_pty(argv, env=self.env, cwd=self.cwd, steps=steps, timeout=self.sizes.timeout)
+    def pty(
+        self,
+        argv: Sequence[str],
+        *,
+        steps: Sequence[Step] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> ProcessRun:
+        """Run ``argv`` in a pty (see ``run_in_pty``); it must exit 0. ``env`` adds variables."""
+        run = run_in_pty(
+            argv,
+            env={**self.env, **(env or {})},
+            cwd=self.cwd,
+            steps=steps,
+            timeout=self.sizes.timeout,
+        )
         return require_success(run, what=argv[-1])
 
     def pipe(self, argv: Sequence[str]) -> ProcessRun:

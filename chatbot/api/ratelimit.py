@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
+from chatbot.i18n import _
+
 __all__ = ["Wait", "duration_text", "parse_duration", "requested_wait"]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -35,8 +37,10 @@ class Wait:
     def said(self) -> str:
         """The words for the user: "the server asks to wait 1s" or "the limit resets in 20s"."""
         if self.asked:
-            return f"the server asks to wait {duration_text(self.seconds)}"
-        return f"the limit resets in {duration_text(self.seconds)}"
+            return _("the server asks to wait {duration}").format(
+                duration=duration_text(self.seconds)
+            )
+        return _("the limit resets in {duration}").format(duration=duration_text(self.seconds))
 
 
 def parse_duration(text: str) -> float | None:

@@ -25,6 +25,7 @@ from chatbot.errors import (
     ServerUnreachable,
     StreamDropped,
 )
+from chatbot.i18n import _
 from chatbot.secrets import Redactor
 
 __all__ = ["refuses_tools", "server_message", "translate"]
@@ -54,17 +55,29 @@ def translate(
     detail = redact(server_message(exc))
     if isinstance(exc, openai.APITimeoutError):
         if started:
-            return StreamDropped(f"the reply stalled for over {timeout:g}s and was cut")
-        return ReplyTimedOut(f"no answer from {where} within {timeout:g}s")
+            return StreamDropped(
+                _("the reply stalled for over {timeout:g}s and was cut").format(timeout=timeout)
+            )
+        return ReplyTimedOut(
+            _("no answer from {where} within {timeout:g}s").format(where=where, timeout=timeout)
+        )
     if isinstance(exc, openai.APIConnectionError):
         if started:
-            return StreamDropped(f"the connection to {where} dropped mid-reply")
+            return StreamDropped(
+                _("the connection to {where} dropped mid-reply").format(where=where)
+            )
         if _hung_up(exc):
             return ServerError(
-                f"the server at {where} closed the connection without answering "
-                "(it took the request, then hung up)"
+                _(
+                    "the server at {where} closed the connection without answering (it "
+                    "took the request, then hung up)"
+                ).format(where=where)
             )
-        return ServerUnreachable(f"cannot reach {where} ({_connection_reason(exc)})")
+        return ServerUnreachable(
+            _("cannot reach {where} ({connection_reason})").format(
+                where=where, connection_reason=_connection_reason(exc)
+            )
+        )
     if isinstance(exc, openai.APIStatusError):
         misdirected = _misdirected(exc, base_url=base_url, redact=redact, detail=detail)
         if misdirected is not None:
@@ -74,8 +87,12 @@ def translate(
             return page
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return AuthenticationFailed(
-            f"the server rejected the API key ({exc.status_code}): check OPENAI_API_KEY"
-            + (f" ({detail})" if detail else "")
+            _with_detail(
+                _("the server rejected the API key ({status}): check OPENAI_API_KEY").format(
+                    status=exc.status_code
+                ),
+                detail,
+            )
         )
     if isinstance(exc, openai.NotFoundError):
         return _not_found(
@@ -83,45 +100,87 @@ def translate(
         )
     if isinstance(exc, openai.RateLimitError):
         wait = requested_wait(exc.response.headers)
-        said = f"; {wait.said()}" if wait is not None and wait.seconds else ""
+        if wait is not None and wait.seconds:
+            limited = _("rate limited by {where}; {wait}").format(where=where, wait=wait.said())
+        else:
+            limited = _("rate limited by {where}").format(where=where)
         return RateLimited(
-            f"rate limited by {where}{said}" + (f" ({detail})" if detail else ""),
+            _with_detail(limited, detail),
             retry_after=wait.seconds if wait is not None else None,
         )
     if isinstance(exc, openai.BadRequestError) and _is_context_length(exc):
         return ContextLengthExceeded(
-            "the server says the conversation is longer than the model's context"
-            + (f" ({detail})" if detail else "")
+            _with_detail(
+                _("the server says the conversation is longer than the model's context"), detail
+            )
         )
     if isinstance(exc, openai.BadRequestError) and _needs_alternation(detail):
         return ApiError(
-            f"the server needs user and assistant messages to alternate and refused this "
-            f"conversation ({detail}); start a fresh one (/clear, or without -c) to go on"
+            _(
+                "the server needs user and assistant messages to alternate and refused "
+                "this conversation ({detail}); start a fresh one (/clear, or without "
+                "-c) to go on"
+            ).format(detail=detail)
         )
     images = _has_images(request)
     if images and isinstance(exc, openai.APIStatusError) and _is_about_images(exc, detail):
         return ImagesRejected(
-            f"{request.model!r} at {where} does not take images"
-            + (f" ({detail})" if detail else "")
+            _with_detail(
+                _("{model!r} at {where} does not take images").format(
+                    model=request.model, where=where
+                ),
+                detail,
+            )
         )
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         if status >= 500:
             wait = requested_wait(exc.response.headers)
+            error = _("server error {status} from {where}").format(status=status, where=where)
             return ServerError(
-                f"server error {status} from {where}" + (f": {detail}" if detail else ""),
+                _("{error}: {detail}").format(error=error, detail=detail) if detail else error,
                 retry_after=wait.seconds if wait is not None else None,
             )
-        hint = "; the message has images, which the model may not take" if images else ""
-        return ApiError(f"request refused ({status})" + (f": {detail}" if detail else "") + hint)
+        refused = _("request refused ({status})").format(status=status)
+        if detail:
+            refused = _("{error}: {detail}").format(error=refused, detail=detail)
+        if images:
+            refused = _("{error}; the message has images, which the model may not take").format(
+                error=refused
+            )
+        return ApiError(refused)
     if isinstance(exc, openai.APIError):
         # An SSE error event mid-stream, or a body the SDK could not parse.
-        prefix = "the stream failed" if started else "the server reported an error"
-        return ServerError(f"{prefix}: {detail or 'no details given'}")
+        return ServerError(_reported(detail, started=started))
     if isinstance(exc, ValueError):
-        what = "is not valid JSON" if "JSON" in type(exc).__name__ else "cannot be read"
-        return StreamDropped(f"the server sent a malformed reply (part of it {what})")
-    return ApiError(f"unexpected failure talking to {where}: {exc.__class__.__name__}")
+        if "JSON" in type(exc).__name__:
+            malformed = _("the server sent a malformed reply (part of it is not valid JSON)")
+        else:
+            malformed = _("the server sent a malformed reply (part of it cannot be read)")
+        return StreamDropped(malformed)
+    return ApiError(
+        _("unexpected failure talking to {where}: {name}").format(
+            where=where, name=exc.__class__.__name__
+        )
+    )
+
+
+def _reported(detail: str, *, started: bool) -> str:
+    """An error the server sent instead of a reply (or in the middle of one)."""
+    said = detail or _("no details given")
+    if started:
+        return _("the stream failed: {detail}").format(detail=said)
+    return _("the server reported an error: {detail}").format(detail=said)
+
+
+def _web_page(title: str) -> str:
+    """ "a web page (its title)": what came back instead of the API's answer."""
+    return _("a web page ({title})").format(title=title) if title else _("a web page")
+
+
+def _with_detail(message: str, detail: str) -> str:
+    """``message``, then the server's own words in brackets when it gave any."""
+    return _("{message} ({detail})").format(message=message, detail=detail) if detail else message
 
 
 def _not_found(
@@ -144,14 +203,20 @@ def _not_found(
         listing = ""
         if available:
             shown = ", ".join(available[:20]) + (", …" if len(available) > 20 else "")
-            listing = f" (available: {shown}; switch with /model NAME or --model)"
+            listing = _(" (available: {models}; switch with /model NAME or --model)").format(
+                models=shown
+            )
         return ModelNotFound(
-            f"model {request.model!r} not found at {where}{listing}", available=available
+            _("model {model!r} not found at {where}{listing}").format(
+                model=request.model, where=where, listing=listing
+            ),
+            available=available,
         )
-    detail = redact(server_message(exc)) or "no details given"
+    detail = redact(server_message(exc)) or _("no details given")
     return ApiError(
-        f"no chat API at {where}{_ENDPOINT}: the server answered 404 ({detail}); "
-        f"{_base_url_hint(base_url)}"
+        _("no chat API at {url}: the server answered 404 ({detail}); {hint}").format(
+            url=where + _ENDPOINT, detail=detail, hint=_base_url_hint(base_url)
+        )
     )
 
 
@@ -182,20 +247,26 @@ def _misdirected(
         if target.rstrip("/").endswith(_ENDPOINT):
             new_base = target.rstrip("/").removesuffix(_ENDPOINT)
             return ApiError(
-                f"the server redirected to {redact(new_base)}; set that as the base URL"
+                _("the server redirected to {url}; set that as the base URL").format(
+                    url=redact(new_base)
+                )
             )
         return ApiError(
-            f"the server redirected {redact(base_url)}{_ENDPOINT} to {redact(target)}, "
-            f"which answered {status}; check the base URL"
+            _(
+                "the server redirected {url} to {target}, which answered {status}; "
+                "check the base URL"
+            ).format(url=redact(base_url) + _ENDPOINT, target=redact(target), status=status)
         )
     if status in (404, 405) and _is_endpoint(base_url):
         return _endpoint_as_base(base_url, redact)
     if status == 405:
-        return ApiError(
-            f"no chat API at {redact(base_url)}{_ENDPOINT}: the server answered 405"
-            + (f" ({detail})" if detail else "")
-            + f"; {_base_url_hint(base_url)}"
+        answered = _with_detail(
+            _("no chat API at {url}: the server answered 405").format(
+                url=redact(base_url) + _ENDPOINT
+            ),
+            detail,
         )
+        return ApiError(_("{error}; {hint}").format(error=answered, hint=_base_url_hint(base_url)))
     return None
 
 
@@ -206,16 +277,17 @@ def _is_endpoint(base_url: str) -> bool:
 def _endpoint_as_base(base_url: str, redact: Redactor) -> ApiError:
     fixed = base_url.rstrip("/").removesuffix(_ENDPOINT)
     return ApiError(
-        f"the base URL {redact(base_url)} is the chat endpoint itself; "
-        f"set the base URL to {redact(fixed)}"
+        _("the base URL {url} is the chat endpoint itself; set the base URL to {fixed}").format(
+            url=redact(base_url), fixed=redact(fixed)
+        )
     )
 
 
 def _base_url_hint(base_url: str) -> str:
     """Ask about ``/v1`` only when the URL has no version in its path."""
     if re.search(r"/v\d", urlsplit(base_url).path):
-        return "check the base URL"
-    return "is the base URL missing `/v1`?"
+        return _("check the base URL")
+    return _("is the base URL missing `/v1`?")
 
 
 def _not_chat(exc: NotChatBody, *, started: bool, base_url: str, redact: Redactor) -> ApiError:
@@ -225,30 +297,39 @@ def _not_chat(exc: NotChatBody, *, started: bool, base_url: str, redact: Redacto
     if exc.kind == "error_event":
         if _is_context_length_text(detail):
             return ContextLengthExceeded(
-                "the server says the conversation is longer than the model's context"
-                + (f" ({detail})" if detail else "")
+                _with_detail(
+                    _("the server says the conversation is longer than the model's context"),
+                    detail,
+                )
             )
-        prefix = "the stream failed" if started else "the server reported an error"
-        return ServerError(f"{prefix}: {detail or 'no details given'}")
+        return ServerError(_reported(detail, started=started))
     if exc.kind == "bad_encoding":
-        label, _, why = detail.partition(": ")
+        label, _colon, why = detail.partition(": ")
+        undecoded = _with_detail(
+            _(
+                "the reply from {where} is labelled {label}-compressed but does not decompress"
+            ).format(where=where, label=label),
+            why,
+        )
         return StreamDropped(
-            f"the reply from {where} is labelled {label}-compressed but does not decompress"
-            + (f" ({why})" if why else "")
-            + "; a proxy in between may be damaging it"
+            _("{error}; a proxy in between may be damaging it").format(error=undecoded)
         )
     if exc.kind == "json_error":
-        return ServerError(f"the server reported an error: {detail or 'no details given'}")
+        return ServerError(_reported(detail, started=False))
     if _is_endpoint(base_url):
         return _endpoint_as_base(base_url, redact)
     if exc.redirected_to is not None:
-        where = f"{where}, redirected to {redact(exc.redirected_to)},"
+        where = _("{url}, redirected to {target},").format(
+            url=where, target=redact(exc.redirected_to)
+        )
     if exc.kind == "web_page":
-        what = f"a web page ({detail})" if detail else "a web page"
+        what = _web_page(detail)
     else:
-        what = f"something else ({detail})" if detail else "something else"
+        what = _with_detail(_("something else"), detail)
     return ApiError(
-        f"the server at {where} answered with {what}, not the API; {_base_url_hint(base_url)}"
+        _("the server at {where} answered with {what}, not the API; {base_url_hint}").format(
+            where=where, what=what, base_url_hint=_base_url_hint(base_url)
+        )
     )
 
 
@@ -262,8 +343,7 @@ def server_message(exc: Exception) -> str:
         # Not JSON: Ollama's plain "404 page not found", or a proxy's HTML page.
         text = body.strip()
         if text.startswith("<"):
-            title = page_title(text.encode("utf-8", errors="replace"))
-            message = f"a web page ({title})" if title else "a web page"
+            message = _web_page(page_title(text.encode("utf-8", errors="replace")))
         else:
             message = text
     if not isinstance(message, str) or not message.strip():
@@ -371,10 +451,13 @@ def _page_in_front(exc: Exception, *, where: str) -> ApiError | None:
         if "html" not in kind.lower():
             return None
     title = page_title(text.encode("utf-8", errors="replace"))
-    page = f"a web page ({title})" if title else "a web page"
+    page = _web_page(title)
     return ApiError(
-        f"the server at {where} answered {status} with {page}, not the API: something in "
-        "front of it (a CDN, proxy or firewall) stopped the request"
+        _(
+            "the server at {where} answered {status} with {page}, not the API: "
+            "something in front of it (a CDN, proxy or firewall) stopped the "
+            "request"
+        ).format(where=where, status=status, page=page)
     )
 
 
@@ -395,7 +478,7 @@ def _connection_reason(exc: Exception) -> str:
     while cause is not None:
         text = str(cause).lower()
         if "refused" in text:
-            return "connection refused"
+            return _("connection refused")
         if any(
             phrase in text
             for phrase in (
@@ -406,8 +489,8 @@ def _connection_reason(exc: Exception) -> str:
                 "no address associated",
             )
         ):
-            return "the host name does not resolve"
+            return _("the host name does not resolve")
         if "ssl" in text or "certificate" in text:
-            return "TLS/certificate problem"
+            return _("TLS/certificate problem")
         cause = cause.__cause__ or cause.__context__
-    return "network error"
+    return _("network error")

@@ -102,6 +102,7 @@ def main(
             subcommand_parser=_subcommand_parser,
         )
         return 0
+    _choose_language(os.environ if environ is None else environ)
     command = _subcommand(arguments)
     parser = command.parser() if command is not None else build_parser()
     try:
@@ -147,6 +148,15 @@ def main(
             # Leaving the process: skip the interpreter's final collection over
             # the SDK's thousands of objects, which costs ~0.3 s per run.
             gc.freeze()
+
+
+def _choose_language(environ: Mapping[str, str]) -> None:
+    """Speak the user's language from here on (the catalogue loads at its first use)."""
+    from chatbot.i18n import set_language
+    from chatbot.settings.language import language_for
+    from chatbot.settings.paths import AppPaths
+
+    set_language(language_for(environ, paths=AppPaths.from_env(environ)))
 
 
 def _silence_stdout() -> None:

@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from chatbot.errors import AttachmentError
+from chatbot.i18n import _
 
 __all__ = [
     "MAX_IMAGE_BYTES",
@@ -94,8 +95,9 @@ class Attachment:
         found = sniff(data)
         if found is None:
             raise AttachmentError(
-                f"{label or name} is not a text file or a PNG, JPEG, GIF or WebP image: "
-                "not attached"
+                _(
+                    "{name} is not a text file or a PNG, JPEG, GIF or WebP image: not attached"
+                ).format(name=label or name)
             )
         kind, mime = found
         if kind is AttachmentKind.TEXT:
@@ -179,13 +181,17 @@ def load_attachment(path: Path, *, max_text_bytes: int | None = None) -> Attachm
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise AttachmentError(f"{shown}: no such file") from None
+        raise AttachmentError(_("{shown}: no such file").format(shown=shown)) from None
     except OSError as exc:
-        raise AttachmentError(f"{shown}: cannot read it ({_reason(exc)})") from None
+        raise AttachmentError(
+            _("{shown}: cannot read it ({reason})").format(shown=shown, reason=_reason(exc))
+        ) from None
     if stat.S_ISDIR(info.st_mode):
-        raise AttachmentError(f"{shown} is a folder: attach the files in it one by one")
+        raise AttachmentError(
+            _("{shown} is a folder: attach the files in it one by one").format(shown=shown)
+        )
     if not stat.S_ISREG(info.st_mode):
-        raise AttachmentError(f"{shown} is not a regular file")
+        raise AttachmentError(_("{shown} is not a regular file").format(shown=shown))
     try:
         with open(path, "rb") as handle:
             head = handle.read(16)
@@ -201,17 +207,20 @@ def load_attachment(path: Path, *, max_text_bytes: int | None = None) -> Attachm
             if limit is not None and size > limit:  # it grew meanwhile
                 raise AttachmentTooBig(_too_big(shown, size, image=image), size, image=image)
     except OSError as exc:
-        raise AttachmentError(f"{shown}: cannot read it ({_reason(exc)})") from None
+        raise AttachmentError(
+            _("{shown}: cannot read it ({reason})").format(shown=shown, reason=_reason(exc))
+        ) from None
     return Attachment.from_bytes(path.name or shown, head + rest, label=shown)
 
 
 def _too_big(shown: str, size: int, *, image: bool) -> str:
     if image:
-        return (
-            f"{shown} is {format_size(size)}: images over {format_size(MAX_IMAGE_BYTES)} "
-            "are refused by servers, so it was not attached"
-        )
-    return f"{shown} is {format_size(size)}, far more than this model's context holds: not attached"
+        return _(
+            "{name} is {size}: images over {limit} are refused by servers, so it was not attached"
+        ).format(name=shown, size=format_size(size), limit=format_size(MAX_IMAGE_BYTES))
+    return _("{name} is {size}, far more than this model's context holds: not attached").format(
+        name=shown, size=format_size(size)
+    )
 
 
 def format_size(size: int) -> str:

@@ -17,6 +17,7 @@ from chatbot.conversation.history import Budget
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.conversation.outcome import reply_status
 from chatbot.errors import ApiError, CompactionFailed
+from chatbot.i18n import _
 from chatbot.tokens import TokenCounter
 
 __all__ = ["SUMMARY_LABEL", "Compactor", "summary_message"]
@@ -88,13 +89,13 @@ class Compactor:
         """One summary text of ``previous`` (an earlier summary) plus ``messages``."""
         items = [previous, *messages] if previous is not None else list(messages)
         if not items:
-            raise CompactionFailed("nothing to summarise")
+            raise CompactionFailed(_("nothing to summarise"))
         reply_room = min(SUMMARY_MAX_TOKENS, max(64, budget.reserved_for_reply))
         instructions = Message(role=Role.SYSTEM, content=SUMMARY_INSTRUCTIONS)
         overhead = self.counter.request_tokens([instructions]) + 16
         piece_limit = budget.context_window - reply_room - overhead
         if piece_limit < 64:
-            raise CompactionFailed("the model's context is too small to summarise in")
+            raise CompactionFailed(_("the model's context is too small to summarise in"))
         # An empty reply (cut before any text) says nothing worth keeping.
         lines = [
             _line(m)
@@ -165,8 +166,10 @@ class Compactor:
         text = "".join(parts)
         status = reply_status(finished.reason, has_text=bool(text.strip()), tools=finished.tools)
         if status is ReplyStatus.EMPTY:
-            raise CompactionFailed("the model returned an empty summary")
+            raise CompactionFailed(_("the model returned an empty summary"))
         # A summary cut by max_tokens still helps; one cut by a failure is not trusted.
         if status not in (ReplyStatus.COMPLETE, ReplyStatus.LENGTH):
-            raise CompactionFailed(f"the summary did not finish ({status.value})")
+            raise CompactionFailed(
+                _("the summary did not finish ({status})").format(status=status.value)
+            )
         return text.strip()

@@ -20,6 +20,7 @@ from chatbot.conversation.attachments import (
     load_attachment,
 )
 from chatbot.errors import AttachmentError
+from chatbot.i18n import _
 from chatbot.tokens import MESSAGE_OVERHEAD
 
 if TYPE_CHECKING:
@@ -42,7 +43,9 @@ class Attached:
     def line(self) -> str:
         """``attached notes.txt · ~320 tokens``: what the user is told."""
         kind = "" if self.attachment.kind is AttachmentKind.TEXT else f" ({self.attachment.mime})"
-        return f"attached {self.attachment.name}{kind} · ~{self.tokens:,} tokens"
+        return _("attached {name}{kind} · ~{tokens:,} tokens").format(
+            name=self.attachment.name, kind=kind, tokens=self.tokens
+        )
 
 
 def room_for_message(session: ChatSession) -> int:
@@ -59,10 +62,10 @@ def attach_files(paths: Iterable[Path], *, session: ChatSession) -> list[Attache
     """
     room = room_for_message(session)
     budget = session.budget
-    over = (
-        f"more than the {room:,} this model's {budget.context_window:,}-token context has "
-        f"for a message (with {budget.reserved_for_reply:,} kept for the reply): not attached"
-    )
+    over = _(
+        "more than the {room:,} this model's {window:,}-token context has for a message "
+        "(with {reserved:,} kept for the reply): not attached"
+    ).format(room=room, window=budget.context_window, reserved=budget.reserved_for_reply)
     attached: list[Attached] = []
     for path in paths:
         try:
@@ -75,10 +78,16 @@ def attach_files(paths: Iterable[Path], *, session: ChatSession) -> list[Attache
             # Too big to be worth reading: its size alone shows it cannot fit.
             fewest = math.ceil(exc.size * _MIN_TOKENS_PER_BYTE)
             raise AttachmentError(
-                f"{path} is {format_size(exc.size)} (at least ~{fewest:,} tokens), {over}"
+                _("{path} is {size} (at least ~{fewest:,} tokens), {over}").format(
+                    path=path, size=format_size(exc.size), fewest=fewest, over=over
+                )
             ) from None
         tokens = session.counter.file_tokens(attachment)
         if tokens > room:
-            raise AttachmentError(f"{path} is about {tokens:,} tokens, {over}")
+            raise AttachmentError(
+                _("{path} is about {tokens:,} tokens, {over}").format(
+                    path=path, tokens=tokens, over=over
+                )
+            )
         attached.append(Attached(attachment=attachment, tokens=tokens))
     return attached

@@ -13,6 +13,7 @@ from operator import attrgetter
 
 from chatbot.conversation.messages import Message, Role
 from chatbot.errors import MessageTooLarge
+from chatbot.i18n import _
 from chatbot.tokens import TokenCounter
 
 __all__ = ["Budget", "Conversation", "FittedRequest", "fit_to_budget"]
@@ -93,10 +94,18 @@ def fit_to_budget(
         files = ", ".join(f"{a.name} ~{counter.file_tokens(a):,}" for a in history[-1].attachments)
         weighed = f" ({files})" if files else ""
         raise MessageTooLarge(
-            f"That message is about {newest:,} tokens{weighed}, more than the "
-            f"{limit - counter.request_tokens(fixed):,} left for it in this model's "
-            f"{budget.context_window:,}-token context (with {budget.reserved_for_reply:,} "
-            "kept for the reply). Nothing was sent."
+            _(
+                "That message is about {newest:,} tokens{weighed}, more than the "
+                "{room:,} left for it in this model's {window:,}-token "
+                "context (with {reserved:,} kept for the reply). Nothing was "
+                "sent."
+            ).format(
+                newest=newest,
+                weighed=weighed,
+                room=limit - counter.request_tokens(fixed),
+                window=budget.context_window,
+                reserved=budget.reserved_for_reply,
+            )
         )
     kept = list(history[kept_from:])
     dropped = _count_turns(history[:kept_from])

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from chatbot.cells import cut
 from chatbot.conversation.messages import Message, ReplyStatus, Role
+from chatbot.i18n import N_, _, gettext, ngettext
 
 __all__ = ["FINISHES", "Outcome", "describe_outcome", "reply_status"]
 
@@ -37,8 +39,8 @@ FINISHES: dict[str, ReplyStatus] = {
     **dict.fromkeys(("tool_calls", "function_call", "tool_use"), ReplyStatus.TOOL_CALLS),
 }
 
-_RETRY = "/retry asks again"
-_CONTINUE = "/continue asks for the rest, /retry asks again"
+_RETRY = N_("/retry asks again")
+_CONTINUE = N_("/continue asks for the rest, /retry asks again")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -54,7 +56,9 @@ class Outcome:
     exit_code: int = 0
 
     def in_repl(self) -> str:
-        return f"{self.text}; {self.next_step}" if self.next_step else self.text
+        if not self.next_step:
+            return self.text
+        return _("{outcome}; {next_step}").format(outcome=self.text, next_step=self.next_step)
 
 
 def reply_status(finish: str | None, *, has_text: bool, tools: Sequence[str] = ()) -> ReplyStatus:
@@ -81,17 +85,20 @@ def _printable(text: str, limit: int = 60) -> str:
     """Server-chosen words (a finish value, a tool name) made one short inert line."""
     shown = "".join(ch if ch.isprintable() else " " for ch in text)
     shown = " ".join(shown.split())
-    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+    return cut(shown, limit)
 
 
 def _tools_line(names: Sequence[str]) -> str:
     if not names:
-        return "the model asked to call a tool, and this chat offers none"
+        return _("the model asked to call a tool, and this chat offers none")
     listed = ", ".join(_printable(name) for name in names[:5])
     if len(names) > 5:
         listed += ", …"
-    noun = "a tool" if len(names) == 1 else "tools"
-    return f"the model asked to call {noun} this chat does not offer: {listed}"
+    return ngettext(
+        "the model asked to call a tool this chat does not offer: {tools}",
+        "the model asked to call tools this chat does not offer: {tools}",
+        len(names),
+    ).format(tools=listed)
 
 
 def describe_outcome(reply: Message, *, tool_rounds: int = 0) -> Outcome | None:
@@ -106,8 +113,8 @@ def describe_outcome(reply: Message, *, tool_rounds: int = 0) -> Outcome | None:
     if status is ReplyStatus.INTERRUPTED:
         return Outcome(
             level="hint",
-            text="reply interrupted",
-            next_step="what arrived is kept (/retry for a new one)",
+            text=_("reply interrupted"),
+            next_step=_("what arrived is kept (/retry for a new one)"),
             exit_code=130,
         )
     if reply.thinking and not reply.content.strip():
@@ -117,54 +124,65 @@ def describe_outcome(reply: Message, *, tool_rounds: int = 0) -> Outcome | None:
     if status is ReplyStatus.LENGTH:
         return Outcome(
             level="warning",
-            text="the reply was cut by the max_tokens limit",
-            next_step="/continue asks for the rest",
+            text=_("the reply was cut by the max_tokens limit"),
+            next_step=_("/continue asks for the rest"),
         )
     if status is ReplyStatus.FILTERED:
-        return Outcome(level="warning", text="the server's content filter stopped the reply")
+        return Outcome(level="warning", text=_("the server's content filter stopped the reply"))
     if status is ReplyStatus.CACHED:
-        return Outcome(level="hint", text="(answered from the response cache)")
+        return Outcome(level="hint", text=_("(answered from the response cache)"))
     if status is ReplyStatus.REFUSED:
         return Outcome(
             level="error",
-            text="the model refused to answer (the server marked the reply as a refusal)",
-            next_step=_RETRY,
+            text=_("the model refused to answer (the server marked the reply as a refusal)"),
+            next_step=gettext(_RETRY),
             exit_code=1,
         )
     if status is ReplyStatus.CUT:
         return Outcome(
             level="error",
-            text="the reply was cut: the stream ended before the server said it was finished",
-            next_step=_CONTINUE,
+            text=_("the reply was cut: the stream ended before the server said it was finished"),
+            next_step=gettext(_CONTINUE),
             exit_code=1,
         )
     if status is ReplyStatus.TOOL_CALLS:
         return Outcome(
-            level="error", text=_tools_line(reply.tool_names), next_step=_RETRY, exit_code=1
+            level="error",
+            text=_tools_line(reply.tool_names),
+            next_step=gettext(_RETRY),
+            exit_code=1,
         )
     finish = _printable(reply.finish_reason or "")
     if status is ReplyStatus.ABNORMAL:
         return Outcome(
             level="error",
-            text=f"the server ended the reply early (finish_reason '{finish or '?'}')",
-            next_step=_CONTINUE if reply.content else _RETRY,
+            text=_("the server ended the reply early (finish_reason '{finish}')").format(
+                finish=finish or "?"
+            ),
+            next_step=gettext(_CONTINUE if reply.content else _RETRY),
             exit_code=1,
         )
     if status is ReplyStatus.EMPTY:
         natural = FINISHES.get(finish.lower()) is ReplyStatus.COMPLETE
-        said = f" (finish_reason '{finish}')" if finish and not natural else ""
+        if finish and not natural:
+            text = _("the reply is empty: the server sent no text (finish_reason '{finish}')")
+        else:
+            text = _("the reply is empty: the server sent no text")
         return Outcome(
             level="error",
-            text=f"the reply is empty: the server sent no text{said}",
-            next_step=_RETRY,
+            text=text.format(finish=finish),
+            next_step=gettext(_RETRY),
             exit_code=1,
         )
     if reply.replaced_bytes:
         count = reply.replaced_bytes
-        noun = "byte" if count == 1 else "bytes"
         return Outcome(
             level="warning",
-            text=f"{count} {noun} of the reply were not valid UTF-8 and show as \ufffd",
+            text=ngettext(
+                "{count} byte of the reply was not valid UTF-8 and shows as \ufffd",
+                "{count} bytes of the reply were not valid UTF-8 and show as \ufffd",
+                count,
+            ).format(count=count),
         )
     return None
 
@@ -173,15 +191,17 @@ def _tool_outcome(result: Message, *, tool_rounds: int) -> Outcome | None:
     if result.status in (ReplyStatus.INTERRUPTED, ReplyStatus.NOT_RUN):
         return Outcome(
             level="hint",
-            text="tool call cancelled; the turn ended",
-            next_step="what was shown is kept (/retry to ask again)",
+            text=_("tool call cancelled; the turn ended"),
+            next_step=_("what was shown is kept (/retry to ask again)"),
             exit_code=130,
         )
     if result.status is ReplyStatus.SKIPPED:
         return Outcome(
             level="warning",
-            text=f"stopped after {tool_rounds} tool rounds: the model kept asking for tools",
-            next_step="send a message to let it go on",
+            text=_("stopped after {count} tool rounds: the model kept asking for tools").format(
+                count=tool_rounds
+            ),
+            next_step=_("send a message to let it go on"),
             exit_code=1,
         )
     return None
@@ -196,14 +216,14 @@ def _thought_but_no_answer(reply: Message) -> Outcome | None:
     if reply.status not in (ReplyStatus.EMPTY, ReplyStatus.LENGTH, ReplyStatus.COMPLETE):
         return None
     if reply.finish_reason == "length" or reply.status is ReplyStatus.LENGTH:
-        text = "the model used its whole max_tokens budget thinking; raise --max-tokens"
+        text = _("the model used its whole max_tokens budget thinking; raise --max-tokens")
     elif reply.finish_reason is None and reply.status is ReplyStatus.EMPTY:
-        text = "the stream ended while the model was still thinking, before any answer"
+        text = _("the stream ended while the model was still thinking, before any answer")
     else:
-        text = "the model stopped while still thinking and gave no answer"
+        text = _("the model stopped while still thinking and gave no answer")
     return Outcome(
         level="error",
         text=text,
-        next_step=f"/thinking shows what it thought; {_RETRY}",
+        next_step=_("/thinking shows what it thought; {retry}").format(retry=gettext(_RETRY)),
         exit_code=1,
     )

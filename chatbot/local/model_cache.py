@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatbot.errors import ConfigError
+from chatbot.i18n import _
 from chatbot.local.install import BUNDLED_MODEL_FILE, find_bundled_model
 from chatbot.local.short_names import parse_model_spec, short_name_for
 
@@ -128,10 +129,14 @@ def resolve_local_model(name: str, *, cache_dir: Path) -> LocalModel:
         return match
     looks_like_path = raw.startswith((".", "~")) or raw.startswith(os.sep)
     if looks_like_path or (raw.lower().endswith(".gguf") and raw.count("/") < 2):
-        raise ConfigError(f"no model file at {path}")
+        raise ConfigError(_("no model file at {path}").format(path=path))
     known = ", ".join(model.name for model in models) or "none"
     hint = f"chatbot pull {raw}" if _pullable(raw) else "chatbot pull MODEL"
-    raise ConfigError(f"no local model {raw!r}; local models: {known}. Download one with: {hint}")
+    raise ConfigError(
+        _("no local model {raw!r}; local models: {known}. Download one with: {hint}").format(
+            raw=raw, known=known, hint=hint
+        )
+    )
 
 
 def _pullable(raw: str) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from chatbot.errors import ConfigError, PullFailed, PullInterrupted
+from chatbot.i18n import _
 from chatbot.local.model_cache import LocalModel, format_size, hub_cache_dir, pulled_models
 from chatbot.local.short_names import ModelSpec, parse_model_spec, short_name_for
 
@@ -67,11 +68,21 @@ def choose_file(files: list[str], *, repo: str, quant: str) -> str:
     if whole:
         return min(whole, key=len)
     if matches:
-        raise PullFailed(f"{repo}'s {quant} model is split into parts, which --local cannot load")
+        raise PullFailed(
+            _("{repo}'s {quant} model is split into parts, which --local cannot load").format(
+                repo=repo, quant=quant
+            )
+        )
     if not ggufs:
-        raise PullFailed(f"{repo} has no GGUF files: --local needs a GGUF model")
+        raise PullFailed(
+            _("{repo} has no GGUF files: --local needs a GGUF model").format(repo=repo)
+        )
     quants = sorted({_quant_of(name) for name in ggufs} - {""})
-    raise PullFailed(f"{repo} has no {quant} file; it has: {', '.join(quants) or ', '.join(ggufs)}")
+    raise PullFailed(
+        _("{repo} has no {quant} file; it has: {files}").format(
+            repo=repo, quant=quant, files=", ".join(quants) or ", ".join(ggufs)
+        )
+    )
 
 
 def _quant_of(filename: str) -> str:
@@ -122,7 +133,11 @@ def _free_space(folder: Path) -> int | None:
 def _unreachable(endpoint: str, cache_dir: Path, cause: BaseException | None = None) -> PullFailed:
     names = ", ".join(model.name for model in pulled_models(cache_dir)) or "none"
     why = f" ({type(cause).__name__})" if cause is not None else ""
-    return PullFailed(f"cannot reach the model hub at {endpoint}{why}; pulled models: {names}")
+    return PullFailed(
+        _("cannot reach the model hub at {endpoint}{why}; pulled models: {names}").format(
+            endpoint=endpoint, why=why, names=names
+        )
+    )
 
 
 def _cached(spec: ModelSpec, cache_dir: Path) -> LocalModel | None:
@@ -167,7 +182,7 @@ def pull_model(
         from huggingface_hub import HfApi, hf_hub_download
     except ImportError:
         raise ConfigError(
-            "chatbot pull needs the 'local' extra: pip install 'chatbot[local]'"
+            _("chatbot pull needs the 'local' extra: pip install 'chatbot[local]'")
         ) from None
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -212,40 +227,57 @@ def pull_model(
     except KeyboardInterrupt:
         kept = _partial_bytes(cache_dir, spec.repo)
         raise PullInterrupted(
-            f"pull interrupted; {format_size(kept)} kept: run the same command to resume"
+            _("pull interrupted; {size} kept: run the same command to resume").format(
+                size=format_size(kept)
+            )
         ) from None
     except GatedRepoError:
         raise PullFailed(
-            f"{spec.repo} is gated: accept its terms on the hub, then set HF_TOKEN"
+            _("{repo} is gated: accept its terms on the hub, then set HF_TOKEN").format(
+                repo=spec.repo
+            )
         ) from None
     except (RepositoryNotFoundError, RevisionNotFoundError):
         raise PullFailed(
-            f"no repository {spec.repo} on the model hub (or it is private: set HF_TOKEN)"
+            _("no repository {repo} on the model hub (or it is private: set HF_TOKEN)").format(
+                repo=spec.repo
+            )
         ) from None
     except LocalEntryNotFoundError as exc:
         return _from_cache(spec, cache_dir, _unreachable(endpoint, cache_dir, exc.__cause__))
     except EntryNotFoundError:
-        raise PullFailed(f"{spec.repo} has no file {spec.filename}") from None
+        raise PullFailed(
+            _("{repo} has no file {filename}").format(repo=spec.repo, filename=spec.filename)
+        ) from None
     except HfHubHTTPError as exc:
         status = exc.response.status_code if exc.response is not None else "?"
-        raise PullFailed(f"the model hub answered HTTP {status} for {spec.describe()}") from None
+        raise PullFailed(
+            _("the model hub answered HTTP {status} for {model}").format(
+                status=status, model=spec.describe()
+            )
+        ) from None
     except (httpx.HTTPError, OfflineModeIsEnabled) as exc:
         kept = _partial_bytes(cache_dir, spec.repo)
         if kept:
             raise PullFailed(
-                f"the connection to the model hub dropped ({type(exc).__name__}); "
-                f"{format_size(kept)} kept: run the same command to resume"
+                _(
+                    "the connection to the model hub dropped ({name}); {size} kept: "
+                    "run the same command to resume"
+                ).format(name=type(exc).__name__, size=format_size(kept))
             ) from None
         return _from_cache(spec, cache_dir, _unreachable(endpoint, cache_dir, exc))
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
             raise PullFailed(
-                f"cannot write the model to {cache_dir}: {exc.strerror or exc}"
+                _("cannot write the model to {folder}: {reason}").format(
+                    folder=cache_dir, reason=exc.strerror or exc
+                )
             ) from None
         _discard_partial(cache_dir, spec.repo)
         raise PullFailed(
-            f"the disk is full: {spec.describe()} needs {_size_text(size)} in {cache_dir}; "
-            "nothing was kept"
+            _("the disk is full: {model} needs {size} in {folder}; nothing was kept").format(
+                model=spec.describe(), size=_size_text(size), folder=cache_dir
+            )
         ) from None
     model = LocalModel(
         name=short_name_for(spec.repo, filename) or f"{spec.repo}/{filename}",
@@ -290,6 +322,13 @@ def _check_disk(cache_dir: Path, *, needed: int | None, spec: ModelSpec, size: i
     # Keep some room: a disk filled to the last byte breaks other programs.
     if free is not None and free < needed + 50_000_000:
         raise ConfigError(
-            f"not enough disk space: {spec.describe()} needs {_size_text(size)}, "
-            f"{cache_dir} has {format_size(free)} free; nothing was downloaded"
+            _(
+                "not enough disk space: {model} needs {size}, {folder} has "
+                "{free} free; nothing was downloaded"
+            ).format(
+                model=spec.describe(),
+                size=_size_text(size),
+                folder=cache_dir,
+                free=format_size(free),
+            )
         )

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from chatbot.errors import ConfigError
+from chatbot.i18n import N_, _
 
 __all__ = ["SHORT_NAMES", "ModelSpec", "ShortName", "parse_model_spec", "short_name_for"]
 
@@ -30,25 +31,27 @@ SHORT_NAMES: tuple[ShortName, ...] = (
         name="qwen2.5-0.5b",
         repo="Qwen/Qwen2.5-0.5B-Instruct-GGUF",
         filename="qwen2.5-0.5b-instruct-q4_k_m.gguf",
-        description="Qwen2.5 0.5B Instruct: the fastest that answers well, multilingual",
+        description=N_("Qwen2.5 0.5B Instruct: the fastest that answers well, multilingual"),
     ),
     ShortName(
         name="qwen2.5-1.5b",
         repo="Qwen/Qwen2.5-1.5B-Instruct-GGUF",
         filename="qwen2.5-1.5b-instruct-q4_k_m.gguf",
-        description="Qwen2.5 1.5B Instruct: clearly better answers, multilingual (incl. Japanese)",
+        description=N_(
+            "Qwen2.5 1.5B Instruct: clearly better answers, multilingual (incl. Japanese)"
+        ),
     ),
     ShortName(
         name="smollm2-1.7b",
         repo="bartowski/SmolLM2-1.7B-Instruct-GGUF",
         filename="SmolLM2-1.7B-Instruct-Q4_K_M.gguf",
-        description="SmolLM2 1.7B Instruct: the bundled model's big sibling, English",
+        description=N_("SmolLM2 1.7B Instruct: the bundled model's big sibling, English"),
     ),
     ShortName(
         name="llama3.2-1b",
         repo="bartowski/Llama-3.2-1B-Instruct-GGUF",
         filename="Llama-3.2-1B-Instruct-Q4_K_M.gguf",
-        description="Llama 3.2 1B Instruct: a good all-rounder, English first",
+        description=N_("Llama 3.2 1B Instruct: a good all-rounder, English first"),
     ),
 )
 
@@ -96,6 +99,8 @@ def parse_model_spec(text: str) -> ModelSpec:
         return ModelSpec(repo=repo, quant=quant)
     names = ", ".join(short.name for short in SHORT_NAMES)
     raise ConfigError(
-        f"cannot pull {raw!r}: give a short name ({names}), REPO:QUANT "
-        "(e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M) or REPO/FILE.gguf"
+        _(
+            "cannot pull {raw!r}: give a short name ({names}), REPO:QUANT (e.g. "
+            "Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M) or REPO/FILE.gguf"
+        ).format(raw=raw, names=names)
     )

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from rich.segment import Segment
 from rich.text import Text
 
+from chatbot.i18n import _, ngettext
 from chatbot.render.sanitize import StreamSanitizer
 from chatbot.settings.limits import DEFAULT_THINK, THINK_MODES
 
@@ -46,17 +47,20 @@ _HEADER_STYLE = "dim italic"
 def _duration(seconds: float) -> str:
     """``0.8 s``, ``14 s``, ``2 min 5 s``."""
     if seconds < 10:
-        return f"{max(seconds, 0.0):.1f} s"
+        return _("{seconds:.1f} s").format(seconds=max(seconds, 0.0))
     if seconds < 60:
-        return f"{seconds:.0f} s"
+        return _("{seconds:.0f} s").format(seconds=seconds)
     minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s"
+    return _("{minutes} min {seconds} s").format(minutes=minutes, seconds=rest)
 
 
 def fold_line(*, seconds: float, tokens: int) -> str:
     """The line the thinking folds to: "Thought for 14 s · ~900 tokens"."""
-    unit = "token" if tokens == 1 else "tokens"
-    return f"Thought for {_duration(seconds)} · ~{tokens:,} {unit}"
+    return ngettext(
+        "Thought for {duration} · ~{tokens:,} token",
+        "Thought for {duration} · ~{tokens:,} tokens",
+        tokens,
+    ).format(duration=_duration(seconds), tokens=tokens)
 
 
 def _estimate(text: str) -> int:
@@ -145,7 +149,7 @@ class ThinkingDisplay:
 
     def header(self) -> str:
         elapsed = 0.0 if self._started is None else self._clock() - self._started
-        return f"Thinking… {int(elapsed)} s"
+        return _("Thinking… {seconds} s").format(seconds=int(elapsed))
 
     def feed(self, text: str) -> None:
         """Take the next piece of thinking."""

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import TextIO
 
 from chatbot.errors import ClipboardUnavailable
+from chatbot.i18n import _
 
 __all__ = ["OSC52", "copy_to_clipboard", "find_clipboard_command", "osc52_sequences"]
 
@@ -72,7 +73,7 @@ def _write_osc52(text: str, *, terminal: TextIO, environ: Mapping[str, str]) -> 
         terminal.flush()
     except (OSError, ValueError) as exc:
         raise ClipboardUnavailable(
-            f"cannot write to the terminal ({exc.__class__.__name__})"
+            _("cannot write to the terminal ({name})").format(name=exc.__class__.__name__)
         ) from None
     return OSC52
 
@@ -106,4 +107,6 @@ def copy_to_clipboard(
             failure = f"{command[0]} failed ({exc.__class__.__name__})"
     if terminal is not None:
         return _write_osc52(text, terminal=terminal, environ=env)
-    raise ClipboardUnavailable(f"{failure}, and there is no terminal to ask: select the text")
+    raise ClipboardUnavailable(
+        _("{failure}, and there is no terminal to ask: select the text").format(failure=failure)
+    )

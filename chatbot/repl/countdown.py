@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from chatbot.conversation.retry import RetryWait
+from chatbot.i18n import _
 from chatbot.render.sanitize import sanitize
 
 if TYPE_CHECKING:
@@ -32,9 +33,10 @@ class CountdownWaiter:
         self._tick = tick
 
     def _line(self, wait: RetryWait, left: float) -> str:
-        return (
-            f"{sanitize(wait.reason)} — retrying in {left:.1f}s "
-            f"(retry {wait.attempt} of {wait.attempts}; Ctrl-C cancels)"
+        return _(
+            "{reason} — retrying in {seconds:.1f}s (retry {attempt} of {attempts}; Ctrl-C cancels)"
+        ).format(
+            reason=sanitize(wait.reason), seconds=left, attempt=wait.attempt, attempts=wait.attempts
         )
 
     def __call__(self, wait: RetryWait) -> None:
@@ -52,5 +54,10 @@ class CountdownWaiter:
                 live.update(Text(self._line(wait, left), style="yellow"), refresh=True)
                 self._sleep(min(self._tick, left))
         self.console.print(
-            Text(f"retrying (retry {wait.attempt} of {wait.attempts})…", style="dim")
+            Text(
+                _("retrying (retry {attempt} of {attempts})…").format(
+                    attempt=wait.attempt, attempts=wait.attempts
+                ),
+                style="dim",
+            )
         )

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 
 from chatbot.errors import ChatbotError
+from chatbot.i18n import _
 
 __all__ = ["FALLBACK_EDITORS", "edit_text", "editor_command"]
 
@@ -60,7 +61,7 @@ def edit_text(text: str, *, environ: Mapping[str, str] | None = None, run: Runne
     env = os.environ if environ is None else environ
     command = editor_command(env)
     if command is None:
-        raise ChatbotError("no editor found: set $EDITOR (for example EDITOR=nano)")
+        raise ChatbotError(_("no editor found: set $EDITOR (for example EDITOR=nano)"))
     handle, name = tempfile.mkstemp(prefix="chatbot-", suffix=".md")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
@@ -70,13 +71,15 @@ def edit_text(text: str, *, environ: Mapping[str, str] | None = None, run: Runne
             status = run([*command, name])
         except OSError as exc:
             raise ChatbotError(
-                f"cannot start the editor {command[0]!r} ({exc.strerror or exc}): "
-                "check $VISUAL and $EDITOR"
+                _("cannot start the editor {name!r} ({reason}): check $VISUAL and $EDITOR").format(
+                    name=command[0], reason=exc.strerror or exc
+                )
             ) from None
         if status != 0:
             raise ChatbotError(
-                f"the editor {os.path.basename(command[0])} exited with status {status}; "
-                "the input is unchanged"
+                _("the editor {name} exited with status {status}; the input is unchanged").format(
+                    name=os.path.basename(command[0]), status=status
+                )
             )
         with open(name, encoding="utf-8", errors="replace") as file:
             edited = file.read()

@@ -24,6 +24,7 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import Output
 
 from chatbot.errors import ChatbotError, ConfigError
+from chatbot.i18n import _
 from chatbot.repl.file_completion import path_completions
 from chatbot.settings.paths import open_private, private_file
 
@@ -59,7 +60,7 @@ def trim_history(path: Path, *, keep: int = HISTORY_ENTRIES) -> None:
     if data.count(_ENTRY_START) <= keep:
         return
     start = len(data)
-    for _ in range(keep):
+    for _entry in range(keep):
         start = data.rfind(_ENTRY_START, 0, start)
     spare = path.with_name(path.name + ".trim")
     with contextlib.suppress(OSError, ConfigError):
@@ -120,7 +121,7 @@ def chat_key_bindings(
 
 
 def _print_error(text: str) -> None:
-    print(f"error: {text}", file=sys.stderr)
+    print(_("error: {text}").format(text=text), file=sys.stderr)
 
 
 class SlashCompleter(Completer):

@@ -10,6 +10,7 @@ from chatbot.conversation.outcome import describe_outcome
 from chatbot.conversation.references import knowledge_lines
 from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ApiError, ChatbotError, ImagesRejected, MessageTooLarge
+from chatbot.i18n import _, gettext, ngettext
 from chatbot.render import ReplyRenderer
 from chatbot.repl.commands.registry import CommandContext, CommandRegistry, Exit
 from chatbot.repl.notices import Notices
@@ -60,7 +61,7 @@ class Repl:
         """Loop until the user leaves; returns the exit status."""
         persona = self.session.persona
         if persona.greeting and not self.session.conversation.messages:
-            self.notices.hint(persona.greeting)
+            self.notices.hint(gettext(persona.greeting))
         while True:
             # /edit leaves the edited text as the next input, to send or edit further.
             start, self.context.next_input = self.context.next_input, None
@@ -86,7 +87,7 @@ class Repl:
                     self.notices.error(str(exc))
                 except KeyboardInterrupt:
                     # A slow command (/model asking the server, /compact): stop it, stay.
-                    self.notices.hint("cancelled")
+                    self.notices.hint(_("cancelled"))
                 continue
             if line.startswith("//"):
                 text = text.lstrip()[1:]  # "//path" sends "/path" literally
@@ -122,29 +123,33 @@ class Repl:
             result = turn(renderer)
         except KeyboardInterrupt:
             # Ctrl-C outside the stream itself (while summarising old turns).
-            self.notices.hint("cancelled")
+            self.notices.hint(_("cancelled"))
             return
         except ImagesRejected as exc:
             self.notices.error(str(exc))
             self.notices.hint(
-                "your message is kept: /model a vision model, then /retry; "
-                "or /undo and ask without the image"
+                _(
+                    "your message is kept: /model a vision model, then /retry; "
+                    "or /undo and ask without the image"
+                )
             )
             return
         except ApiError as exc:
             self.notices.error(str(exc))
             if self.session.conversation.messages:
-                self.notices.hint("your message is kept: /retry to send it again")
+                self.notices.hint(_("your message is kept: /retry to send it again"))
             return
         except MessageTooLarge as exc:
             self.notices.error(str(exc))
             if self.context.attachments:
                 self.notices.hint(
-                    "the files are still attached: /file lists them, /file clear drops them; "
-                    "press Up to recall your text"
+                    _(
+                        "the files are still attached: /file lists them, /file clear drops "
+                        "them; press Up to recall your text"
+                    )
                 )
             else:
-                self.notices.hint("press Up to recall it, then shorten it or split it")
+                self.notices.hint(_("press Up to recall it, then shorten it or split it"))
             return
         except ChatbotError as exc:
             self.notices.error(str(exc))
@@ -154,15 +159,25 @@ class Repl:
     def show_outcome(self, result: TurnResult) -> None:
         if result.compacted_turns:
             self.notices.hint(
-                f"summarised {result.compacted_turns} older turn(s) to fit the context "
-                "(the originals stay in the store)"
+                ngettext(
+                    "summarised {count} older turn to fit the context "
+                    "(the original stays in the store)",
+                    "summarised {count} older turns to fit the context "
+                    "(the originals stay in the store)",
+                    result.compacted_turns,
+                ).format(count=result.compacted_turns)
             )
         if result.compaction_note:
             self.notices.warning(result.compaction_note)
         if result.first_drop:
             self.notices.warning(
-                f"{result.dropped_turns} oldest turn(s) no longer fit the context and were left "
-                "out of the request; the toolbar shows how many are out."
+                ngettext(
+                    "{count} oldest turn no longer fits the context and was left out of the "
+                    "request; the toolbar shows how many are out.",
+                    "{count} oldest turns no longer fit the context and were left out of the "
+                    "request; the toolbar shows how many are out.",
+                    result.dropped_turns,
+                ).format(count=result.dropped_turns)
             )
         for line in knowledge_lines(result.references, result.reply.sources):
             self.notices.hint(line)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chatbot.i18n import _
 from chatbot.render.sanitize import sanitize
 from chatbot.text import fold_line
 
@@ -33,7 +34,7 @@ class Notices:
         self.console.print(Text(shown, style=style), soft_wrap=True)
 
     def error(self, text: str) -> None:
-        self._line(f"error: {text}", style="bold red", fold=True)
+        self._line(_("error: {message}").format(message=text), style="bold red", fold=True)
 
     def warning(self, text: str) -> None:
         self._line(text, style="yellow", fold=True)

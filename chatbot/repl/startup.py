@@ -47,6 +47,7 @@ def run_chat(
     tools: Toolbox | None = None,
 ) -> int:
     """Run the chat until the user leaves; returns the exit status."""
+    from chatbot.i18n import parse_answer
     from chatbot.repl.clipboard import copy_to_clipboard
     from chatbot.repl.commands.builtins import builtin_commands
     from chatbot.repl.editor import edit_text
@@ -66,7 +67,7 @@ def run_chat(
             arguments=commands.argument_choices,
             path_commands=commands.path_commands,
         ),
-        toolbar=lambda: toolbar_text(session, attachments=pending),
+        toolbar=lambda: toolbar_text(session, attachments=pending, width=_columns()),
         edit=edit,
         report=notices.error,
     )
@@ -76,7 +77,7 @@ def run_chat(
             answer = prompt.prompt(question, multiline=False, completer=None)
         except (KeyboardInterrupt, EOFError):
             return False
-        return answer.strip().lower() in {"y", "yes"}
+        return parse_answer(answer) == "yes"
 
     from chatbot.repl.commands.server_commands import add_server_commands
 
@@ -111,6 +112,13 @@ def run_chat(
     start_servers = for_chat(tools, prompt=prompt, commands=commands) if tools else None
     _warm_up_after_first_render(prompt, client, start_servers)
     return repl.run()
+
+
+def _columns() -> int:
+    """The terminal's width, for the toolbar (asked at each redraw: it may be resized)."""
+    from prompt_toolkit.application import get_app
+
+    return get_app().output.get_size().columns
 
 
 def _warm_up_after_first_render(

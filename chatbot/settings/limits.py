@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from chatbot.i18n import N_, _, gettext
+
 __all__ = [
     "CONTEXT_WINDOW",
     "DEFAULT_THINK",
@@ -48,29 +50,33 @@ class Range:
             return False
         return self.high is None or value <= self.high
 
+    def problem(self, shown: str) -> str:
+        """ "must be a number from 0 to 2, got 3", in the user's language."""
+        return _("must be {hint}, got {value}").format(hint=gettext(self.hint), value=shown)
+
     def parse(self, raw: str) -> float:
         """The value of ``raw``; ValueError naming the allowed values otherwise."""
         text = raw.strip()
         try:
             value: float = int(text) if self.integer else float(text)
         except ValueError:
-            raise ValueError(f"must be {self.hint}, got {raw!r}") from None
+            raise ValueError(self.problem(repr(raw))) from None
         if not self.contains(value):
-            raise ValueError(f"must be {self.hint}, got {raw}")
+            raise ValueError(self.problem(raw))
         return value
 
 
-TEMPERATURE = Range(low=0.0, high=2.0, hint="a number from 0 to 2")
-TOP_P = Range(low=0.0, high=1.0, hint="a number from 0 to 1")
-MAX_TOKENS = Range(low=1, high=1_000_000_000, integer=True, hint="a positive whole number")
+TEMPERATURE = Range(low=0.0, high=2.0, hint=N_("a number from 0 to 2"))
+TOP_P = Range(low=0.0, high=1.0, hint=N_("a number from 0 to 1"))
+MAX_TOKENS = Range(low=1, high=1_000_000_000, integer=True, hint=N_("a positive whole number"))
 CONTEXT_WINDOW = MAX_TOKENS
-RETRIES = Range(low=0, high=10, integer=True, hint="a whole number from 0 to 10")
-TIMEOUT = Range(low=0.0, above=True, hint="a positive number of seconds")
+RETRIES = Range(low=0, high=10, integer=True, hint=N_("a whole number from 0 to 10"))
+TIMEOUT = Range(low=0.0, above=True, hint=N_("a positive number of seconds"))
 MAX_WAIT = TIMEOUT
 #: Tool rounds (model asks, tools run) allowed in one turn.
-TOOL_ROUNDS = Range(low=1, high=100, integer=True, hint="a whole number from 1 to 100")
+TOOL_ROUNDS = Range(low=1, high=100, integer=True, hint=N_("a whole number from 1 to 100"))
 #: Seconds one tool call may run.
-TOOL_TIMEOUT = Range(low=0.0, high=3600.0, above=True, hint="a number of seconds up to 3600")
+TOOL_TIMEOUT = Range(low=0.0, high=3600.0, above=True, hint=N_("a number of seconds up to 3600"))
 
 #: What to do with turns that no longer fit the context window.
 OVERFLOW_POLICIES = ("drop", "summarize")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatbot.errors import ConfigError
+from chatbot.i18n import _
 
 __all__ = [
     "STORE_FILE_NAME",
@@ -79,7 +80,11 @@ def ensure_private_dir(path: Path) -> Path:
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"cannot create the folder {path}: {exc.strerror or exc}") from None
+        raise ConfigError(
+            _("cannot create the folder {path}: {value}").format(
+                path=path, value=exc.strerror or exc
+            )
+        ) from None
     return path
 
 
@@ -110,7 +115,9 @@ def private_file(path: Path) -> Path:
     try:
         os.close(open_private(path))
     except OSError as exc:
-        raise ConfigError(f"cannot create {path}: {exc.strerror or exc}") from None
+        raise ConfigError(
+            _("cannot create {path}: {value}").format(path=path, value=exc.strerror or exc)
+        ) from None
     return path
 
 
@@ -120,4 +127,6 @@ def write_private(path: Path, text: str) -> None:
         with os.fdopen(open_private(path, truncate=True), "w", encoding="utf-8") as handle:
             handle.write(text)
     except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise ConfigError(
+            _("cannot write {path}: {value}").format(path=path, value=exc.strerror or exc)
+        ) from None

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.errors import PersonaError
+from chatbot.i18n import _
 from chatbot.settings.limits import (
     CONTEXT_WINDOW,
     KNOWLEDGE_SHARE,
@@ -93,7 +94,11 @@ class PersonaBook:
         persona = self._personas.get(name.strip().lower())
         if persona is None:
             available = ", ".join(self._personas) or "none defined"
-            raise PersonaError(f"unknown persona {_quote(name)} (available: {available})")
+            raise PersonaError(
+                _("unknown persona {quote} (available: {available})").format(
+                    quote=_quote(name), available=available
+                )
+            )
         return persona
 
     def __getitem__(self, name: str) -> Persona:
@@ -123,7 +128,7 @@ class PersonaBook:
         """
         text = system.strip()
         if not text:
-            raise PersonaError("/system: the system prompt is empty")
+            raise PersonaError(_("/system: the system prompt is empty"))
         description = "custom system prompt (set with /system)"
         if base is None:
             return Persona(
@@ -169,7 +174,9 @@ def load_personas(
             data = resource.read_bytes()
         except (OSError, ValueError) as exc:
             raise PersonaError(
-                f"{label}: cannot read built-in personas: {os_reason(exc)}"
+                _("{label}: cannot read built-in personas: {os_reason}").format(
+                    label=label, os_reason=os_reason(exc)
+                )
             ) from None
         _merge_text(book, _decode(data, label=label), label=label)
     if user_file is not None:
@@ -193,7 +200,7 @@ def _read_bytes(path: Path, *, label: str, missing_ok: bool) -> bytes | None:
     return read_limited(
         path,
         label=label,
-        what="personas file",
+        what=_("personas file"),
         error=PersonaError,
         missing_ok=missing_ok,
         max_bytes=MAX_FILE_BYTES,
@@ -216,31 +223,42 @@ def _merge_text(book: PersonaBook, text: str, *, label: str) -> None:
     for key in document:
         if key != "personas":
             raise PersonaError(
-                f"{label}: unknown top-level key {_quote(key)} "
-                "(each persona goes in a [personas.NAME] table)"
+                _(
+                    "{label}: unknown top-level key {quote} (each persona goes in a "
+                    "[personas.NAME] table)"
+                ).format(label=label, quote=_quote(key))
             )
     tables = document.get("personas", {})
     if not isinstance(tables, dict):
         raise PersonaError(
-            f"{label}: 'personas' must be a table of [personas.NAME] tables, "
-            f"got {toml_type(tables)}"
+            _(
+                "{label}: 'personas' must be a table of [personas.NAME] tables, got {toml_type}"
+            ).format(label=label, toml_type=toml_type(tables))
         )
     for name, table in tables.items():
         if not _NAME_RE.fullmatch(name):
             raise PersonaError(
-                f"{label}: invalid persona name {_quote(name)} (use up to 64 lowercase "
-                "letters, digits, '-' and '_', starting with a letter or digit)"
+                _(
+                    "{label}: invalid persona name {quote} (use up to 64 lowercase "
+                    "letters, digits, '-' and '_', starting with a letter or digit)"
+                ).format(label=label, quote=_quote(name))
             )
         where = f"{label}: persona {_quote(name)}"
         if not isinstance(table, dict):
-            raise PersonaError(f"{where} must be a table, got {toml_type(table)}")
+            raise PersonaError(
+                _("{where} must be a table, got {toml_type}").format(
+                    where=where, toml_type=toml_type(table)
+                )
+            )
         fields = _fields(table, where=where)
         if name in book:
             # A known name updates only the keys it sets (documented in personas.toml).
             persona = dataclasses.replace(book.get(name), source=label, **fields)
         else:
             if "system" not in fields:
-                raise PersonaError(f"{where}: missing 'system' (the system prompt)")
+                raise PersonaError(
+                    _("{where}: missing 'system' (the system prompt)").format(where=where)
+                )
             blank = Persona(name=name, description="", system="", source=label)
             persona = dataclasses.replace(blank, **fields)
         book._put(persona)
@@ -252,11 +270,13 @@ def _fields(table: dict[str, object], *, where: str) -> dict[str, Any]:
     for key, value in table.items():
         check = _CHECKS.get(key)
         if check is None:
-            raise PersonaError(f"{where}: {_unknown_key(key)}")
+            raise PersonaError(
+                _("{where}: {unknown_key}").format(where=where, unknown_key=_unknown_key(key))
+            )
         try:
             fields[key] = check(key, value)
         except _Invalid as exc:
-            raise PersonaError(f"{where}: {exc}") from None
+            raise PersonaError(_("{where}: {error}").format(where=where, error=exc)) from None
     return fields
 
 
@@ -274,7 +294,7 @@ class _Invalid(Exception):
 def _check_system(key: str, value: object) -> str:
     text = _check_string(key, value).strip()
     if not text:
-        raise _Invalid("system prompt is empty")
+        raise _Invalid(_("system prompt is empty"))
     return text
 
 
@@ -282,27 +302,29 @@ def _check_description(key: str, value: object) -> str:
     text = _check_string(key, value).strip()
     # Shown one per line in --list-personas, so it must stay one clean line.
     if not text.isprintable():
-        raise _Invalid("description must be one line without control characters")
+        raise _Invalid(_("description must be one line without control characters"))
     return text
 
 
 def _check_greeting(key: str, value: object) -> str:
     text = _check_string(key, value).strip()
     if not text.replace("\n", "").replace("\t", "").isprintable():
-        raise _Invalid("greeting must not contain control characters other than newline and tab")
+        raise _Invalid(_("greeting must not contain control characters other than newline and tab"))
     return text
 
 
 def _check_model(key: str, value: object) -> str:
     text = _check_string(key, value).strip()
     if not text or not text.isprintable():
-        raise _Invalid("model must be a non-empty model name")
+        raise _Invalid(_("model must be a non-empty model name"))
     return text
 
 
 def _check_string(key: str, value: object) -> str:
     if not isinstance(value, str):
-        raise _Invalid(f"{key} must be a string, got {toml_type(value)}")
+        raise _Invalid(
+            _("{key} must be a string, got {toml_type}").format(key=key, toml_type=toml_type(value))
+        )
     return value
 
 
@@ -310,9 +332,17 @@ def _number_check(limits: Range) -> Callable[[str, object], float]:
     def check(key: str, value: object) -> float:
         # bool is an int in Python, but TOML `true` is not a temperature.
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _Invalid(f"{key} must be a number, got {toml_type(value)}")
+            raise _Invalid(
+                _("{key} must be a number, got {toml_type}").format(
+                    key=key, toml_type=toml_type(value)
+                )
+            )
         if not limits.contains(value):
-            raise _Invalid(f"{key} must be between {limits.low:g} and {limits.high:g}, got {value}")
+            raise _Invalid(
+                _("{key} must be between {low:g} and {high:g}, got {value}").format(
+                    key=key, low=limits.low, high=limits.high, value=value
+                )
+            )
         return float(value)
 
     return check
@@ -321,11 +351,17 @@ def _number_check(limits: Range) -> Callable[[str, object], float]:
 def _positive_int_check(limits: Range) -> Callable[[str, object], int]:
     def check(key: str, value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _Invalid(f"{key} must be a positive integer, got {toml_type(value)}")
+            raise _Invalid(
+                _("{key} must be a positive integer, got {toml_type}").format(
+                    key=key, toml_type=toml_type(value)
+                )
+            )
         if not limits.contains(value):
             shown = value if abs(value) < 10**12 else "a huge number"
             raise _Invalid(
-                f"{key} must be a positive integer up to {limits.high:,.0f}, got {shown}"
+                _("{key} must be a positive integer up to {high:,.0f}, got {shown}").format(
+                    key=key, high=limits.high, shown=shown
+                )
             )
         return value
 
@@ -340,24 +376,38 @@ def _check_stop(key: str, value: object) -> tuple[str, ...]:
         or not all(isinstance(item, str) and item for item in items)
     ):
         raise _Invalid(
-            f"{key} must be a non-empty string or a list of 1 to {_MAX_STOPS} non-empty "
-            f"strings, got {toml_type(value)}"
+            _(
+                "{key} must be a non-empty string or a list of 1 to {count} "
+                "non-empty strings, got {toml_type}"
+            ).format(key=key, count=_MAX_STOPS, toml_type=toml_type(value))
         )
     return tuple(items)
 
 
 def _check_bool(key: str, value: object) -> bool:
     if not isinstance(value, bool):
-        raise _Invalid(f"{key} must be true or false, got {toml_type(value)}")
+        raise _Invalid(
+            _("{key} must be true or false, got {toml_type}").format(
+                key=key, toml_type=toml_type(value)
+            )
+        )
     return value
 
 
 def _check_tools(key: str, value: object) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _Invalid(f"{key} must be a list of tool names, got {toml_type(value)}")
+        raise _Invalid(
+            _("{key} must be a list of tool names, got {toml_type}").format(
+                key=key, toml_type=toml_type(value)
+            )
+        )
     for item in value:
         if item != "*" and not _TOOL_RE.fullmatch(item):
-            raise _Invalid(f"{key}: {_quote(item)} is not shell, *, a server or server__tool")
+            raise _Invalid(
+                _("{key}: {quote} is not shell, *, a server or server__tool").format(
+                    key=key, quote=_quote(item)
+                )
+            )
     return tuple(dict.fromkeys(value))
 
 
@@ -374,7 +424,11 @@ def _choice_check(choices: tuple[str, ...]) -> Callable[[str, object], str]:
     def check(key: str, value: object) -> str:
         text = _check_string(key, value)
         if text not in choices:
-            raise _Invalid(f"{key} must be one of: {', '.join(choices)}; got {_quote(text)}")
+            raise _Invalid(
+                _("{key} must be one of: {choices}; got {quote}").format(
+                    key=key, choices=", ".join(choices), quote=_quote(text)
+                )
+            )
         return text
 
     return check

@@ -12,7 +12,9 @@ import stat
 import tomllib
 from pathlib import Path
 
+from chatbot.cells import cut
 from chatbot.errors import ConfigError
+from chatbot.i18n import _
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -31,9 +33,8 @@ _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
 def one_line(text: str, *, limit: int = 200) -> str:
-    """``text`` with its whitespace folded, cut to ``limit`` characters."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    """``text`` with its whitespace folded, cut to ``limit`` terminal cells."""
+    return cut(" ".join(text.split()), limit)
 
 
 def os_reason(exc: BaseException) -> str:
@@ -57,14 +58,18 @@ def read_limited(
     except FileNotFoundError:
         if missing_ok:
             return None
-        raise error(f"{label}: {what} not found") from None
+        raise error(_("{label}: {what} not found").format(label=label, what=what)) from None
     except (OSError, ValueError) as exc:
-        raise error(f"{label}: cannot read {what}: {os_reason(exc)}") from None
+        raise error(
+            _("{label}: cannot read {what}: {os_reason}").format(
+                label=label, what=what, os_reason=os_reason(exc)
+            )
+        ) from None
     if stat.S_ISDIR(info.st_mode):
-        raise error(f"{label}: is a directory, not a {what}")
+        raise error(_("{label}: is a directory, not a {what}").format(label=label, what=what))
     # FIFOs and devices could block or never end; these are plain files.
     if not stat.S_ISREG(info.st_mode):
-        raise error(f"{label}: not a regular file")
+        raise error(_("{label}: not a regular file").format(label=label))
     if info.st_size > max_bytes:
         raise error(_too_large(label, what, info.st_size, max_bytes))
     try:
@@ -72,7 +77,11 @@ def read_limited(
             # Read one byte past the limit: the file may have grown since stat().
             data = handle.read(max_bytes + 1)
     except (OSError, ValueError) as exc:
-        raise error(f"{label}: cannot read {what}: {os_reason(exc)}") from None
+        raise error(
+            _("{label}: cannot read {what}: {os_reason}").format(
+                label=label, what=what, os_reason=os_reason(exc)
+            )
+        ) from None
     if len(data) > max_bytes:
         raise error(_too_large(label, what, len(data), max_bytes))
     return data
@@ -88,7 +97,11 @@ def decode_utf8(data: bytes, *, label: str, error: type[ConfigError]) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         byte = data[exc.start]
-        raise error(f"{label}: not UTF-8 text (byte 0x{byte:02x} at offset {exc.start})") from None
+        raise error(
+            _("{label}: not UTF-8 text (byte 0x{byte:02x} at offset {start})").format(
+                label=label, byte=byte, start=exc.start
+            )
+        ) from None
 
 
 def parse_toml(text: str, *, label: str, error: type[ConfigError]) -> dict[str, object]:
@@ -98,9 +111,15 @@ def parse_toml(text: str, *, label: str, error: type[ConfigError]) -> dict[str, 
         raise error(_syntax_message(exc, label)) from None
     except ValueError as exc:
         # Integers over Python's 4300-digit conversion limit land here.
-        raise error(f"{label}: invalid TOML: {one_line(str(exc), limit=80)}") from None
+        raise error(
+            _("{label}: invalid TOML: {one_line}").format(
+                label=label, one_line=one_line(str(exc), limit=80)
+            )
+        ) from None
     except RecursionError:
-        raise error(f"{label}: invalid TOML: arrays or tables nested too deeply") from None
+        raise error(
+            _("{label}: invalid TOML: arrays or tables nested too deeply").format(label=label)
+        ) from None
 
 
 def _syntax_message(exc: tomllib.TOMLDecodeError, label: str) -> str:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chatbot.errors import ConfigError
+from chatbot.i18n import _, gettext
 from chatbot.settings.limits import TOOL_ROUNDS, TOOL_TIMEOUT, Range
 
 __all__ = ["McpServerConfig", "ToolSettings", "parse_mcp_servers", "parse_tool_settings"]
@@ -87,13 +88,19 @@ class ToolSettings:
 
 def parse_mcp_servers(value: object, *, path: Path) -> tuple[McpServerConfig, ...]:
     if not isinstance(value, dict):
-        raise ConfigError(f"{path}: 'mcp_servers' must be a table of [mcp_servers.NAME] tables")
+        raise ConfigError(
+            _("{path}: 'mcp_servers' must be a table of [mcp_servers.NAME] tables").format(
+                path=path
+            )
+        )
     servers = []
     for name, table in value.items():
         if not _SERVER_NAME.fullmatch(name):
             raise ConfigError(
-                f"{path}: invalid MCP server name {name!r} (up to 32 lowercase letters, digits, "
-                "'-' and single '_', starting with a letter or digit)"
+                _(
+                    "{path}: invalid MCP server name {name!r} (up to 32 lowercase letters, "
+                    "digits, '-' and single '_', starting with a letter or digit)"
+                ).format(path=path, name=name)
             )
         servers.append(_server(name, table, where=f"{path}: [mcp_servers.{name}]"))
     return tuple(servers)
@@ -101,32 +108,46 @@ def parse_mcp_servers(value: object, *, path: Path) -> tuple[McpServerConfig, ..
 
 def _server(name: str, table: object, *, where: str) -> McpServerConfig:
     if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table")
+        raise ConfigError(_("{where} must be a table").format(where=where))
     for key in table:
         if key not in _SERVER_KEYS:
-            raise ConfigError(f"{where}: unknown key {key!r} (expected {', '.join(_SERVER_KEYS)})")
+            raise ConfigError(
+                _("{where}: unknown key {key!r} (expected {choices})").format(
+                    where=where, key=key, choices=", ".join(_SERVER_KEYS)
+                )
+            )
     command = _optional_text(table, "command", where)
     url = _optional_text(table, "url", where)
     if (command is None) == (url is None):
-        raise ConfigError(f"{where}: set either command (a local server) or url (over HTTP)")
+        raise ConfigError(
+            _("{where}: set either command (a local server) or url (over HTTP)").format(where=where)
+        )
     if url is not None and not url.startswith(("http://", "https://")):
-        raise ConfigError(f"{where}: url must start with http:// or https://")
+        raise ConfigError(_("{where}: url must start with http:// or https://").format(where=where))
     if command is None and any(key in table for key in ("args", "env", "cwd")):
-        raise ConfigError(f"{where}: args, env and cwd go with command, not url")
+        raise ConfigError(
+            _("{where}: args, env and cwd go with command, not url").format(where=where)
+        )
     if url is None and "headers" in table:
-        raise ConfigError(f"{where}: headers go with url, not command")
+        raise ConfigError(_("{where}: headers go with url, not command").format(where=where))
     transport = _optional_text(table, "transport", where) or ""
     if transport and url is None and transport != "stdio":
-        raise ConfigError(f"{where}: transport {transport!r} goes with url, not command")
+        raise ConfigError(
+            _("{where}: transport {transport!r} goes with url, not command").format(
+                where=where, transport=transport
+            )
+        )
     if url is not None and transport and transport not in _HTTP_TRANSPORTS:
-        raise ConfigError(f"{where}: transport must be streamable-http or sse")
+        raise ConfigError(
+            _("{where}: transport must be streamable-http or sse").format(where=where)
+        )
     args = table.get("args", [])
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-        raise ConfigError(f"{where}: args must be a list of strings")
+        raise ConfigError(_("{where}: args must be a list of strings").format(where=where))
     cwd = _optional_text(table, "cwd", where)
     trust = table.get("trust", False)
     if not isinstance(trust, bool):
-        raise ConfigError(f"{where}: trust must be true or false")
+        raise ConfigError(_("{where}: trust must be true or false").format(where=where))
     return McpServerConfig(
         name=name,
         command=command,
@@ -144,10 +165,14 @@ def _server(name: str, table: object, *, where: str) -> McpServerConfig:
 def parse_tool_settings(value: object, *, path: Path) -> ToolSettings:
     where = f"{path}: [tools]"
     if not isinstance(value, dict):
-        raise ConfigError(f"{where} must be a table")
+        raise ConfigError(_("{where} must be a table").format(where=where))
     for key in value:
         if key not in _TOOL_KEYS:
-            raise ConfigError(f"{where}: unknown key {key!r} (expected {', '.join(_TOOL_KEYS)})")
+            raise ConfigError(
+                _("{where}: unknown key {key!r} (expected {choices})").format(
+                    where=where, key=key, choices=", ".join(_TOOL_KEYS)
+                )
+            )
     return ToolSettings(
         max_rounds=int(_number(value, "max_rounds", where, TOOL_ROUNDS, default=8)),
         shell_timeout=_number(value, "shell_timeout", where, TOOL_TIMEOUT, default=30.0),
@@ -159,14 +184,20 @@ def _optional_text(table: dict[str, object], key: str, where: str) -> str | None
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{where}: {key} must be a non-empty string")
+        raise ConfigError(
+            _("{where}: {key} must be a non-empty string").format(where=where, key=key)
+        )
     return value.strip()
 
 
 def _strings(table: dict[str, object], key: str, where: str) -> dict[str, str]:
     value = table.get(key, {})
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise ConfigError(f'{where}: {key} must be a table of strings, like {{ NAME = "value" }}')
+        raise ConfigError(
+            _('{where}: {key} must be a table of strings, like {{ NAME = "value" }}').format(
+                where=where, key=key
+            )
+        )
     return {str(k): v for k, v in value.items()}
 
 
@@ -181,5 +212,9 @@ def _number(
         or (limits.integer and not isinstance(value, int))
         or not limits.contains(value)
     ):
-        raise ConfigError(f"{where}: {key} must be {limits.hint}")
+        raise ConfigError(
+            _("{where}: {key} must be {hint}").format(
+                where=where, key=key, hint=gettext(limits.hint)
+            )
+        )
     return float(value)

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from chatbot.conversation.attachments import Attachment, AttachmentKind
+from chatbot.i18n import _
 
 __all__ = ["AttachmentDamaged", "insert_attachments", "load_attachments"]
 
@@ -65,7 +66,11 @@ def load_attachments(
     for message_id, name, kind, mime, digest, text, data in rows:
         item = _attachment(name=name, kind=kind, mime=mime, text=text, data=data)
         if item.sha256 != digest:
-            raise AttachmentDamaged(f"attachment {name!r} of message {message_id}: wrong hash")
+            raise AttachmentDamaged(
+                _("attachment {name!r} of message {message_id}: wrong hash").format(
+                    name=name, message_id=message_id
+                )
+            )
         found.setdefault(int(message_id), []).append(item)
     return {message_id: tuple(items) for message_id, items in found.items()}
 
@@ -79,4 +84,6 @@ def _attachment(
         )
     if kind == AttachmentKind.IMAGE.value and data is not None:
         return Attachment(name=name, kind=AttachmentKind.IMAGE, mime=mime, data=bytes(data))
-    raise AttachmentDamaged(f"attachment {name!r}: unknown kind {kind!r}")
+    raise AttachmentDamaged(
+        _("attachment {name!r}: unknown kind {kind!r}").format(name=name, kind=kind)
+    )

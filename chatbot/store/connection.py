@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from chatbot.errors import StoreError
+from chatbot.i18n import _
 from chatbot.store import schema
 from chatbot.store.files import (
     BUSY_TIMEOUT_S,
@@ -68,7 +69,9 @@ class StoreConnection:
                 check_same_thread=False,
             )
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open conversation store {path}: {exc}") from exc
+            raise StoreError(
+                _("cannot open conversation store {path}: {error}").format(path=path, error=exc)
+            ) from exc
         store = cls(conn, path=path, clock=clock)
         try:
             store._setup()
@@ -152,12 +155,15 @@ class StoreConnection:
                     continue
                 if is_busy(exc):
                     raise StoreError(
-                        f"conversation store {self._path} stayed locked by another chatbot; "
-                        "try again"
+                        _(
+                            "conversation store {path} stayed locked by another chatbot; try again"
+                        ).format(path=self._path)
                     ) from exc
                 if is_damage(exc):
                     raise damaged(self._path, str(exc)) from exc
-                raise StoreError(f"conversation store {self._path}: {exc}") from exc
+                raise StoreError(
+                    _("conversation store {path}: {error}").format(path=self._path, error=exc)
+                ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _transaction(self, body: Callable[[sqlite3.Connection], _T], *, begin: str) -> _T:
@@ -188,4 +194,6 @@ class StoreConnection:
     def _require_conversation(self, conn: sqlite3.Connection, conversation_id: int) -> None:
         if conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone():
             return
-        raise StoreError(f"no conversation {conversation_id}")
+        raise StoreError(
+            _("no conversation {conversation_id}").format(conversation_id=conversation_id)
+        )

@@ -11,8 +11,10 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from chatbot.cells import cut
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.errors import StoreError
+from chatbot.i18n import _
 from chatbot.settings.paths import STORE_FILE_NAME
 from chatbot.store import loading
 from chatbot.store.attachment_rows import insert_attachments
@@ -46,20 +48,22 @@ def default_store_path(data_dir: Path) -> Path:
 
 
 def _title_from(text: str) -> str | None:
-    """First non-blank line, whitespace collapsed, at most 60 characters."""
+    """First non-blank line, whitespace collapsed, at most 60 terminal cells.
+
+    Cells, not characters: a Japanese title is as wide on screen as an English one
+    of the same length limit, and is never cut through a character.
+    """
     for line in text.splitlines():
         collapsed = " ".join(line.split())
         if collapsed:
-            if len(collapsed) <= _TITLE_MAX:
-                return collapsed
-            return collapsed[: _TITLE_MAX - 1].rstrip() + "…"
+            return cut(collapsed, _TITLE_MAX)
     return None
 
 
 def _clean_title(title: str) -> str:
     collapsed = " ".join(title.split())
     if not collapsed:
-        raise StoreError("a conversation title cannot be blank")
+        raise StoreError(_("a conversation title cannot be blank"))
     return collapsed
 
 
@@ -329,7 +333,7 @@ class Store(Ledger):
                 f"UPDATE messages SET {assignments} WHERE id = ?", (*changes.values(), message_id)
             )
             if cursor.rowcount == 0:
-                raise StoreError(f"no message {message_id}")
+                raise StoreError(_("no message {message_id}").format(message_id=message_id))
             conn.execute(
                 "UPDATE conversations SET updated_at = ?"
                 " WHERE id = (SELECT conversation_id FROM messages WHERE id = ?)",

@@ -22,6 +22,7 @@ from chatbot.conversation.attachments import (
 from chatbot.conversation.messages import Message, ReplyStatus, Role, restore_tool_fields
 from chatbot.conversation.references import Source
 from chatbot.errors import AttachmentError, ConfigError
+from chatbot.i18n import N_, _, gettext
 from chatbot.store.records import (
     ImportedConversation,
     ImportedMessage,
@@ -39,29 +40,30 @@ FORMAT = "chatbot-conversation"
 #: refused by them ("exported by a newer chatbot") rather than imported without them.
 FORMAT_VERSION = 3
 
+# The transcript is for people to read, so it is in their language; JSON never changes.
 _STATUS_NOTES = {
-    ReplyStatus.INTERRUPTED: "_(interrupted)_",
-    ReplyStatus.LENGTH: "_(cut off: the reply reached its token limit)_",
-    ReplyStatus.FILTERED: "_(stopped by the content filter)_",
-    ReplyStatus.FAILED: "_(incomplete: the connection dropped)_",
-    ReplyStatus.CUT: "_(cut: the stream ended before the reply was finished)_",
-    ReplyStatus.TOOL_CALLS: "_(the model asked for a tool this chat does not offer)_",
-    ReplyStatus.EMPTY: "_(empty: the server sent no text)_",
-    ReplyStatus.ABNORMAL: "_(ended early by the server)_",
-    ReplyStatus.DECLINED: "_(not run: not approved)_",
-    ReplyStatus.SKIPPED: "_(not run: the turn reached its limit of tool rounds)_",
-    ReplyStatus.REFUSED: "_(a refusal: the model declined to answer)_",
-    ReplyStatus.NOT_RUN: "_(not run: an earlier call was cancelled)_",
+    ReplyStatus.INTERRUPTED: N_("_(interrupted)_"),
+    ReplyStatus.LENGTH: N_("_(cut off: the reply reached its token limit)_"),
+    ReplyStatus.FILTERED: N_("_(stopped by the content filter)_"),
+    ReplyStatus.FAILED: N_("_(incomplete: the connection dropped)_"),
+    ReplyStatus.CUT: N_("_(cut: the stream ended before the reply was finished)_"),
+    ReplyStatus.TOOL_CALLS: N_("_(the model asked for a tool this chat does not offer)_"),
+    ReplyStatus.EMPTY: N_("_(empty: the server sent no text)_"),
+    ReplyStatus.ABNORMAL: N_("_(ended early by the server)_"),
+    ReplyStatus.DECLINED: N_("_(not run: not approved)_"),
+    ReplyStatus.SKIPPED: N_("_(not run: the turn reached its limit of tool rounds)_"),
+    ReplyStatus.REFUSED: N_("_(a refusal: the model declined to answer)_"),
+    ReplyStatus.NOT_RUN: N_("_(not run: an earlier call was cancelled)_"),
 }
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 def _heading(message: Message) -> str:
     if message.summary:
-        return "## Summary of earlier turns"
+        return _("## Summary of earlier turns")
     if message.role is Role.TOOL:
-        return f"### Tool result: `{message.tool_name or 'tool'}`"
-    return {Role.USER: "## You", Role.ASSISTANT: "## Assistant", Role.SYSTEM: "## System"}[
+        return _("### Tool result: `{tool}`").format(tool=message.tool_name or _("tool"))
+    return {Role.USER: _("## You"), Role.ASSISTANT: _("## Assistant"), Role.SYSTEM: _("## System")}[
         message.role
     ]
 
@@ -70,10 +72,14 @@ def _tool_parts(message: Message) -> list[str]:
     """A reply's tool calls, and a result's body, as fenced blocks that cannot break out."""
     parts = []
     for call in message.tool_calls:
-        parts.append(f"Calls `{call.name}` with:\n\n{_fenced(call.arguments, 'json')}")
+        parts.append(
+            _("Calls `{tool}` with:").format(tool=call.name)
+            + "\n\n"
+            + _fenced(call.arguments, "json")
+        )
     if message.role is Role.TOOL:
         body = message.content.strip("\n")
-        parts.append(_fenced(body, "text") if body else "_(no output)_")
+        parts.append(_fenced(body, "text") if body else _("_(no output)_"))
     return parts
 
 
@@ -145,7 +151,7 @@ def _sources(raw: object, where: str) -> tuple[Source, ...]:
 def _folded_thinking(thinking: str) -> str:
     """The model's thinking, folded away as Markdown viewers fold ``<details>``."""
     text = _close_fences(thinking.strip("\n").rstrip()).replace("</details>", "&lt;/details>")
-    return f"<details><summary>Thinking</summary>\n\n{text}\n\n</details>"
+    return f"<details><summary>{_('Thinking')}</summary>\n\n{text}\n\n</details>"
 
 
 def to_markdown(conv: StoredConversation, *, tz: tzinfo | None = None) -> str:
@@ -156,12 +162,13 @@ def to_markdown(conv: StoredConversation, *, tz: tzinfo | None = None) -> str:
     info = conv.info
     started = datetime.fromtimestamp(info.created_at, tz).astimezone(tz)
     parts = [
-        f"# {info.title or 'Untitled conversation'}",
-        f"**Persona:** {info.persona} · **Model:** `{info.model}` · "
-        f"**Started:** {started:%Y-%m-%d %H:%M %Z}".rstrip(),
+        "# " + (info.title or _("Untitled conversation")),
+        _("**Persona:** {persona} · **Model:** `{model}` · **Started:** {started}")
+        .format(persona=info.persona, model=info.model, started=f"{started:%Y-%m-%d %H:%M %Z}")
+        .rstrip(),
     ]
     if conv.system_prompt.strip():
-        parts.append(_blockquote(f"**System prompt**\n\n{conv.system_prompt.strip()}"))
+        parts.append(_blockquote(_("**System prompt**") + "\n\n" + conv.system_prompt.strip()))
     shown = (info.persona, info.model)
     for message in conv.messages:
         section = [_heading(message)]
@@ -188,8 +195,10 @@ def to_markdown(conv: StoredConversation, *, tz: tzinfo | None = None) -> str:
             section.append(_sources_markdown(message.sources))
         # A reply whose calls were offered and answered needs no note: its results follow.
         note = None if message.tool_calls else _STATUS_NOTES.get(message.status)
+        if note is not None:
+            note = gettext(note)
         if message.status is ReplyStatus.EMPTY and message.thinking.strip():
-            note = "_(no answer: the model only thought)_"
+            note = _("_(no answer: the model only thought)_")
         if note is not None and message.role in (Role.ASSISTANT, Role.TOOL):
             section.append(note)
         parts.append("\n\n".join(section))
@@ -247,7 +256,7 @@ class _Invalid(Exception):
 def _text(obj: Mapping[str, object], key: str, where: str) -> str:
     value = obj.get(key)
     if not isinstance(value, str):
-        raise _Invalid(f"{where}{key} must be a string")
+        raise _Invalid(_("{where}{key} must be a string").format(where=where, key=key))
     return value
 
 
@@ -256,14 +265,16 @@ def _optional_text(
 ) -> str | None:
     value = obj.get(key, default)
     if value is not None and not isinstance(value, str):
-        raise _Invalid(f"{where}{key} must be a string or null")
+        raise _Invalid(_("{where}{key} must be a string or null").format(where=where, key=key))
     return value
 
 
 def _timestamp(obj: Mapping[str, object], key: str, where: str, default: float | None) -> float:
     value = obj.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _Invalid(f"{where}{key} must be a number of seconds since 1970")
+        raise _Invalid(
+            _("{where}{key} must be a number of seconds since 1970").format(where=where, key=key)
+        )
     return float(value)
 
 
@@ -272,7 +283,9 @@ def _count(obj: Mapping[str, object], key: str, where: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _Invalid(f"{where}{key} must be a non-negative integer or null")
+        raise _Invalid(
+            _("{where}{key} must be a non-negative integer or null").format(where=where, key=key)
+        )
     return value
 
 
@@ -281,14 +294,18 @@ def _choice(
 ) -> str:
     value = obj.get(key, default)
     if value not in allowed:
-        raise _Invalid(f"{where}{key} must be one of {', '.join(allowed)}")
+        raise _Invalid(
+            _("{where}{key} must be one of {choices}").format(
+                where=where, key=key, choices=", ".join(allowed)
+            )
+        )
     assert isinstance(value, str)
     return value
 
 
 def _mapping(value: object, where: str) -> Mapping[str, object]:
     if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
-        raise _Invalid(f"{where} must be an object")
+        raise _Invalid(_("{where} must be an object").format(where=where))
     return value
 
 
@@ -297,7 +314,7 @@ def _attachments(raw: object, where: str) -> tuple[Attachment, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise _Invalid(f"{where}attachments must be a list")
+        raise _Invalid(_("{where}attachments must be a list").format(where=where))
     found: list[Attachment] = []
     for index, item in enumerate(raw):
         place = f"{where}attachments[{index}]."
@@ -309,11 +326,11 @@ def _attachments(raw: object, where: str) -> tuple[Attachment, ...]:
             try:
                 data = base64.b64decode(_text(obj, "data", place), validate=True)
             except binascii.Error:
-                raise _Invalid(f"{place}data must be base64") from None
+                raise _Invalid(_("{place}data must be base64").format(place=place)) from None
         try:
             found.append(Attachment.from_bytes(name, data))
         except AttachmentError as exc:
-            raise _Invalid(f"{place[:-1]}: {exc}") from None
+            raise _Invalid(_("{place}: {error}").format(place=place[:-1], error=exc)) from None
     return tuple(found)
 
 
@@ -324,7 +341,7 @@ def _message(
     obj = _mapping(raw, f"messages[{index}]")
     summary = obj.get("summary", False)
     if not isinstance(summary, bool):
-        raise _Invalid(f"{where}summary must be true or false")
+        raise _Invalid(_("{where}summary must be true or false").format(where=where))
     params = obj.get("params")
     message = Message(
         role=Role(_choice(obj, "role", where, [role.value for role in Role], None)),
@@ -354,18 +371,20 @@ def from_json(data: object, *, source: str = "the file") -> ImportedConversation
     try:
         obj = _mapping(data, "the top level")
         if obj.get("format") != FORMAT:
-            raise _Invalid(f"its format is not {FORMAT!r}")
+            raise _Invalid(_("its format is not {format!r}").format(format=FORMAT))
         version = obj.get("version")
         if isinstance(version, bool) or not isinstance(version, int):
-            raise _Invalid("version must be an integer")
+            raise _Invalid(_("version must be an integer"))
         if version > FORMAT_VERSION:
             raise ConfigError(
-                f"{source} was exported by a newer chatbot (format version {version}); "
-                "upgrade chatbot to import it"
+                _(
+                    "{source} was exported by a newer chatbot (format version {version}); "
+                    "upgrade chatbot to import it"
+                ).format(source=source, version=version)
             )
         raw_messages = obj.get("messages")
         if not isinstance(raw_messages, list):
-            raise _Invalid("messages must be a list")
+            raise _Invalid(_("messages must be a list"))
         started = _timestamp(obj, "created_at", "", None)
         return ImportedConversation(
             title=_optional_text(obj, "title", "", None),
@@ -379,4 +398,8 @@ def from_json(data: object, *, source: str = "the file") -> ImportedConversation
             ),
         )
     except _Invalid as exc:
-        raise ConfigError(f"{source} is not a valid chatbot conversation: {exc}") from None
+        raise ConfigError(
+            _("{source} is not a valid chatbot conversation: {error}").format(
+                source=source, error=exc
+            )
+        ) from None

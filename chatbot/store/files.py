@@ -17,6 +17,7 @@ import sqlite3
 from pathlib import Path
 
 from chatbot.errors import ConfigError, StoreError
+from chatbot.i18n import _
 from chatbot.settings.paths import open_private
 from chatbot.store.schema import APPLICATION_ID, schema_version
 
@@ -55,21 +56,28 @@ def is_damage(exc: sqlite3.Error) -> bool:
 
 def damaged(path: Path, detail: str) -> StoreError:
     return StoreError(
-        f"conversation store {path} is damaged ({detail}); move it aside and chatbot will "
-        "start a new one"
+        _(
+            "conversation store {path} is damaged ({detail}); move it aside and "
+            "chatbot will start a new one"
+        ).format(path=path, detail=detail)
     )
 
 
 def newer(path: Path, version: int) -> StoreError:
     return StoreError(
-        f"conversation store {path} was written by a newer chatbot (schema {version}, this "
-        f"version reads up to {schema_version()}); upgrade chatbot or move the file aside"
+        _(
+            "conversation store {path} was written by a newer chatbot (schema "
+            "{version}, this version reads up to {schema_version}); upgrade "
+            "chatbot or move the file aside"
+        ).format(path=path, version=version, schema_version=schema_version())
     )
 
 
 def foreign(path: Path, what: str) -> StoreError:
     return StoreError(
-        f"{path} is {what}, not a chatbot conversation store; point chatbot at another file"
+        _(
+            "{path} is {what}, not a chatbot conversation store; point chatbot at another file"
+        ).format(path=path, what=what)
     )
 
 
@@ -86,14 +94,19 @@ def _check_header(path: Path, header: bytes, *, size: int, busy: bool) -> None:
     """
     page_size = _page_size(header)
     if page_size < 512 or page_size & (page_size - 1):
-        raise damaged(path, f"impossible page size {page_size}")
+        raise damaged(path, _("impossible page size {size}").format(size=page_size))
     pages = int.from_bytes(header[28:32], "big")
     # The page count is valid only while the change counter matches bytes 92-95,
     # and a -wal file may hold pages the main file has not received yet.
     if busy or header[24:28] != header[92:96] or pages == 0:
         return
     if size < pages * page_size:
-        raise damaged(path, f"the file is cut short: {size:,} of {pages * page_size:,} bytes")
+        raise damaged(
+            path,
+            _("the file is cut short: {size:,} of {expected:,} bytes").format(
+                size=size, expected=pages * page_size
+            ),
+        )
 
 
 def inspect_existing(path: Path) -> None:
@@ -109,18 +122,24 @@ def inspect_existing(path: Path) -> None:
             header = handle.read(100)
             size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
-        raise StoreError(f"cannot read conversation store {path}: {exc.strerror}") from exc
+        raise StoreError(
+            _("cannot read conversation store {path}: {strerror}").format(
+                path=path, strerror=exc.strerror
+            )
+        ) from exc
     if not header:
         return  # SQLite treats an empty file as a new, empty database
     if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
-        raise foreign(path, "not a SQLite database")
+        raise foreign(path, _("not a SQLite database"))
     busy = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-journal"))
     _check_header(path, header, size=size, busy=busy)
     uri = path.resolve().as_uri() + ("?mode=ro" if busy else "?mode=ro&immutable=1")
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot read conversation store {path}: {exc}") from exc
+        raise StoreError(
+            _("cannot read conversation store {path}: {error}").format(path=path, error=exc)
+        ) from exc
     try:
         application_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
@@ -129,14 +148,16 @@ def inspect_existing(path: Path) -> None:
     except sqlite3.Error as exc:
         if is_damage(exc):
             raise damaged(path, str(exc)) from exc
-        raise StoreError(f"cannot read conversation store {path}: {exc}") from exc
+        raise StoreError(
+            _("cannot read conversation store {path}: {error}").format(path=path, error=exc)
+        ) from exc
     finally:
         conn.close()
     if application_id == APPLICATION_ID:
         if version > schema_version():
             raise newer(path, version)
     elif application_id != 0 or version != 0 or tables:
-        raise foreign(path, "a SQLite database of another program")
+        raise foreign(path, _("a SQLite database of another program"))
 
 
 def create_private(path: Path) -> None:
@@ -147,7 +168,9 @@ def create_private(path: Path) -> None:
         return
     except (OSError, ConfigError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        raise StoreError(f"cannot create conversation store {path}: {reason}") from exc
+        raise StoreError(
+            _("cannot create conversation store {path}: {reason}").format(path=path, reason=reason)
+        ) from exc
     os.close(fd)
 
 
@@ -161,6 +184,8 @@ def tighten_mode(path: Path) -> None:
                     candidate.chmod(mode & 0o700)
                 except OSError as exc:
                     raise StoreError(
-                        f"conversation store {candidate} is readable by others and cannot be "
-                        f"made private: {exc.strerror}"
+                        _(
+                            "conversation store {candidate} is readable by others and cannot be "
+                            "made private: {strerror}"
+                        ).format(candidate=candidate, strerror=exc.strerror)
                     ) from exc

@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from chatbot.errors import StoreError
+from chatbot.i18n import _
 from chatbot.store.attachment_rows import AttachmentDamaged, load_attachments
 from chatbot.store.files import damaged
 from chatbot.store.records import StoredConversation
@@ -69,7 +70,9 @@ def load(
         (conversation_id,),
     ).fetchone()
     if head is None:
-        raise StoreError(f"no conversation {conversation_id}")
+        raise StoreError(
+            _("no conversation {conversation_id}").format(conversation_id=conversation_id)
+        )
     first = 0 if window_tokens is None else _window_start(conn, conversation_id, window_tokens)
     if first:
         # The newest summary before the window stands in for the turns it covers.

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from typing import IO, Literal
 
+from chatbot.i18n import _, parse_answer
 from chatbot.tools.spec import ToolSpec
 
 __all__ = ["Approver", "Asker", "Verdict", "terminal_asker"]
@@ -45,15 +46,18 @@ class Approver:
         if self.ask is None:
             return "no terminal"
         builtin = spec.server is None
-        question = "run? [y/N] " if builtin else "run? [y/N/a = always this tool, this session] "
+        if builtin:
+            question = _("run? [y/N] ")
+        else:
+            question = _("run? [y/N/a = always this tool, this session] ")
         try:
-            answer = self.ask(question).strip().lower()
+            answer = parse_answer(self.ask(question))
         except EOFError:
             return "declined"
-        if answer in ("y", "yes"):
+        if answer == "yes":
             return "run"
         # The shell is asked about every time: "always" is not offered for it.
-        if not builtin and answer in ("a", "always"):
+        if not builtin and answer == "always":
             self.always.add(spec.name)
             return "run"
         return "declined"

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from chatbot.cells import cut
+from chatbot.i18n import _
 from chatbot.render.sanitize import sanitize
 from chatbot.tools.output import visible
 
@@ -40,8 +42,7 @@ def brief_arguments(arguments: Mapping[str, Any] | str, *, limit: int = _BRIEF) 
         text = arguments["command"]
     else:
         text = json.dumps(arguments, ensure_ascii=False, separators=(", ", ": "))
-    flat = " ".join(visible(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return cut(" ".join(visible(text).split()), limit)
 
 
 def progress_text(done: float, total: float | None, message: str | None) -> str:
@@ -90,13 +91,15 @@ class ToolConsole:
         self._close_line()
         if shell:
             command = str(arguments.get("command", ""))
-            self._print(f"⚙ {name} wants to run:", style="bold yellow")
+            self._print(_("⚙ {name} wants to run:").format(name=name), style="bold yellow")
             self._print(f"  {visible(command)}", style="bold")
             return
         shown = json.dumps(arguments, ensure_ascii=False, indent=1)
         if len(shown) > _FULL_ARGUMENTS:
-            shown = shown[:_FULL_ARGUMENTS] + f"… ({len(shown):,} characters in all)"
-        self._print(f"⚙ {name} wants to run with:", style="bold yellow")
+            shown = shown[:_FULL_ARGUMENTS] + _("… ({count:,} characters in all)").format(
+                count=len(shown)
+            )
+        self._print(_("⚙ {name} wants to run with:").format(name=name), style="bold yellow")
         self._print(visible(shown), style="bold")
 
     def start(self, number: int, name: str, brief: str) -> None:
@@ -167,9 +170,12 @@ class ToolConsole:
         """Ctrl-C at the question or while the call ran."""
         self.stop_ticking()
         if self._open:
-            self.finish("cancelled", ok=False)
+            self.finish(_("cancelled"), ok=False)
         else:
-            self._print(f"⚙ #{number} {name} → cancelled", style="yellow")
+            self._print(
+                _("⚙ #{number} {name} → cancelled").format(number=number, name=name),
+                style="yellow",
+            )
 
     def line(self, number: int, name: str, brief: str, outcome: str) -> None:
         """A call that did not run (refused, bad arguments …), in one line."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from chatbot.api.events import ToolCall
 from chatbot.conversation.messages import Message, ReplyStatus
 from chatbot.conversation.tool_turns import tool_message
+from chatbot.i18n import _
 from chatbot.render import ReplyRenderer
 from chatbot.settings.personas import Persona
 from chatbot.settings.tool_config import ToolSettings
@@ -107,8 +108,10 @@ class Toolbox:
     def refused(self, *, model: str, reason: str) -> None:
         self.memory.remember(self.server_url, model)
         self.console.notice(
-            f"{reason}: asking again without tools (remembered for this server and model; "
-            "/tools on tries them again)"
+            _(
+                "{reason}: asking again without tools (remembered for this server and model; "
+                "/tools on tries them again)"
+            ).format(reason=reason)
         )
 
     def close(self) -> None:
@@ -134,11 +137,13 @@ class Toolbox:
         if not any(_uses_server(persona.tools, state.config.name) for state in hub.states()):
             return
         self._waited = True
-        self.console.hint("waiting for the MCP servers to start…")
+        self.console.hint(_("waiting for the MCP servers to start…"))
         if not hub.wait_started(self._start_wait):
             self.console.notice(
-                "some MCP servers are still starting: going on without them for now "
-                "(their tools come when they are ready)"
+                _(
+                    "some MCP servers are still starting: going on without them for now "
+                    "(their tools come when they are ready)"
+                )
             )
         self.show_notices()
 
@@ -168,12 +173,14 @@ class Toolbox:
         spec = self._offered.get(call.name)
         if spec is None:
             names = ", ".join(self._offered) or "none"
-            self.console.line(number, call.name or "?", "", "no such tool")
+            self.console.line(number, call.name or "?", "", _("no such tool"))
             return tool_message(call, f"error: there is no tool {call.name!r} (tools: {names})")
         try:
             arguments = parse_arguments(call.arguments, spec.parameters)
         except ArgumentError as exc:
-            self.console.line(number, spec.name, brief_arguments(call.arguments), "bad arguments")
+            self.console.line(
+                number, spec.name, brief_arguments(call.arguments), _("bad arguments")
+            )
             return tool_message(call, f"error: {exc}")
         brief = brief_arguments(arguments)
         if spec is SHELL_SPEC:
@@ -181,7 +188,12 @@ class Toolbox:
 
             elevated = elevation_in(str(arguments["command"]))
             if elevated is not None:
-                self.console.line(number, spec.name, brief, f"refused: it uses {elevated}")
+                self.console.line(
+                    number,
+                    spec.name,
+                    brief,
+                    _("refused: it uses {command}").format(command=elevated),
+                )
                 return tool_message(
                     call,
                     f"refused: this tool never runs {elevated}. Give the command to the user "
@@ -194,11 +206,11 @@ class Toolbox:
         verdict = self.approver.decide(spec, trusted=trusted)
         if verdict == "no terminal":
             self.console.line(
-                number, spec.name, brief, "refused: no terminal to ask (--yes allows it)"
+                number, spec.name, brief, _("refused: no terminal to ask (--yes allows it)")
             )
             return tool_message(call, _NO_TERMINAL, status=ReplyStatus.DECLINED)
         if verdict == "declined":
-            self.console.line(number, spec.name, brief, "declined")
+            self.console.line(number, spec.name, brief, _("declined"))
             return tool_message(
                 call,
                 "the user declined to run this call; do not run it again unless they ask",
@@ -214,10 +226,12 @@ class Toolbox:
         size = size_text(len(content.encode("utf-8")))
         if total > OUTPUT_LIMIT:
             # Most of it was left out: the model and /tool see the head and the tail.
-            size = f"{size} kept of {size_text(total)}"
-        self.console.finish(
-            f"{size} in {took:.1f}s" if ok else f"error ({size}) in {took:.1f}s", ok=ok
-        )
+            size = _("{size} kept of {total}").format(size=size, total=size_text(total))
+        if ok:
+            outcome = _("{size} in {seconds:.1f}s").format(size=size, seconds=took)
+        else:
+            outcome = _("error ({size}) in {seconds:.1f}s").format(size=size, seconds=took)
+        self.console.finish(outcome, ok=ok)
         return tool_message(call, content)
 
     def _execute(self, spec: ToolSpec, arguments: dict[str, Any]) -> tuple[str, bool, int]:

@@ -105,7 +105,7 @@ def test_file_clear_drops_them(
 
     step = harness.step("/file a.txt\r/file clear\rplain question\r")
 
-    assert "dropped 1 attachment(s)" in plain(step.notices)
+    assert "dropped 1 attachment" in plain(step.notices)
     assert last_user(server) == "plain question"
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "COLUMNS",
     "ROWS",
     "TOOLBAR",
+    "TOOLBAR_JA",
     "Terminal",
     "has_colour",
     "strip_ansi",
@@ -37,6 +38,8 @@ __all__ = [
 ROWS, COLUMNS = 30, 100
 #: The end of the bottom toolbar, drawn whenever the prompt is ready for input.
 TOOLBAR = re.compile(r"session ~?[\d,]+ tokens")
+#: The same, when the chatbot speaks Japanese.
+TOOLBAR_JA = re.compile(r"累計 ~?[\d,]+ トークン")
 _CPR_REQUEST = "\x1b[6n"
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 _SGR = re.compile(r"\x1b\[([0-9;]*)m")
@@ -78,14 +81,23 @@ class Terminal:
     As a context manager it kills the process on the way out if it is still running.
     """
 
-    def __init__(self, *args: str, env: Mapping[str, str], cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        *args: str,
+        env: Mapping[str, str],
+        cwd: Path | None = None,
+        columns: int = COLUMNS,
+        toolbar: re.Pattern[str] = TOOLBAR,
+    ) -> None:
         self.transcript = io.StringIO()
+        self.columns = columns
+        self.toolbar = toolbar
         self.child = pexpect.spawn(
             chatbot_executable(),
             list(args),
             env=dict(env),
             cwd=str(cwd) if cwd else None,
-            dimensions=(ROWS, COLUMNS),
+            dimensions=(ROWS, columns),
             encoding="utf-8",
             codec_errors="replace",
             timeout=_EXPECT_SECONDS,
@@ -114,7 +126,7 @@ class Terminal:
 
     def wait_for_prompt(self, *, timeout: float = _EXPECT_SECONDS) -> str:
         """Wait until the prompt and its toolbar are drawn; returns the toolbar text."""
-        drawn = self.expect(TOOLBAR, timeout=timeout)
+        drawn = self.expect(self.toolbar, timeout=timeout)
         return drawn.rsplit("\n", 1)[-1]
 
     def send_line(self, text: str) -> None:

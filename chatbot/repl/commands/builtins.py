@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from chatbot.cells import cell_width, pad, wrap
 from chatbot.conversation.attachments import format_size
 from chatbot.conversation.session import ChatSession
 from chatbot.errors import ChatbotError, ClipboardUnavailable
+from chatbot.i18n import _, gettext, ngettext
 from chatbot.render.sanitize import sanitize
 from chatbot.repl.codeblocks import code_blocks
 from chatbot.repl.commands.registry import (
@@ -39,8 +41,8 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
     """The commands every chat has."""
     registry = CommandRegistry()
 
-    @registry.add("help", usage="/help", help="show commands and keys")
-    def _help(ctx: CommandContext, _: str) -> None:
+    @registry.add("help", usage="/help", help=_("show commands and keys"))
+    def _help(ctx: CommandContext, _argument: str) -> None:
         from rich.table import Table
         from rich.text import Text
 
@@ -51,17 +53,21 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
             # Text, not markup: "[show|fold|hide]" would read as a style tag and vanish.
             table.add_row(Text(command.usage), Text(command.help))
         ctx.console.print(table)
-        ctx.notices.hint(
+        keys = _(
             "Keys: Enter sends; Alt-Enter (or Esc then Enter, or Ctrl-J) adds a new line; "
             "pasted text stays one message; Ctrl-X Ctrl-E edits the input in $EDITOR; "
             "Tab completes commands, and file paths after /file; Up recalls earlier input; "
             "Ctrl-C clears the line or stops a reply; Ctrl-D or /exit quits."
         )
+        # Wrapped here, by cells and between words (or Japanese characters), not by the
+        # terminal in the middle of a word.
+        for line in wrap(keys, ctx.console.width):
+            ctx.notices.hint(line)
 
     @registry.add(
         "persona",
-        usage="/persona [NAME]",
-        help="switch persona (keeps the history), or list them",
+        usage=_("/persona [NAME]"),
+        help=_("switch persona (keeps the history), or list them"),
         arguments=personas.names,
     )
     def _persona(ctx: CommandContext, argument: str) -> None:
@@ -69,93 +75,109 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
             current = ctx.session.persona.name
             for persona in ctx.personas:
                 marker = "*" if persona.name == current else " "
-                ctx.notices.plain(f"{marker} {persona.name:<20} {persona.description}")
+                description = gettext(persona.description) if persona.description else ""
+                ctx.notices.plain(f"{marker} {pad(persona.name, 20)} {description}")
             return
         persona = ctx.personas.get(argument)
         ctx.session.switch_persona(persona)
         params = ctx.session.params
-        ctx.notices.info(f"persona: {persona.name} (model {params.model})")
+        ctx.notices.info(
+            _("persona: {name} (model {model})").format(name=persona.name, model=params.model)
+        )
         if persona.greeting:
-            ctx.notices.hint(persona.greeting)
+            ctx.notices.hint(gettext(persona.greeting))
 
-    @registry.add("system", usage="/system TEXT", help="use TEXT as an ad-hoc system prompt")
+    @registry.add("system", usage=_("/system TEXT"), help=_("use TEXT as an ad-hoc system prompt"))
     def _system(ctx: CommandContext, argument: str) -> None:
         if not argument:
             ctx.notices.plain(ctx.session.conversation.system_prompt)
             return
         ctx.session.switch_persona(ctx.personas.ad_hoc(argument, base=ctx.session.persona))
-        ctx.notices.info("system prompt set (persona: custom)")
+        ctx.notices.info(_("system prompt set (persona: custom)"))
 
-    @registry.add("model", usage="/model [NAME]", help="switch model, or show it and the server's")
+    @registry.add(
+        "model", usage=_("/model [NAME]"), help=_("switch model, or show it and the server's")
+    )
     def _model(ctx: CommandContext, argument: str) -> None:
         if argument:
             ctx.session.set_model(argument)
-            ctx.notices.info(f"model: {argument}")
+            ctx.notices.info(_("model: {model}").format(model=argument))
             return
-        ctx.notices.plain(f"model: {ctx.session.params.model}")
+        ctx.notices.plain(_("model: {model}").format(model=ctx.session.params.model))
         available = ctx.session.backend.list_models()
         if available:
-            ctx.notices.hint("available: " + ", ".join(available[:40]))
+            ctx.notices.hint(_("available: {models}").format(models=", ".join(available[:40])))
 
-    @registry.add("clear", usage="/clear", help="start a new conversation")
-    def _clear(ctx: CommandContext, _: str) -> None:
+    @registry.add("clear", usage="/clear", help=_("start a new conversation"))
+    def _clear(ctx: CommandContext, _argument: str) -> None:
         ctx.session.clear()
-        ctx.notices.info("new conversation")
+        ctx.notices.info(_("new conversation"))
 
     @registry.add(
         "retry",
         usage="/retry",
-        help="regenerate the last reply (also one that was cut, empty or failed)",
+        help=_("regenerate the last reply (also one that was cut, empty or failed)"),
     )
-    def _retry(ctx: CommandContext, _: str) -> None:
+    def _retry(ctx: CommandContext, _argument: str) -> None:
         ctx.run_turn(lambda renderer: ctx.session.retry(renderer=renderer))
 
     @registry.add(
         "continue",
         usage="/continue",
-        help="ask the model to go on after a cut reply (max_tokens, or a stream that stopped)",
+        help=_("ask the model to go on after a cut reply (max_tokens, or a stream that stopped)"),
     )
-    def _continue(ctx: CommandContext, _: str) -> None:
+    def _continue(ctx: CommandContext, _argument: str) -> None:
         if ctx.session.conversation.last_reply() is None:
-            raise ChatbotError("there is no reply to continue yet")
+            raise ChatbotError(_("there is no reply to continue yet"))
         # No new search: the continuation goes on from the same passages.
         ctx.run_turn(
             lambda renderer: ctx.session.send(CONTINUE_PROMPT, renderer=renderer, look_up=False)
         )
 
-    @registry.add("undo", usage="/undo", help="drop the last question and its reply")
-    def _undo(ctx: CommandContext, _: str) -> None:
+    @registry.add("undo", usage="/undo", help=_("drop the last question and its reply"))
+    def _undo(ctx: CommandContext, _argument: str) -> None:
         removed = ctx.session.undo()
         if not removed:
-            ctx.notices.hint("nothing to undo")
+            ctx.notices.hint(_("nothing to undo"))
         else:
-            ctx.notices.info(f"removed the last exchange ({len(removed)} messages)")
+            ctx.notices.info(
+                ngettext(
+                    "removed the last exchange ({count} message)",
+                    "removed the last exchange ({count} messages)",
+                    len(removed),
+                ).format(count=len(removed))
+            )
 
     @registry.add(
         "compact",
         usage="/compact",
-        help="summarise all but the last two turns to free the context",
+        help=_("summarise all but the last two turns to free the context"),
     )
-    def _compact(ctx: CommandContext, _: str) -> None:
+    def _compact(ctx: CommandContext, _argument: str) -> None:
         from chatbot.errors import CompactionFailed
 
-        ctx.notices.hint("summarising…")
+        ctx.notices.hint(_("summarising…"))
         try:
             turns = ctx.session.compact()
         except CompactionFailed as exc:
-            raise ChatbotError(f"could not summarise: {exc}") from None
+            raise ChatbotError(_("could not summarise: {reason}").format(reason=exc)) from None
         if turns:
             ctx.notices.info(
-                f"summarised {turns} turn(s); the summary now stands in for them "
-                "(the originals stay in the store and exports)"
+                ngettext(
+                    "summarised {count} turn; the summary now stands in for it "
+                    "(the original stays in the store and exports)",
+                    "summarised {count} turns; the summary now stands in for them "
+                    "(the originals stay in the store and exports)",
+                    turns,
+                ).format(count=turns)
             )
         else:
-            ctx.notices.hint("nothing to summarise yet")
+            ctx.notices.hint(_("nothing to summarise yet"))
 
     @registry.add(
-        "usage", usage="/usage", help="tokens and cost: this session, today and this month"
+        "usage", usage="/usage", help=_("tokens and cost: this session, today and this month")
     )
-    def _usage(ctx: CommandContext, _: str) -> None:
+    def _usage(ctx: CommandContext, _argument: str) -> None:
         from datetime import datetime
 
         for line in usage_lines(ctx.session, now=datetime.now()):
@@ -164,45 +186,49 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
     @registry.add(
         "copy",
         usage="/copy [N]",
-        help="copy the last answer (not its thinking), or code block N (over SSH: OSC 52)",
+        help=_("copy the last answer (not its thinking), or code block N (over SSH: OSC 52)"),
     )
     def _copy(ctx: CommandContext, argument: str) -> None:
         reply = ctx.session.conversation.last_reply()
         if reply is None or not reply.content:
-            ctx.notices.hint("no reply to copy yet")
+            ctx.notices.hint(_("no reply to copy yet"))
             return
         # What was shown: a reply's escape sequences never reach the clipboard either.
         content = sanitize(reply.content)
         text = content
-        what = "the last reply"
+        what = _("the last reply")
         if argument:
             blocks = code_blocks(content)
             if not argument.isdigit() or not 1 <= int(argument) <= len(blocks):
                 count = len(blocks)
                 raise ChatbotError(
-                    f"/copy takes a code block number from 1 to {count}"
+                    _("/copy takes a code block number from 1 to {count}").format(count=count)
                     if count
-                    else "the last reply has no code blocks"
+                    else _("the last reply has no code blocks")
                 )
             text = blocks[int(argument) - 1]
-            what = f"code block {argument}"
+            what = _("code block {number}").format(number=argument)
         try:
             how = ctx.copy(text)
         except ClipboardUnavailable as exc:
-            raise ChatbotError(f"cannot copy: {exc}") from None
+            raise ChatbotError(_("cannot copy: {reason}").format(reason=exc)) from None
         size = format_size(len(text.encode("utf-8")))
-        ctx.notices.info(f"copied {what} ({size})" + (f" via {how}" if how else ""))
+        if how:
+            line = _("copied {what} ({size}) via {how}").format(what=what, size=size, how=how)
+        else:
+            line = _("copied {what} ({size})").format(what=what, size=size)
+        ctx.notices.info(line)
 
     from chatbot.repl.commands.think_commands import add_thinking_commands
 
     add_thinking_commands(registry)
 
-    @registry.add("exit", usage="/exit", help="leave (also: exit, quit, Ctrl-D)")
-    def _exit(ctx: CommandContext, _: str) -> None:
+    @registry.add("exit", usage="/exit", help=_("leave (also: exit, quit, Ctrl-D)"))
+    def _exit(ctx: CommandContext, _argument: str) -> None:
         raise Exit
 
     registry.commands["quit"] = Command(
-        name="quit", usage="/quit", help="leave", handler=registry.commands["exit"].handler
+        name="quit", usage="/quit", help=_("leave"), handler=registry.commands["exit"].handler
     )
     from chatbot.repl.commands.compose_commands import add_compose_commands
 
@@ -226,14 +252,16 @@ def usage_lines(session: ChatSession, *, now: datetime) -> list[str]:
     prices = session.config.prices
     # The server did not report the last request's usage: the totals are incomplete.
     estimated = usage.estimated_requests > 0
-    rows: list[_Row] = [("", "model", "prompt", "completion", "cost")]
+    rows: list[_Row] = [("", _("model"), _("prompt"), _("completion"), _("cost"))]
     session_tokens = {model: (p, c) for model, (p, c) in usage.by_model.items()}
     if not session_tokens and usage.requests:
-        rows.append(("this session", session.params.model, "", "", "not reported by the server"))
+        rows.append(
+            (_("this session"), session.params.model, "", "", _("not reported by the server"))
+        )
     else:
-        rows += _usage_rows("this session", session_tokens, prices=prices, estimated=estimated)
+        rows += _usage_rows(_("this session"), session_tokens, prices=prices, estimated=estimated)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    periods = (("today", midnight), ("this month", midnight.replace(day=1)))
+    periods = ((_("today"), midnight), (_("this month"), midnight.replace(day=1)))
     kept = True
     for label, start in periods:
         history = session.journal.usage_since(since=start.timestamp())
@@ -243,11 +271,13 @@ def usage_lines(session: ChatSession, *, now: datetime) -> list[str]:
         rows += _usage_rows(label, history, prices=prices, estimated=False)
     lines = _aligned(rows)
     if not kept:
-        lines.append("today and this month: not kept (--no-store)")
+        lines.append(_("today and this month: not kept (--no-store)"))
     if usage.thinking_tokens:
         mark = "~" if usage.thinking_estimated else ""
         lines.append(
-            f"thinking: {mark}{usage.thinking_tokens:,} of this session's completion tokens"
+            _("thinking: {mark}{tokens:,} of this session's completion tokens").format(
+                mark=mark, tokens=usage.thinking_tokens
+            )
         )
     lines.append(_context_line(session))
     from chatbot.repl.commands.knowledge_commands import knowledge_status
@@ -266,7 +296,7 @@ def _usage_rows(
     estimated: bool,
 ) -> list[_Row]:
     if not tokens:
-        return [(label, "nothing yet", "", "", "")]
+        return [(label, _("nothing yet"), "", "", "")]
     mark = "~" if estimated else ""
     rows: list[_Row] = []
     for model, (prompt, completion) in tokens.items():
@@ -277,20 +307,20 @@ def _usage_rows(
                 model,
                 f"{mark}{prompt:,}",
                 f"{mark}{completion:,}",
-                "no price known" if cost.unpriced else mark + format_dollars(cost.dollars),
+                _("no price known") if cost.unpriced else mark + format_dollars(cost.dollars),
             )
         )
     if len(tokens) > 1:
         total = cost_of(tokens, prices=prices)
         if len(total.unpriced) == len(tokens):
-            shown = "no price known"
+            shown = _("no price known")
         else:
             # Models without a price are missing from the sum: it is a lower bound.
             shown = ("≥" if total.unpriced else mark) + format_dollars(total.dollars)
         rows.append(
             (
                 "",
-                "all models",
+                _("all models"),
                 f"{mark}{sum(p for p, _ in tokens.values()):,}",
                 f"{mark}{sum(c for _, c in tokens.values()):,}",
                 shown,
@@ -301,14 +331,14 @@ def _usage_rows(
 
 def _aligned(rows: list[_Row]) -> list[str]:
     """Columns padded to their widest cell; token counts right-aligned."""
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    widths = [max(cell_width(row[i]) for row in rows) for i in range(5)]
     lines = []
     for row in rows:
         cells = [
-            row[0].ljust(widths[0]),
-            row[1].ljust(widths[1]),
-            row[2].rjust(widths[2]),
-            row[3].rjust(widths[3]),
+            pad(row[0], widths[0]),
+            pad(row[1], widths[1]),
+            pad(row[2], widths[2], right=True),
+            pad(row[3], widths[3], right=True),
             row[4],
         ]
         lines.append("  ".join(cells).rstrip())
@@ -317,11 +347,21 @@ def _aligned(rows: list[_Row]) -> list[str]:
 
 def _context_line(session: ChatSession) -> str:
     fill = session.context_fill()
-    when = "in the last request" if fill.measured else "for the next request"
-    line = (
-        f"context: {fill.mark}{fill.tokens:,} of {fill.window:,} tokens {when} "
-        f"({fill.fraction:.0%})"
+    if fill.measured:
+        line = _(
+            "context: {mark}{tokens:,} of {window:,} tokens in the last request ({fraction:.0%})"
+        )
+    else:
+        line = _(
+            "context: {mark}{tokens:,} of {window:,} tokens for the next request ({fraction:.0%})"
+        )
+    line = line.format(
+        mark=fill.mark, tokens=fill.tokens, window=fill.window, fraction=fill.fraction
     )
     if session.dropped_turns:
-        line += f", {session.dropped_turns} oldest turns left out"
+        line += ngettext(
+            ", {count} oldest turn left out",
+            ", {count} oldest turns left out",
+            session.dropped_turns,
+        ).format(count=session.dropped_turns)
     return line

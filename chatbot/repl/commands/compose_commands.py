@@ -8,6 +8,7 @@ from pathlib import Path
 from chatbot.conversation.attachments import AttachmentKind
 from chatbot.conversation.compose import attach_files, room_for_message
 from chatbot.errors import ChatbotError
+from chatbot.i18n import _, ngettext, quote
 from chatbot.repl.commands.registry import CommandContext, CommandRegistry
 
 __all__ = ["add_compose_commands", "split_paths"]
@@ -24,7 +25,9 @@ def split_paths(argument: str) -> list[Path]:
     try:
         words = shlex.split(argument)
     except ValueError:
-        raise ChatbotError(f"/file: a quote is not closed in {argument!r}") from None
+        raise ChatbotError(
+            _("/file: a quote is not closed in {text}").format(text=quote(argument))
+        ) from None
     return [Path(word).expanduser() for word in words]
 
 
@@ -33,8 +36,8 @@ def add_compose_commands(registry: CommandRegistry) -> None:
 
     @registry.add(
         "file",
-        usage="/file [PATH ...|clear]",
-        help="attach text files or images to your next message; alone, list them",
+        usage=_("/file [PATH ...|clear]"),
+        help=_("attach text files or images to your next message; alone, list them"),
         paths=True,
     )
     def _file(ctx: CommandContext, argument: str) -> None:
@@ -43,18 +46,28 @@ def add_compose_commands(registry: CommandRegistry) -> None:
         if not argument:
             if not attached:
                 ctx.notices.hint(
-                    "nothing attached (/file PATH attaches a file to your next message)"
+                    _("nothing attached (/file PATH attaches a file to your next message)")
                 )
                 return
             for file in attached:
                 kind = "" if file.kind is AttachmentKind.TEXT else f" ({file.mime})"
-                ctx.notices.plain(f"{file.name}{kind} · ~{counter.file_tokens(file):,} tokens")
-            ctx.notices.hint("sent with your next message; /file clear drops them")
+                ctx.notices.plain(
+                    _("{name}{kind} · ~{tokens:,} tokens").format(
+                        name=file.name, kind=kind, tokens=counter.file_tokens(file)
+                    )
+                )
+            ctx.notices.hint(_("sent with your next message; /file clear drops them"))
             return
         if argument == "clear":
             count = len(attached)
             attached.clear()
-            ctx.notices.info(f"dropped {count} attachment(s)" if count else "nothing was attached")
+            ctx.notices.info(
+                ngettext("dropped {count} attachment", "dropped {count} attachments", count).format(
+                    count=count
+                )
+                if count
+                else _("nothing was attached")
+            )
             return
         # All or nothing: the first file that cannot be attached stops the others.
         new = attach_files(split_paths(argument), session=ctx.session)
@@ -65,19 +78,21 @@ def add_compose_commands(registry: CommandRegistry) -> None:
         room = room_for_message(ctx.session)
         if len(attached) > 1 and total > room:
             ctx.notices.warning(
-                f"together the attachments are about {total:,} tokens, more than the {room:,} "
-                "a message has room for: it would be refused (/file clear to start again)"
+                _(
+                    "together the attachments are about {total:,} tokens, more than the {room:,} "
+                    "a message has room for: it would be refused (/file clear to start again)"
+                ).format(total=total, room=room)
             )
 
     @registry.add(
         "edit",
-        usage="/edit [TEXT]",
-        help="write your next message in $VISUAL/$EDITOR (also Ctrl-X Ctrl-E at the prompt)",
+        usage=_("/edit [TEXT]"),
+        help=_("write your next message in $VISUAL/$EDITOR (also Ctrl-X Ctrl-E at the prompt)"),
     )
     def _edit(ctx: CommandContext, argument: str) -> None:
         text = ctx.edit(argument)
         if not text.strip():
-            ctx.notices.hint("the editor left nothing to send")
+            ctx.notices.hint(_("the editor left nothing to send"))
             return
         # Not sent yet: it comes back at the prompt, to send with Enter or edit further.
         ctx.next_input = text

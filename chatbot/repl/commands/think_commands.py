@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from chatbot.conversation.thought_tokens import thinking_tokens
 from chatbot.errors import ChatbotError
+from chatbot.i18n import N_, _, gettext, or_list, quote
 from chatbot.render.sanitize import sanitize
 from chatbot.settings.limits import THINK_MODES
 
@@ -15,11 +16,10 @@ if TYPE_CHECKING:
 __all__ = ["add_thinking_commands"]
 
 _MODES = "|".join(THINK_MODES)
-_CHOICES = ", ".join(THINK_MODES[:-1]) + " or " + THINK_MODES[-1]
 _MEANING = {
-    "show": "shown in full, dim, before each answer",
-    "fold": "shown live, then folded to one line when the answer starts",
-    "hide": "hidden (only a timer while the model thinks)",
+    "show": N_("shown in full, dim, before each answer"),
+    "fold": N_("shown live, then folded to one line when the answer starts"),
+    "hide": N_("hidden (only a timer while the model thinks)"),
 }
 
 
@@ -29,28 +29,36 @@ def add_thinking_commands(registry: CommandRegistry) -> None:
     @registry.add(
         "think",
         usage=f"/think [{_MODES}]",
-        help="how a reasoning model's thinking is shown (default fold)",
+        help=_("how a reasoning model's thinking is shown (default fold)"),
         arguments=lambda: list(THINK_MODES),
     )
     def _think(ctx: CommandContext, argument: str) -> None:
         session = ctx.session
         if argument:
             if argument.lower() not in THINK_MODES:
-                raise ChatbotError(f"/think takes {_CHOICES}, got {argument!r}")
+                raise ChatbotError(
+                    _("/think takes {choices}, got {value}").format(
+                        choices=or_list(THINK_MODES), value=quote(argument)
+                    )
+                )
             session.config = session.config.with_think(argument.lower())
         mode = session.config.think_for(session.persona)
-        ctx.notices.info(f"thinking: {mode} ({_MEANING[mode]})")
+        ctx.notices.info(
+            _("thinking: {mode} ({meaning})").format(mode=mode, meaning=gettext(_MEANING[mode]))
+        )
 
-    @registry.add("thinking", usage="/thinking", help="print the last reply's full thinking")
-    def _thinking(ctx: CommandContext, _: str) -> None:
+    @registry.add("thinking", usage="/thinking", help=_("print the last reply's full thinking"))
+    def _thinking(ctx: CommandContext, _argument: str) -> None:
         from rich.text import Text
 
         reply = ctx.session.conversation.last_reply()
         if reply is None or not reply.thinking.strip():
-            ctx.notices.hint("the last reply has no thinking" if reply else "no reply yet")
+            ctx.notices.hint(_("the last reply has no thinking") if reply else _("no reply yet"))
             return
         tokens, exact = thinking_tokens(reply, ctx.session.counter)
         ctx.notices.hint(
-            f"thinking before the last reply ({'' if exact else '~'}{tokens:,} tokens):"
+            _("thinking before the last reply ({mark}{tokens:,} tokens):").format(
+                mark="" if exact else "~", tokens=tokens
+            )
         )
         ctx.console.print(Text(sanitize(reply.thinking), style="dim"))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from chatbot.cells import cut
 from chatbot.conversation.messages import ReplyStatus
 from chatbot.conversation.tool_turns import numbered_results
 from chatbot.errors import ChatbotError
+from chatbot.i18n import N_, _, gettext
 from chatbot.render.sanitize import sanitize
 from chatbot.repl.commands.registry import CommandContext, CommandRegistry
 from chatbot.settings.personas import Persona
@@ -14,10 +16,12 @@ from chatbot.tools.toolbox import Toolbox, selects
 __all__ = ["add_tool_commands", "tool_status_lines"]
 
 _STATUS_WORDS = {
-    ReplyStatus.DECLINED: "not run",
-    ReplyStatus.INTERRUPTED: "cancelled",
-    ReplyStatus.SKIPPED: "not run (round limit)",
+    ReplyStatus.DECLINED: N_("not run"),
+    ReplyStatus.INTERRUPTED: N_("cancelled"),
+    ReplyStatus.SKIPPED: N_("not run (round limit)"),
 }
+#: An MCP server's states (chatbot.tools.mcp_hub), shown translated by /tools.
+_SERVER_STATES = (N_("starting"), N_("ready"), N_("stopped"), N_("failed"))
 
 
 def add_tool_commands(registry: CommandRegistry, *, toolbox: Toolbox) -> None:
@@ -26,7 +30,7 @@ def add_tool_commands(registry: CommandRegistry, *, toolbox: Toolbox) -> None:
     @registry.add(
         "tools",
         usage="/tools [on|off]",
-        help="list tools and MCP servers with their state, or switch tools on or off",
+        help=_("list tools and MCP servers with their state, or switch tools on or off"),
         arguments=lambda: ["on", "off"],
     )
     def _tools(ctx: CommandContext, argument: str) -> None:
@@ -35,13 +39,17 @@ def add_tool_commands(registry: CommandRegistry, *, toolbox: Toolbox) -> None:
         if word == "on":
             toolbox.enabled = True
             retry = toolbox.memory.forget(toolbox.server_url, model)
-            again = " (and offered to this server again)" if retry else ""
-            ctx.notices.info(f"tools on: the model may ask to use them{again}")
+            if retry:
+                ctx.notices.info(
+                    _("tools on: the model may ask to use them (and offered to this server again)")
+                )
+            else:
+                ctx.notices.info(_("tools on: the model may ask to use them"))
         elif word == "off":
             toolbox.enabled = False
-            ctx.notices.info("tools off: the model is offered none until /tools on")
+            ctx.notices.info(_("tools off: the model is offered none until /tools on"))
         elif word:
-            raise ChatbotError("/tools takes on or off, or nothing to list the tools")
+            raise ChatbotError(_("/tools takes on or off, or nothing to list the tools"))
         else:
             if toolbox.hub is not None:
                 toolbox.hub.refresh()
@@ -52,17 +60,23 @@ def add_tool_commands(registry: CommandRegistry, *, toolbox: Toolbox) -> None:
             for line in lines:
                 ctx.notices.plain(line)
 
-    @registry.add("tool", usage="/tool N", help="show the full result of tool call N")
+    @registry.add("tool", usage="/tool N", help=_("show the full result of tool call N"))
     def _tool(ctx: CommandContext, argument: str) -> None:
         results = numbered_results(ctx.session.conversation.messages)
         if not results:
-            ctx.notices.hint("no tool calls in this conversation yet")
+            ctx.notices.hint(_("no tool calls in this conversation yet"))
             return
         if not argument.isdigit() or not 1 <= int(argument) <= len(results):
-            raise ChatbotError(f"/tool takes a call number from 1 to {len(results)}")
+            raise ChatbotError(
+                _("/tool takes a call number from 1 to {count}").format(count=len(results))
+            )
         result = results[int(argument) - 1]
-        state = _STATUS_WORDS.get(result.status, "result")
-        ctx.notices.info(f"#{argument} {result.tool_name or 'tool'}: {state}")
+        state = gettext(_STATUS_WORDS.get(result.status, N_("result")))
+        ctx.notices.info(
+            _("#{number} {tool}: {state}").format(
+                number=argument, tool=result.tool_name or _("tool"), state=state
+            )
+        )
         from rich.text import Text
 
         ctx.console.print(Text(sanitize(result.content)), soft_wrap=True)
@@ -77,38 +91,50 @@ def tool_status_lines(
     with an ellipsis; a tool the model is not offered says why.
     """
     if not toolbox.enabled:
-        lines = ["tools: off for this session (/tools on to offer them again)"]
+        lines = [_("tools: off for this session (/tools on to offer them again)")]
     elif toolbox.memory.unsupported(toolbox.server_url, model):
         lines = [
-            f"tools: this server said {model} takes no tools, so none are offered "
-            "(/tools on tries again)"
+            _(
+                "tools: this server said {model} takes no tools, so none are offered "
+                "(/tools on tries again)"
+            ).format(model=model)
         ]
     else:
-        lines = ["tools: on (/tools off stops offering them)"]
-    chosen = "every MCP server" if persona.tools is None else ", ".join(persona.tools) or "none"
-    lines.append(f"persona {persona.name} uses: {chosen}")
-    shell = "on, asks before every command" if selects(persona.tools, SHELL_SPEC) else "off"
-    if toolbox.approver.assume_yes:
-        shell = shell.replace("asks before every command", "runs without asking (--yes)")
-    lines.append(f"  shell (built-in): {shell}")
+        lines = [_("tools: on (/tools off stops offering them)")]
+    if persona.tools is None:
+        chosen = _("every MCP server")
+    else:
+        chosen = ", ".join(persona.tools) or _("none")
+    lines.append(_("persona {name} uses: {tools}").format(name=persona.name, tools=chosen))
+    if not selects(persona.tools, SHELL_SPEC):
+        shell = _("off")
+    elif toolbox.approver.assume_yes:
+        shell = _("on, runs without asking (--yes)")
+    else:
+        shell = _("on, asks before every command")
+    lines.append(_("  shell (built-in): {state}").format(state=shell))
     hub = toolbox.hub
     if hub is None:
-        lines.append("  no MCP servers configured ([mcp_servers.NAME] in config.toml)")
+        lines.append(_("  no MCP servers configured ([mcp_servers.NAME] in config.toml)"))
         return lines
     for state in hub.states():
         config = state.config
         where = config.url or " ".join([config.command or "", *config.args])
-        asks = "trusted" if config.trust else "asks first"
-        status = state.status + (f": {state.detail}" if state.detail else "")
+        asks = _("trusted") if config.trust else _("asks first")
+        status = gettext(state.status) + (f": {state.detail}" if state.detail else "")
         transport = _transport_words(state.transport) or config.transport
-        lines.append(f"  {config.name} ({transport}, {asks}): {status}")
+        lines.append(
+            _("  {name} ({transport}, {asks}): {status}").format(
+                name=config.name, transport=transport, asks=asks, status=status
+            )
+        )
         lines.append(_fitted(f"      {where}", width))
         for spec in state.tools:
             if spec.unavailable:
                 lines.append(_fitted(f"      {spec.name} ({spec.unavailable})", width))
                 continue
-            used = "" if selects(persona.tools, spec) else " (not for this persona)"
-            always = " (always)" if spec.name in toolbox.approver.always else ""
+            used = "" if selects(persona.tools, spec) else _(" (not for this persona)")
+            always = _(" (always)") if spec.name in toolbox.approver.always else ""
             head = f"      {spec.name}{used}{always}"
             description = " ".join(spec.description.split())
             lines.append(_fitted(f"{head}  {description}" if description else head, width))
@@ -123,7 +149,5 @@ def _transport_words(transport: str) -> str:
 
 
 def _fitted(line: str, width: int) -> str:
-    """``line`` cut to ``width`` columns with an ellipsis (the terminal would wrap it)."""
-    if len(line) <= width or width < 20:
-        return line
-    return line[: width - 1].rstrip() + "…"
+    """``line`` cut to ``width`` cells with an ellipsis (the terminal would wrap it)."""
+    return line if width < 20 else cut(line, width)

@@ -1,0 +1,186 @@
+"""The language the program speaks: ``_()`` and ``ngettext()`` over the shipped catalogues.
+
+Every line shown to a person goes through :func:`_` (or :func:`ngettext` when it
+counts something). Messages are English in the source; a compiled gettext
+catalogue (``chatbot/locale/LANG/LC_MESSAGES/chatbot.mo``, built from the ``.po``
+beside it) supplies the translation. Placeholders are ``str.format`` fields with
+names, so a translation can put them in any order::
+
+    _("removed {count} messages").format(count=n)
+
+The language is chosen once per run (:func:`choose_language`, :func:`set_language`);
+the catalogue is read at the first message that needs it, never at import, and
+English needs no catalogue at all. Strings defined at import time are marked
+with :func:`N_` and translated where they are shown.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gettext import NullTranslations
+
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "N_",
+    "_",
+    "choose_language",
+    "current_language",
+    "gettext",
+    "language_of",
+    "ngettext",
+    "or_list",
+    "parse_answer",
+    "quote",
+    "set_language",
+]
+
+#: The languages the program speaks; the first is the one in the source.
+LANGUAGES = ("en", "ja")
+DEFAULT_LANGUAGE = "en"
+#: The gettext domain: the catalogue's file name.
+DOMAIN = "chatbot"
+LOCALE_DIR = Path(__file__).parent / "locale"
+
+#: The locale variables, in the order POSIX consults them for messages.
+_LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
+
+_lock = threading.Lock()
+_language = DEFAULT_LANGUAGE
+#: The loaded catalogue of ``_language``; None until a message needs it.
+_catalogue: NullTranslations | None = None
+
+
+def language_of(value: str | None) -> str | None:
+    """The language a setting or locale name means (``ja_JP.UTF-8`` → "ja"), or None.
+
+    "C", "POSIX" and languages we do not speak mean None: the caller falls back.
+    """
+    if not value:
+        return None
+    code = value.strip().split(".", 1)[0].split("@", 1)[0].replace("-", "_").split("_", 1)[0]
+    code = code.lower()
+    return code if code in LANGUAGES else None
+
+
+def choose_language(environ: Mapping[str, str], *, configured: str | None = None) -> str:
+    """The language for this run: ``CHATBOT_LANG``, else ``configured``, else the locale.
+
+    ``configured`` is ``language`` from ``config.toml``. The locale is the first
+    non-empty of ``LC_ALL``, ``LC_MESSAGES`` and ``LANG``, as for any program.
+    A set value we do not speak (``fr_FR``, ``C``) means English, not the next one.
+    """
+    override = environ.get("CHATBOT_LANG", "").strip()
+    if override:
+        return language_of(override) or DEFAULT_LANGUAGE
+    if configured:
+        return language_of(configured) or DEFAULT_LANGUAGE
+    for name in _LOCALE_VARIABLES:
+        value = environ.get(name, "").strip()
+        if value:
+            return language_of(value) or DEFAULT_LANGUAGE
+    return DEFAULT_LANGUAGE
+
+
+def set_language(language: str) -> None:
+    """Speak ``language`` ("en" or "ja") from now on; its catalogue loads when first needed."""
+    global _language, _catalogue
+    chosen = language if language in LANGUAGES else DEFAULT_LANGUAGE
+    with _lock:
+        if chosen != _language:
+            _language, _catalogue = chosen, None
+
+
+def current_language() -> str:
+    return _language
+
+
+def _translations() -> NullTranslations | None:
+    """The catalogue of the current language, loaded once; None for the source language."""
+    global _catalogue
+    if _language == DEFAULT_LANGUAGE:
+        return None
+    catalogue = _catalogue
+    if catalogue is not None:
+        return catalogue
+    import gettext as stdlib_gettext
+
+    with _lock:
+        if _catalogue is None:
+            # fallback: a missing or unreadable catalogue means English, never an error.
+            try:
+                _catalogue = stdlib_gettext.translation(
+                    DOMAIN, localedir=LOCALE_DIR, languages=[_language], fallback=True
+                )
+            except OSError:
+                _catalogue = stdlib_gettext.NullTranslations()
+        return _catalogue
+
+
+def gettext(message: str) -> str:
+    """``message`` in the current language (itself when there is no translation)."""
+    catalogue = _translations()
+    return message if catalogue is None else catalogue.gettext(message)
+
+
+#: The conventional short name, so extraction tools and readers recognise it.
+_ = gettext
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """The form of a counted message for ``count``; format ``{count}`` in afterwards."""
+    catalogue = _translations()
+    if catalogue is None:
+        return singular if count == 1 else plural
+    return catalogue.ngettext(singular, plural, count)
+
+
+def quote(text: str) -> str:
+    """A name or title quoted the way the language does: ``'notes'``, or 「notes」.
+
+    Escapes stay visible either way (a newline shows as ``\\n``), as ``repr`` shows them.
+    """
+    shown = repr(text)
+    return f"「{shown[1:-1]}」" if _language == "ja" else shown
+
+
+def or_list(words: Sequence[str]) -> str:
+    """ "show, fold or hide": alternatives joined the way the language lists them."""
+    if len(words) <= 1:
+        return "".join(words)
+    return _("{items} or {last}").format(items=_(", ").join(words[:-1]), last=words[-1])
+
+
+#: What a yes/no(/always) question accepts: the English words and letters in every
+#: language, and はい/いいえ, which cannot be mistaken for one another.
+_ANSWERS = {
+    "y": "yes",
+    "yes": "yes",
+    "はい": "yes",
+    "n": "no",
+    "no": "no",
+    "いいえ": "no",
+    "a": "always",
+    "always": "always",
+}
+
+
+def parse_answer(typed: str) -> str | None:
+    """ "yes", "no" or "always" for what was typed at a question; None for anything else.
+
+    Full-width letters (typed with a Japanese input method on) count as the
+    letters they look like.
+    """
+    import unicodedata
+
+    return _ANSWERS.get(unicodedata.normalize("NFKC", typed).strip().lower())
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogue without translating it yet (import-time text)."""
+    return message

@@ -1,0 +1,1 @@
+"""Keeping the message catalogues in step with the code: extract, merge, check, compile."""
