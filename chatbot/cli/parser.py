@@ -210,24 +210,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # -- knowledge bases (issue 21) --------------------------------------------------
     knowledge = parser.add_argument_group(
-        "knowledge bases (make one: chatbot knowledge add NAME PATH...)"
+        _("knowledge bases (make one: chatbot knowledge add NAME PATH...)")
     )
     knowledge.add_argument(
         "--knowledge",
         metavar="NAME",
         action="append",
-        help="answer from this knowledge base: its best passages go with each question and "
-        "the sources are shown after the answer (repeatable; CHATBOT_KNOWLEDGE=a,b)",
+        help=_(
+            "answer from this knowledge base: its best passages go with each question and "
+            "the sources are shown after the answer (repeatable; CHATBOT_KNOWLEDGE=a,b)"
+        ),
     )
     knowledge.add_argument(
-        "--no-knowledge", action="store_true", help="search no knowledge base (not the persona's)"
+        "--no-knowledge",
+        action="store_true",
+        help=_("search no knowledge base (not the persona's)"),
     )
     knowledge.add_argument(
         "--knowledge-share",
         type=_share,
         metavar="SHARE",
-        help="the share of the prompt budget passages may take: 0.05 to 0.9, or 5%% to 90%% "
-        "(default 25%%; CHATBOT_KNOWLEDGE_SHARE)",
+        help=_(
+            "the share of the prompt budget passages may take: 0.05 to 0.9, or 5%% to 90%% "
+            "(default 25%%; CHATBOT_KNOWLEDGE_SHARE)"
+        ),
     )
     parser.add_argument(
         "--usage",

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from chatbot.i18n import _
 from chatbot.settings.personas import Persona
 
 __all__ = [
@@ -186,14 +187,18 @@ def knowledge_lines(references: References | None, sources: Sequence[Source]) ->
     nothing was found; and any note about the search."""
     if references is None:
         return []
-    lines = [f"knowledge: {note}" for note in references.notes]
+    lines = [_("knowledge: {note}").format(note=note) for note in references.notes]
     if not references.searched:
         return lines
     if not sources:
         bases = ", ".join(references.bases)
-        lines.append(f"knowledge: nothing relevant found in {bases}; the model was told so")
+        lines.append(
+            _("knowledge: nothing relevant found in {bases}; the model was told so").format(
+                bases=bases
+            )
+        )
         return lines
-    return lines + [f"source {line}" for line in source_lines(sources)]
+    return lines + [_("source {line}").format(line=line) for line in source_lines(sources)]
 
 
 def source_lines(sources: Sequence[Source]) -> list[str]:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from chatbot.conversation.references import source_lines
 from chatbot.errors import ChatbotError
+from chatbot.i18n import _
 from chatbot.render.sanitize import sanitize
 
 if TYPE_CHECKING:
@@ -22,13 +23,22 @@ def knowledge_status(session: ChatSession) -> str | None:
         return None
     bases = retriever.bases_for(session.persona)
     if not bases:
-        return "knowledge: off (/knowledge NAME to answer from a base)"
-    whose = "" if retriever.chosen is not None else " (the persona's)"
+        return _("knowledge: off (/knowledge NAME to answer from a base)")
     share = retriever.share_for(session.persona)
     budget = session.budget.prompt_tokens
-    return (
-        f"knowledge: {', '.join(bases)}{whose}, passages up to {int(budget * share):,} tokens "
-        f"a question ({share:.0%} of the {budget:,}-token prompt budget)"
+    line = (
+        _(
+            "knowledge: {bases}, passages up to {tokens:,} tokens a question "
+            "({share:.0%} of the {budget:,}-token prompt budget)"
+        )
+        if retriever.chosen is not None
+        else _(
+            "knowledge: {bases} (the persona's), passages up to {tokens:,} tokens a question "
+            "({share:.0%} of the {budget:,}-token prompt budget)"
+        )
+    )
+    return line.format(
+        bases=", ".join(bases), tokens=int(budget * share), share=share, budget=budget
     )
 
 
@@ -38,15 +48,17 @@ def add_knowledge_commands(registry: CommandRegistry) -> None:
     @registry.add(
         "knowledge",
         usage="/knowledge [NAME|off]",
-        help="answer from a knowledge base (several: NAME,NAME), turn it off, or show them",
+        help=_("answer from a knowledge base (several: NAME,NAME), turn it off, or show them"),
     )
     def _knowledge(ctx: CommandContext, argument: str) -> None:
         session = ctx.session
         retriever = session.retriever
         if retriever is None:
             raise ChatbotError(
-                "no knowledge bases yet: make one with chatbot knowledge add NAME PATH, "
-                "then start the chat again"
+                _(
+                    "no knowledge bases yet: make one with chatbot knowledge add NAME PATH, "
+                    "then start the chat again"
+                )
             )
         if argument:
             wanted = [n for n in argument.replace(",", " ").split() if n]
@@ -59,20 +71,24 @@ def add_knowledge_commands(registry: CommandRegistry) -> None:
             ctx.notices.info(status)
         if not argument:
             available = retriever.available()
-            listed = ", ".join(available) if available else "none (chatbot knowledge add NAME PATH)"
-            ctx.notices.hint(f"bases: {listed}; /knowledge NAME, /knowledge off")
+            listed = (
+                ", ".join(available) if available else _("none (chatbot knowledge add NAME PATH)")
+            )
+            ctx.notices.hint(
+                _("bases: {listed}; /knowledge NAME, /knowledge off").format(listed=listed)
+            )
 
     @registry.add(
         "sources",
         usage="/sources",
-        help="the passages the last answer was given, in full, with where each came from",
+        help=_("the passages the last answer was given, in full, with where each came from"),
     )
-    def _sources(ctx: CommandContext, _: str) -> None:
+    def _sources(ctx: CommandContext, _argument: str) -> None:
         from rich.text import Text
 
         reply = ctx.session.conversation.last_reply()
         if reply is None or not reply.sources:
-            ctx.notices.hint("the last answer had no sources" if reply else "no answer yet")
+            ctx.notices.hint(_("the last answer had no sources") if reply else _("no answer yet"))
             return
         for line, source in zip(source_lines(reply.sources), reply.sources, strict=True):
             ctx.notices.info(line.replace(source.where(), source.where(full=True)))
