@@ -28,10 +28,10 @@ def _session(base_url: str, **kwargs: Any) -> ChatSession:
     """A ChatSession with the default persona and config, talking to ``base_url``."""
     from chatbot.api.client import ChatClient
     from chatbot.conversation.session import ChatSession
-    from chatbot.settings.config import resolve_config
+    from chatbot.settings.config import ConfigFlags, resolve_config
     from chatbot.settings.personas import load_personas
 
-    config = resolve_config(flags={"base_url": base_url}, env={"OPENAI_API_KEY": API_KEY})
+    config = resolve_config(flags=ConfigFlags(base_url=base_url), env={"OPENAI_API_KEY": API_KEY})
     client = ChatClient(api_key=API_KEY, base_url=base_url, timeout=60, max_retries=0)
     persona = load_personas().get("default")
     return ChatSession(config=config, persona=persona, backend=client, **kwargs)
@@ -75,6 +75,9 @@ def trim_worker(sizes: Sequence[int]) -> dict[str, Any]:
 
 class _NullRenderer:
     """Takes the reply and shows nothing: the memory run measures the session, not rich."""
+
+    def think(self, text: str) -> None:
+        pass
 
     def feed(self, text: str) -> None:
         pass

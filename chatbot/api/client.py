@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatbot.api.body import NotChatBody, decompressed, events_from_body
 from chatbot.api.debuglog import DebugLog
+from chatbot.api.error_kinds import refuses_tools, server_message
 from chatbot.api.events import (
     ChatRequest,
     Finished,
@@ -22,9 +23,8 @@ from chatbot.api.events import (
     TextDelta,
     UsageReport,
 )
-from chatbot.api.translate import refuses_tools, server_message, translate
+from chatbot.api.translate import translate
 from chatbot.errors import ApiError, ToolsUnsupported
-from chatbot.local.server_log import ServerLog
 from chatbot.secrets import Redactor, StreamScrubber, url_secrets
 
 if TYPE_CHECKING:
@@ -47,9 +47,7 @@ class ChatClient:
         include_usage: bool = True,
         redact: Redactor | None = None,
         sdk_factory: Callable[[], openai.OpenAI] | None = None,
-        prepare: Callable[[], str] | None = None,
         debug: DebugLog | None = None,
-        server_log: ServerLog | None = None,
     ) -> None:
         self._api_key = api_key
         self.base_url = base_url
@@ -58,11 +56,7 @@ class ChatClient:
         self.include_usage = include_usage
         self._redact = redact or Redactor([api_key, *url_secrets(base_url)])
         self._sdk_factory = sdk_factory
-        #: Waits for a server that is still starting and returns its base URL.
-        self._prepare = prepare
         self._debug = debug
-        #: The embedded server's log, which holds the errors it does not send.
-        self._server_log = server_log
         self._sdk: openai.OpenAI | None = None
         self._lock = threading.Lock()
 
@@ -81,8 +75,6 @@ class ChatClient:
     def _client(self) -> openai.OpenAI:
         with self._lock:
             if self._sdk is None:
-                if self._prepare is not None:
-                    self.base_url = self._prepare()
                 if self._sdk_factory is not None:
                     self._sdk = self._sdk_factory()
                 else:
@@ -95,16 +87,6 @@ class ChatClient:
                         max_retries=self._max_retries,
                     )
             return self._sdk
-
-    def reconnect(self) -> None:
-        """Drop the connection; the next request asks ``prepare`` for the server's URL again.
-
-        For a local server that was restarted (``/model`` switching local models).
-        """
-        with self._lock:
-            if self._sdk is not None:
-                self._sdk.close()
-                self._sdk = None
 
     def close(self) -> None:
         # Do not wait for a warm-up still importing the SDK: the process is
@@ -193,7 +175,6 @@ class ChatClient:
         import openai
 
         client = self._client()
-        # Logged after _client(): a local server's URL is known only once it is up.
         self._log(
             "request",
             url=self.base_url,
@@ -225,7 +206,6 @@ class ChatClient:
             kwargs["extra_body"] = {**request.extra_body, **kwargs["extra_body"]}
         if self.include_usage:
             kwargs["stream_options"] = {"include_usage": True}
-        mark = self._server_log.mark() if self._server_log is not None else None
         try:
             response = client.chat.completions.create(stream=True, **kwargs)
         except openai.APIStatusError as exc:
@@ -255,25 +235,12 @@ class ChatClient:
                 redirects=[str(r.url) for r in http.history],
                 content_type=http.headers.get("content-type", ""),
             )
-            said = False
             try:
-                for event in events_from_body(_body_bytes(http)):
-                    said = said or isinstance(event, _STREAMED)
-                    if isinstance(event, Finished) and not (said or event.reason or event.tools):
-                        self._raise_logged_error(mark)
-                    yield event
+                yield from events_from_body(_body_bytes(http))
             except NotChatBody as exc:
                 if http.history:
                     exc.redirected_to = str(http.url)
                 raise
-
-    def _raise_logged_error(self, mark: int | None) -> None:
-        """After an empty stream, the error our own local server logged instead of sending."""
-        if self._server_log is None or mark is None:
-            return
-        error = self._server_log.error_since(mark)
-        if error is not None:
-            raise NotChatBody("error_event", error)
 
 
 #: The events that carry text a person reads (and that the key must never be in).

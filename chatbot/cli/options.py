@@ -6,10 +6,11 @@ The app never sees ``argparse.Namespace``: the CLI turns it into one of these.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
+
+from chatbot.engine.plan import LATEST, Resume, RunRequest
+from chatbot.settings.config import ConfigFlags
 
 __all__ = [
     "ModelOptions",
@@ -20,28 +21,6 @@ __all__ = [
     "store_options",
 ]
 
-#: Options that feed :func:`chatbot.settings.config.resolve_config`, by their flag names.
-_CONFIG_FLAGS = (
-    "persona",
-    "model",
-    "base_url",
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "context_window",
-    "timeout",
-    "retries",
-    "overflow",
-    "think",
-    "max_wait",
-    "markdown",
-    "db",
-    "local",
-    "local_model",
-    "no_store",
-    "cache",
-)
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RunOptions:
@@ -49,35 +28,12 @@ class RunOptions:
 
     #: The question words; empty for a chat (stdin may still hold a question).
     question: tuple[str, ...] = ()
-    #: Only the settings the user gave, keyed as ``resolve_config`` expects.
-    flags: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
-    persona_files: tuple[Path, ...] = ()
+    #: What the engine is asked for: settings, persona files, -s, resume, tools.
+    request: RunRequest = field(default_factory=RunRequest)
     list_personas: bool = False
-    resume: bool = False
-    session: int | None = None
     show_usage: bool = False
-    debug: bool = False
     #: Files to attach to the first message (``-f``), in the order given.
     files: tuple[Path, ...] = ()
-    #: The system prompt for this run (``-s``), in place of the persona's.
-    system: str | None = None
-    #: Run tool calls without asking.
-    assume_yes: bool = False
-    no_tools: bool = False
-    max_tool_rounds: int | None = None
-    #: Knowledge bases (``--knowledge``); () for ``--no-knowledge``; None: not given.
-    knowledge: tuple[str, ...] | None = None
-    knowledge_share: float | None = None
-
-    @property
-    def model(self) -> str | None:
-        value = self.flags.get("model")
-        return value if isinstance(value, str) else None
-
-    @property
-    def base_url(self) -> str | None:
-        value = self.flags.get("base_url")
-        return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -96,25 +52,47 @@ class StoreOptions:
 
 def run_options(args: argparse.Namespace) -> RunOptions:
     """The run the parsed chat/one-shot arguments describe."""
-    flags = {
-        name: getattr(args, name) for name in _CONFIG_FLAGS if getattr(args, name, None) is not None
-    }
-    return RunOptions(
-        question=tuple(args.question),
-        flags=MappingProxyType(flags),
+    flags = ConfigFlags(
+        persona=args.persona,
+        model=args.model,
+        base_url=args.base_url,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_tokens=args.max_tokens,
+        context_window=args.context_window,
+        timeout=args.timeout,
+        retries=args.retries,
+        overflow=args.overflow,
+        think=args.think,
+        max_wait=args.max_wait,
+        markdown=args.markdown,
+        db=args.db,
+        local=bool(args.local),
+        local_model=args.local_model,
+        no_store=bool(args.no_store),
+        cache=bool(args.cache),
+    )
+    resume: Resume = LATEST if args.resume else None
+    if args.session is not None:
+        resume = int(args.session)
+    request = RunRequest(
+        flags=flags,
         persona_files=tuple(Path(p).expanduser() for p in args.personas),
-        list_personas=bool(args.list_personas),
-        resume=bool(args.resume),
-        session=args.session,
-        show_usage=bool(args.usage),
-        debug=bool(args.debug),
-        files=tuple(Path(p).expanduser() for p in args.files),
         system=args.system,
+        resume=resume,
+        debug=bool(args.debug),
         assume_yes=bool(args.yes),
         no_tools=bool(args.no_tools),
         max_tool_rounds=args.max_tool_rounds,
         knowledge=() if getattr(args, "no_knowledge", False) else _names(args),
         knowledge_share=getattr(args, "knowledge_share", None),
+    )
+    return RunOptions(
+        question=tuple(args.question),
+        request=request,
+        list_personas=bool(args.list_personas),
+        show_usage=bool(args.usage),
+        files=tuple(Path(p).expanduser() for p in args.files),
     )
 
 

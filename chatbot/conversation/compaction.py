@@ -16,9 +16,9 @@ from chatbot.conversation.attachments import AttachmentKind, message_text
 from chatbot.conversation.history import Budget
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.conversation.outcome import reply_status
+from chatbot.conversation.token_counter import TokenCounter
 from chatbot.errors import ApiError, CompactionFailed
 from chatbot.i18n import _
-from chatbot.tokens import TokenCounter
 
 __all__ = ["SUMMARY_LABEL", "Compactor", "summary_message"]
 

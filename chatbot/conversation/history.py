@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 
 from chatbot.conversation.messages import Message, Role
+from chatbot.conversation.token_counter import TokenCounter
 from chatbot.errors import MessageTooLarge
 from chatbot.i18n import _
-from chatbot.tokens import TokenCounter
 
 __all__ = ["Budget", "Conversation", "FittedRequest", "fit_to_budget"]
 

@@ -7,8 +7,6 @@ reply is: its content, its thinking (kept apart, never sent back), how it ended
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from chatbot.api.events import (
     Finished,
     ReasoningDelta,
@@ -33,12 +31,10 @@ class ReplyAssembly:
         self,
         *,
         renderer: ReplyRenderer,
-        think: Callable[[str], None],
         opened: OpenedThinking,
         model: str,
     ) -> None:
         self._renderer = renderer
-        self._think = think
         self._opened = opened
         self._model = model
         self.parts: list[str] = []
@@ -68,7 +64,7 @@ class ReplyAssembly:
             self._unclosed = event.text
         elif isinstance(event, ReasoningDelta):
             self.thoughts.append(event.text)
-            self._think(event.text)
+            self._renderer.think(event.text)
         elif isinstance(event, UsageReport):
             self.usage = event
         elif isinstance(event, ToolCallsRequested):

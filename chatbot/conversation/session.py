@@ -1,4 +1,4 @@
-"""One conversation with one server: the turn loop shared by the REPL and one-shot mode.
+"""One conversation with one server: the verbs shared by every front end.
 
 It owns the conversation state, applies the persona, fits the history to the
 token budget, streams the reply into a renderer and records every message in
@@ -8,37 +8,171 @@ the :class:`TurnResult` and the one-line text of any :class:`ChatbotError`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from chatbot.api.events import ChatBackend
+from chatbot.api.reasoning import OpenedThinking
 from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.compaction import Compactor, summary_message
-from chatbot.conversation.history import Conversation, FittedRequest
+from chatbot.conversation.history import Budget, Conversation, FittedRequest
+from chatbot.conversation.journal import Journal, NullJournal
+from chatbot.conversation.lookup import look_up
 from chatbot.conversation.messages import Message, Role
-from chatbot.conversation.references import References
-from chatbot.conversation.tool_turns import numbered_results, run_tool_rounds
-from chatbot.conversation.turns import ReplyCache, SessionCore, TurnResult
+from chatbot.conversation.references import References, Retriever
+from chatbot.conversation.retry import RetryPolicy, Waiter, sleeping_waiter
+from chatbot.conversation.state import SessionState
+from chatbot.conversation.token_counter import TokenCounter
+from chatbot.conversation.tool_turns import ToolHost, numbered_results, run_tool_rounds
+from chatbot.conversation.turn_result import TurnResult
+from chatbot.conversation.turns import ReplyCache, TurnRunner
+from chatbot.conversation.usage import ContextFill, SessionUsage
 from chatbot.errors import (
     ChatbotError,
     CompactionFailed,
     MessageTooLarge,
 )
 from chatbot.render import ReplyRenderer
+from chatbot.settings.config import Config, ModelParams, ServedModels
+from chatbot.settings.limits import OverflowPolicy
 from chatbot.settings.personas import Persona
 from chatbot.text import clean_text
 
 __all__ = ["ChatSession", "ReplyCache", "TurnResult"]
 
-#: Tokens left free beside the question and the passages (rounding in the estimates).
-_QUESTION_MARGIN = 32
 
+class ChatSession:
+    """A conversation bound to a server, a persona and a journal.
 
-class ChatSession(SessionCore):
-    """A conversation bound to a server, a persona and a journal."""
+    The verbs a front end uses (send, retry, undo, compact, switch persona or model)
+    live here; answering one request is its :class:`~chatbot.conversation.turns.TurnRunner`'s.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        persona: Persona,
+        backend: ChatBackend,
+        counter: TokenCounter | None = None,
+        journal: Journal | None = None,
+        cache: ReplyCache | None = None,
+        retry_policy: RetryPolicy | None = None,
+        waiter: Waiter = sleeping_waiter,
+        notify: Callable[[str], None] | None = None,
+        tools: ToolHost | None = None,
+        served: ServedModels | None = None,
+        opened_thinking: OpenedThinking | None = None,
+        retriever: Retriever | None = None,
+    ) -> None:
+        self.state = SessionState(
+            config=config,
+            persona=persona,
+            conversation=Conversation(system_prompt=persona.system),
+            journal=journal or NullJournal(),
+            served=served,
+            retriever=retriever,
+        )
+        self.usage = SessionUsage()
+        self.turns = TurnRunner(
+            state=self.state,
+            backend=backend,
+            counter=counter or TokenCounter(),
+            usage=self.usage,
+            cache=cache,
+            retry_policy=retry_policy,
+            waiter=waiter,
+            tools=tools,
+            opened_thinking=opened_thinking,
+        )
+        #: Shows a short notice while something slow happens (summarising).
+        self.notify = notify or (lambda _text: None)
+        self._told_about_drop = False
+        self.clear()
+
+    # -- what the session is now ------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self.state.config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        self.state.config = config
+
+    @property
+    def persona(self) -> Persona:
+        return self.state.persona
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.state.conversation
+
+    @property
+    def journal(self) -> Journal:
+        return self.state.journal
+
+    @property
+    def params(self) -> ModelParams:
+        return self.state.params
+
+    @property
+    def budget(self) -> Budget:
+        return self.state.budget
+
+    @property
+    def backend(self) -> ChatBackend:
+        return self.turns.backend
+
+    @property
+    def counter(self) -> TokenCounter:
+        return self.turns.counter
+
+    @property
+    def tools(self) -> ToolHost | None:
+        return self.turns.tools
+
+    @property
+    def dropped_turns(self) -> int:
+        return self.turns.dropped_turns
+
+    def fit(
+        self, history: Sequence[Message] | None = None, *, max_prompt_tokens: int | None = None
+    ) -> FittedRequest:
+        """The request the next send would make, trimmed to the budget (or tighter)."""
+        return self.turns.fit(history, max_prompt_tokens=max_prompt_tokens)
+
+    def context_fill(self) -> ContextFill:
+        """The last request's size, or an estimate of the next one's before any request."""
+        usage = self.usage
+        window = self.params.context_window
+        if usage.requests:
+            return ContextFill(
+                tokens=usage.last_prompt_tokens,
+                window=window,
+                exact=usage.last_prompt_exact,
+                measured=True,
+            )
+        conversation = self.conversation
+        tokens = self.counter.request_tokens(
+            [conversation.system_message(), *conversation.summaries, *conversation.live_history]
+        )
+        return ContextFill(tokens=tokens, window=window, exact=False, measured=False)
+
+    # -- verbs --------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Start a new conversation with the same persona and model."""
+        self.state.conversation = Conversation(system_prompt=self.persona.system)
+        self.turns.dropped_turns = 0
+        self._told_about_drop = False
+        self.journal.start_conversation(
+            persona=self.persona, system_prompt=self.persona.system, model=self.params.model
+        )
 
     def switch_persona(self, persona: Persona) -> None:
         """New system prompt and parameters; the history is kept."""
-        self.persona = persona
+        self.state.persona = persona
         self.conversation.system_prompt = persona.system
         self._settings_changed()
 
@@ -59,14 +193,19 @@ class ChatSession(SessionCore):
         """Continue a conversation loaded from the store, on its ``model`` if given."""
         if model is not None:
             self.config = self.config.with_model(model)
-        self.persona = persona
-        self.conversation = conversation
-        self.dropped_turns = 0
+        self.state.persona = persona
+        self.state.conversation = conversation
+        self.turns.dropped_turns = 0
         self._told_about_drop = False
 
     @property
-    def overflow_policy(self) -> str:
-        return self.config.overflow or self.persona.overflow or "drop"
+    def overflow_policy(self) -> OverflowPolicy:
+        return self.config.overflow_for(self.persona)
+
+    @property
+    def retriever(self) -> Retriever | None:
+        """The knowledge bases searched for each question; None searches none."""
+        return self.state.retriever
 
     def send(
         self,
@@ -91,7 +230,7 @@ class ChatSession(SessionCore):
         # input history, where the user can recall it.
         fitted = self.fit([*self.conversation.live_history, question])
         compacted, note = 0, None
-        if fitted.dropped_turns and self.overflow_policy == "summarize":
+        if fitted.dropped_turns and self.overflow_policy is OverflowPolicy.SUMMARIZE:
             fitted, compacted, note = self._summarize_overflow(fitted, question)
         self.conversation.append(question)
         self.journal.record(question, persona=self.persona, params=self.params)
@@ -103,31 +242,7 @@ class ChatSession(SessionCore):
         return result
 
     def _look_up(self, question: Message) -> References | None:
-        """Search the knowledge bases in use for ``question``; its passages go with it.
-
-        Only the newest question carries passages: older ones are sent bare, so a
-        long chat does not pay for every earlier search again.
-        """
-        if self.retriever is None:
-            self._reply_sources = ()
-            return None
-        for message in self.conversation.messages:
-            if message.references is not None:
-                message.references = None
-                message.token_cache = None
-        budget = self.budget.prompt_tokens
-        share = int(budget * self.retriever.share_for(self.persona))
-        conversation = self.conversation
-        fixed = self.counter.request_tokens(
-            [conversation.system_message(), *conversation.summaries, question]
-        )
-        room = min(share, budget - fixed - _QUESTION_MARGIN)
-        found = self.retriever.retrieve(question.content, persona=self.persona, max_tokens=room)
-        if found is not None and found.searched:
-            question.references = found
-            question.token_cache = None
-        self._reply_sources = found.sources if found is not None else ()
-        return found
+        return look_up(question, state=self.state, counter=self.counter)
 
     def compact(self, *, upto: int | None = None, keep_turns: int = 2) -> int:
         """Summarise the live history before index ``upto`` (default: all but the
@@ -147,7 +262,7 @@ class ChatSession(SessionCore):
         summaries = self.conversation.summaries
         params = self.params
         compactor = Compactor(
-            backend=self.backend, counter=self.counter, on_usage=self._record_reported_usage
+            backend=self.backend, counter=self.counter, on_usage=self.turns.record_reported_usage
         )
         text = compactor.summarize(
             covered,
@@ -158,7 +273,7 @@ class ChatSession(SessionCore):
         summary = summary_message(text)
         self.conversation.summaries = [summary]
         self.conversation.summarised_upto += upto
-        self.dropped_turns = 0  # the summary now stands in for what was left out
+        self.turns.dropped_turns = 0  # the summary now stands in for what was left out
         self.journal.record_summary(
             summary,
             covers=self.conversation.summarised_upto,
@@ -204,7 +319,7 @@ class ChatSession(SessionCore):
         if question.references is None and self.retriever is not None:
             self._look_up(question)  # resumed: search again
         elif question.references is not None:
-            self._reply_sources = question.references.sources
+            self.state.reply_sources = question.references.sources
         fitted = self.fit(conversation.messages[conversation.summarised_upto : index + 1])
         self.journal.forget(conversation.pop_replies_after_last_user())
         return self._answer(fitted, renderer=renderer, use_cache=False)
@@ -222,7 +337,7 @@ class ChatSession(SessionCore):
         if first_drop:
             self._told_about_drop = True
         try:
-            result = self._answer_with_recovery(
+            result = self.turns.answer(
                 fitted, renderer=renderer, first_drop=first_drop, use_cache=use_cache
             )
             if result.reply.tool_calls and self.tools is not None:
@@ -240,9 +355,7 @@ class ChatSession(SessionCore):
 
     def _next_tool_round(self, renderer: ReplyRenderer) -> TurnResult:
         """The model's answer to the tool results just kept."""
-        return self._answer_with_recovery(
-            self.fit(), renderer=renderer, first_drop=False, use_cache=False
-        )
+        return self.turns.answer(self.fit(), renderer=renderer, first_drop=False, use_cache=False)
 
     def _keep_tool_result(self, message: Message) -> None:
         self.conversation.append(message)

@@ -1,4 +1,4 @@
-"""The conversation's side of thinking: where it is shown, and what it cost.
+"""What a reply's thinking cost, in tokens: the server's count, else our estimate.
 
 The parser that separates thinking from the answer is :mod:`chatbot.api.reasoning`;
 the display is :mod:`chatbot.render.thinking_region`.
@@ -6,25 +6,10 @@ the display is :mod:`chatbot.render.thinking_region`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from chatbot.conversation.messages import Message
-from chatbot.tokens import TokenCounter
+from chatbot.conversation.token_counter import TokenCounter
 
-__all__ = ["think_sink", "thinking_tokens"]
-
-
-def _ignore(_text: str) -> None:
-    return None
-
-
-def think_sink(renderer: object) -> Callable[[str], None]:
-    """The renderer's ``think`` method, or a no-op for a renderer that shows no thinking.
-
-    Optional, so renderers that only know ``feed`` and ``finish`` keep working.
-    """
-    think = getattr(renderer, "think", None)
-    return think if callable(think) else _ignore
+__all__ = ["thinking_tokens"]
 
 
 def thinking_tokens(reply: Message, counter: TokenCounter) -> tuple[int, bool]:

@@ -13,8 +13,8 @@ from operator import attrgetter
 
 from chatbot.conversation.history import Budget, FittedRequest, fit_to_budget
 from chatbot.conversation.messages import Message, Role
+from chatbot.conversation.token_counter import TokenCounter
 from chatbot.errors import MessageTooLarge
-from chatbot.tokens import TokenCounter
 
 __all__ = ["fit_history", "shorten_old_results"]
 

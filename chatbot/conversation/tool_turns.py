@@ -11,16 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from chatbot.api.events import ToolCall, UsageReport
 from chatbot.conversation.messages import Message, ReplyStatus, Role
+from chatbot.conversation.turn_result import TurnResult
 from chatbot.errors import ChatbotError, MessageTooLarge
 from chatbot.render import ReplyRenderer
 from chatbot.settings.personas import Persona
-
-if TYPE_CHECKING:
-    from chatbot.conversation.session import TurnResult
 
 __all__ = ["ToolHost", "numbered_results", "run_tool_rounds", "tool_message"]
 

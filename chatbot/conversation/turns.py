@@ -1,45 +1,36 @@
-"""The engine under :class:`~chatbot.conversation.session.ChatSession`: one request, answered.
+"""One request, answered: the turn runner inside every ChatSession.
 
 It fits the history to the budget, builds the request, streams the reply into a
-renderer with visible retries, keeps what arrived and counts what it cost.
-``ChatSession`` adds the conversation-level verbs (send, retry, undo, compact).
+renderer with visible retries, keeps what arrived and counts what it cost. The
+session owns the conversation-level verbs (send, retry, undo, compact) and shares
+its :class:`~chatbot.conversation.state.SessionState` with the runner.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from chatbot.api.events import (
     ChatBackend,
     ChatRequest,
-    Finished,
-    ReasoningDelta,
-    RefusalDelta,
-    TextDelta,
-    ToolCall,
-    ToolCallsRequested,
     UsageReport,
 )
-from chatbot.api.reasoning import (
-    AnswerWasThinking,
-    OpenedThinking,
-    ThoughtWithoutClose,
-    separate_thinking,
-)
+from chatbot.api.reasoning import OpenedThinking, separate_thinking
 from chatbot.conversation.alternation import alternating
-from chatbot.conversation.history import Budget, Conversation, FittedRequest
-from chatbot.conversation.journal import Journal, NullJournal
+from chatbot.conversation.history import Budget, FittedRequest
 from chatbot.conversation.messages import Message, ReplyStatus, Role
-from chatbot.conversation.outcome import reply_status
-from chatbot.conversation.references import References, Retriever, Source
+from chatbot.conversation.reply_assembly import ReplyAssembly
 from chatbot.conversation.retry import RetryPolicy, RetryWait, Waiter, sleeping_waiter
-from chatbot.conversation.thought_tokens import think_sink, thinking_tokens
+from chatbot.conversation.state import SessionState
+from chatbot.conversation.thought_tokens import thinking_tokens
+from chatbot.conversation.token_counter import TokenCounter
 from chatbot.conversation.tool_history import fit_history
 from chatbot.conversation.tool_turns import ToolHost
-from chatbot.conversation.usage import ContextFill, SessionUsage
+from chatbot.conversation.turn_result import TurnResult
+from chatbot.conversation.usage import SessionUsage
 from chatbot.errors import (
     ApiError,
     ContextLengthExceeded,
@@ -47,11 +38,8 @@ from chatbot.errors import (
     ToolsUnsupported,
 )
 from chatbot.render import ReplyRenderer
-from chatbot.settings.config import Config, ModelParams
-from chatbot.settings.personas import Persona
-from chatbot.tokens import TokenCounter
 
-__all__ = ["ReplyCache", "SessionCore", "TurnResult"]
+__all__ = ["ReplyCache", "TurnRunner"]
 
 
 class ReplyCache(Protocol):
@@ -62,114 +50,50 @@ class ReplyCache(Protocol):
     def remember(self, request: ChatRequest, *, persona: str, reply: str) -> None: ...
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class TurnResult:
-    """What happened in one exchange, for the caller to show."""
-
-    reply: Message
-    #: Turns left out of this request to fit the budget.
-    dropped_turns: int
-    #: True the first time turns are dropped in this conversation: tell the user.
-    first_drop: bool
-    usage: UsageReport | None
-    #: Turns summarised (overflow policy "summarize") before this request.
-    compacted_turns: int = 0
-    #: Set when summarising failed and old turns were dropped instead.
-    compaction_note: str | None = None
-    #: Tool rounds run in this turn (the model asked, the tools answered).
-    tool_rounds: int = 0
-    #: What the knowledge bases gave for the question; None when none is in use.
-    references: References | None = None
-
-
-class SessionCore:
-    """A conversation bound to a server, a persona and a journal: the request machinery."""
+class TurnRunner:
+    """Answers one fitted request: cache, stream with visible retries, keep, account."""
 
     def __init__(
         self,
         *,
-        config: Config,
-        persona: Persona,
+        state: SessionState,
         backend: ChatBackend,
-        counter: TokenCounter | None = None,
-        journal: Journal | None = None,
+        counter: TokenCounter,
+        usage: SessionUsage,
         cache: ReplyCache | None = None,
         retry_policy: RetryPolicy | None = None,
         waiter: Waiter = sleeping_waiter,
-        notify: Callable[[str], None] | None = None,
         tools: ToolHost | None = None,
         opened_thinking: OpenedThinking | None = None,
-        retriever: Retriever | None = None,
     ) -> None:
-        self.config = config
-        #: The knowledge bases searched for each question; None searches none.
-        self.retriever = retriever
-        #: The sources the replies of the current turn are given (its passages).
-        self._reply_sources: tuple[Source, ...] = ()
-        #: The tools the model may call; None offers none.
-        self.tools = tools
-        self._tool_tokens: tuple[tuple[int, float], int] = ((0, 0.0), 0)
+        self.state = state
+        self.backend = backend
+        self.counter = counter
+        self.usage = usage
         self.cache = cache
         self.retry_policy = retry_policy or RetryPolicy(attempts=0)
         self.waiter = waiter
-        #: Shows a short notice while something slow happens (summarising).
-        self.notify = notify or (lambda _text: None)
-        self.backend = backend
-        self.counter = counter or TokenCounter()
-        self.journal: Journal = journal or NullJournal()
-        self.persona = persona
-        self.usage = SessionUsage()
+        #: The tools the model may call; None offers none.
+        self.tools = tools
+        self._tool_tokens: tuple[tuple[int, float], int] = ((0, 0.0), 0)
         #: Models whose template opens ``<think>`` in the prompt (a lone ``</think>`` seen).
         self.opened_thinking = opened_thinking or OpenedThinking()
-        self.clear()
-
-    @property
-    def params(self) -> ModelParams:
-        return self.config.params_for(self.persona)
-
-    @property
-    def budget(self) -> Budget:
-        params = self.params
-        return Budget.for_window(params.context_window, max_tokens=params.max_tokens)
-
-    def clear(self) -> None:
-        """Start a new conversation with the same persona and model."""
-        self.conversation = Conversation(system_prompt=self.persona.system)
+        #: Turns left out of the newest request to fit the budget.
         self.dropped_turns = 0
-        self._told_about_drop = False
-        self.journal.start_conversation(
-            persona=self.persona, system_prompt=self.persona.system, model=self.params.model
-        )
-
-    def context_fill(self) -> ContextFill:
-        """The last request's size, or an estimate of the next one's before any request."""
-        usage = self.usage
-        window = self.params.context_window
-        if usage.requests:
-            return ContextFill(
-                tokens=usage.last_prompt_tokens,
-                window=window,
-                exact=usage.last_prompt_exact,
-                measured=True,
-            )
-        conversation = self.conversation
-        tokens = self.counter.request_tokens(
-            [conversation.system_message(), *conversation.summaries, *conversation.live_history]
-        )
-        return ContextFill(tokens=tokens, window=window, exact=False, measured=False)
 
     def fit(
         self, history: Sequence[Message] | None = None, *, max_prompt_tokens: int | None = None
     ) -> FittedRequest:
         """The request the next send would make, trimmed to the budget (or tighter)."""
-        conversation = self.conversation
-        budget = self.budget
+        state = self.state
+        conversation = state.conversation
+        budget = state.budget
         if max_prompt_tokens is not None and max_prompt_tokens < budget.prompt_tokens:
             budget = Budget(
                 context_window=max_prompt_tokens + budget.reserved_for_reply,
                 reserved_for_reply=budget.reserved_for_reply,
             )
-        offered = self._offered_tools()
+        offered = self.offered_tools()
         if offered:
             # The tools' schemas are part of the prompt: they take room too.
             key = (id(offered), self.counter.factor)
@@ -185,12 +109,12 @@ class SessionCore:
             budget=budget,
         )
 
-    def _offered_tools(self) -> list[dict[str, Any]] | None:
+    def offered_tools(self) -> list[dict[str, Any]] | None:
         if self.tools is None:
             return None
-        return self.tools.offered(model=self.params.model, persona=self.persona)
+        return self.tools.offered(model=self.state.params.model, persona=self.state.persona)
 
-    def _answer_with_recovery(
+    def answer(
         self, fitted: FittedRequest, *, renderer: ReplyRenderer, first_drop: bool, use_cache: bool
     ) -> TurnResult:
         """Stream a reply, retrying visibly on rate limits and server errors.
@@ -205,7 +129,7 @@ class SessionCore:
             request = self._request(fitted)
             # A cached text answer cannot stand in for a reply that may call tools.
             if use_cache and self._cache_enabled and self.cache is not None and not request.tools:
-                cached = self.cache.lookup(request, persona=self.persona.name)
+                cached = self.cache.lookup(request, persona=self.state.persona.name)
                 if cached and cached.strip():  # an empty answer is none, even from an old cache
                     return self._from_cache(
                         cached, fitted, renderer=renderer, first_drop=first_drop
@@ -245,13 +169,13 @@ class SessionCore:
             and not reply.replaced_bytes
             and not request.tools
         ):
-            self.cache.remember(request, persona=self.persona.name, reply=reply.content)
+            self.cache.remember(request, persona=self.state.persona.name, reply=reply.content)
         return TurnResult(
             reply=reply, dropped_turns=fitted.dropped_turns, first_drop=first_drop, usage=usage
         )
 
     def _request(self, fitted: FittedRequest) -> ChatRequest:
-        params = self.params
+        params = self.state.params
         return ChatRequest(
             model=params.model,
             # An empty reply (cut before any text, tools we did not offer) is kept
@@ -267,12 +191,12 @@ class SessionCore:
             top_p=params.top_p,
             # Never ask for more than the room the budget kept for the reply.
             max_tokens=(
-                min(params.max_tokens, self.budget.reserved_for_reply)
+                min(params.max_tokens, self.state.budget.reserved_for_reply)
                 if params.max_tokens
                 else None
             ),
             stop=params.stop,
-            tools=self._offered_tools(),
+            tools=self.offered_tools(),
         )
 
     def _stream(
@@ -280,71 +204,27 @@ class SessionCore:
     ) -> tuple[Message, UsageReport | None]:
         """One attempt: stream into the renderer, keep what arrived."""
         reply = Message(role=Role.ASSISTANT, content="")
-        parts: list[str] = []
-        refusal: list[str] = []
-        # Thinking, in whichever form it came, is kept apart and never sent back.
-        thoughts: list[str] = []
-        think = think_sink(renderer)
-        usage: UsageReport | None = None
-        finished = Finished(None)  # a stream that just stops never said it was finished
-        calls: tuple[ToolCall, ...] = ()
-        unclosed = ""
+        assembly = ReplyAssembly(
+            renderer=renderer,
+            opened=self.opened_thinking,
+            model=request.model,
+        )
         try:
             opened = request.model in self.opened_thinking
             for event in separate_thinking(self.backend.stream(request), opened=opened):
-                if isinstance(event, TextDelta):
-                    parts.append(event.text)
-                    renderer.feed(event.text)
-                elif isinstance(event, RefusalDelta):
-                    refusal.append(event.text)
-                    renderer.feed(event.text)
-                elif isinstance(event, AnswerWasThinking):
-                    # Shown already, but thinking: kept as such, never sent back,
-                    # and this model's next replies start as thinking.
-                    parts.clear()
-                    thoughts.append(event.text)
-                    self.opened_thinking.add(request.model)
-                elif isinstance(event, ThoughtWithoutClose):
-                    unclosed = event.text
-                elif isinstance(event, ReasoningDelta):
-                    thoughts.append(event.text)
-                    think(event.text)
-                elif isinstance(event, UsageReport):
-                    usage = event
-                elif isinstance(event, ToolCallsRequested):
-                    calls = event.calls
-                elif isinstance(event, Finished):
-                    finished = event
+                assembly.take(event)
         except KeyboardInterrupt:
             reply.status = ReplyStatus.INTERRUPTED
         except ApiError as exc:
-            reply.thinking = "".join(thoughts).rstrip()
-            if parts or thoughts:
-                reply.content = "".join(parts)
+            reply.thinking = assembly.thinking
+            if assembly.parts or assembly.thoughts:
+                reply.content = "".join(assembly.parts)
                 reply.status = ReplyStatus.FAILED
-                self._keep(reply, usage)
+                self._keep(reply, assembly.usage)
                 raise exc.with_partial_reply_kept() from exc
             raise
-        if unclosed and reply_status(finished.reason, has_text=True) is ReplyStatus.COMPLETE:
-            # Taken for thinking, but it ended naturally without </think>: the answer.
-            thoughts.clear()
-            parts.append(unclosed)
-            renderer.feed(unclosed)
-        reply.content = "".join(parts) + "".join(refusal)
-        reply.thinking = "".join(thoughts).rstrip()
-        reply.replaced_bytes = finished.replaced_bytes
-        if reply.status is ReplyStatus.COMPLETE and refusal:
-            reply.status = ReplyStatus.REFUSED
-        elif reply.status is ReplyStatus.COMPLETE:
-            reply.status = reply_status(
-                finished.reason, has_text=bool(reply.content.strip()), tools=finished.tools
-            )
-            reply.tool_names = finished.tools
-            if reply.status is ReplyStatus.TOOL_CALLS and request.tools:
-                # Only calls to tools we offered are kept: each will get its answer.
-                reply.tool_calls = calls
-            if reply.status is not ReplyStatus.COMPLETE:
-                reply.finish_reason = finished.reason
+        assembly.settle(reply, tools_offered=bool(request.tools))
+        usage = assembly.usage
         if reply.content or reply.thinking or reply.status is not ReplyStatus.INTERRUPTED:
             self._keep(reply, usage)
         return reply, usage
@@ -379,7 +259,7 @@ class SessionCore:
 
     @property
     def _cache_enabled(self) -> bool:
-        return self.config.cache or self.persona.cache
+        return self.state.config.cache or self.state.persona.cache
 
     def _from_cache(
         self, text: str, fitted: FittedRequest, *, renderer: ReplyRenderer, first_drop: bool
@@ -397,19 +277,19 @@ class SessionCore:
         if usage is not None and reply.thinking:
             reply.thinking_tokens = usage.reasoning_tokens
         if reply.content and not reply.sources:
-            reply.sources = self._reply_sources
-        self.conversation.append(reply)
-        self.journal.record(
+            reply.sources = self.state.reply_sources
+        self.state.conversation.append(reply)
+        self.state.journal.record(
             reply,
-            persona=self.persona,
-            params=self.params,
+            persona=self.state.persona,
+            params=self.state.params,
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
         )
 
-    def _record_reported_usage(self, model: str, usage: UsageReport) -> None:
+    def record_reported_usage(self, model: str, usage: UsageReport) -> None:
         """Tokens the server says a request used: this session's and the store's totals."""
-        self.journal.record_usage(
+        self.state.journal.record_usage(
             model=model,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
@@ -419,13 +299,13 @@ class SessionCore:
     def _account(
         self, fitted: FittedRequest, usage: UsageReport | None, reply: Message | None = None
     ) -> None:
-        params = self.params
+        params = self.state.params
         self.usage.requests += 1
         if usage is not None and usage.prompt_tokens > 0:
             self.counter.calibrate(fitted.messages, reported_prompt_tokens=usage.prompt_tokens)
             self.usage.last_prompt_tokens = usage.prompt_tokens
             self.usage.last_prompt_exact = True
-            self._record_reported_usage(params.model, usage)
+            self.record_reported_usage(params.model, usage)
         else:
             # Servers that report nothing (llama.cpp while streaming, some
             # proxies) still cost tokens: count our estimate, marked as such.

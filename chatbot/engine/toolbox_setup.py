@@ -1,4 +1,8 @@
-"""Building the toolbox for one run, and fitting it to the chat or to one-shot mode."""
+"""The toolbox of a run: the shell tool and MCP servers, as the plan and ``config.toml`` say.
+
+A front end passes how tool lines are shown and how a call is approved; it
+decides when the MCP servers start (the terminal: once its prompt is drawn).
+"""
 
 from __future__ import annotations
 
@@ -7,52 +11,21 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatbot.errors import ConfigError
 from chatbot.render import ReplyRenderer
-from chatbot.settings.limits import TOOL_ROUNDS
 from chatbot.settings.tool_config import McpServerConfig, ToolSettings
-from chatbot.tools.approval import Approver, Asker, terminal_asker
+from chatbot.tools.approval import Approver, Asker
 from chatbot.tools.display import ToolConsole
 from chatbot.tools.memory import ToolSupportMemory
 from chatbot.tools.shell import shell_environment
 from chatbot.tools.toolbox import Toolbox
 
 if TYPE_CHECKING:
-    from prompt_toolkit import PromptSession
     from rich.console import Console
 
-    from chatbot.cli.options import RunOptions
-    from chatbot.repl.commands.registry import CommandRegistry
-    from chatbot.settings.config import Config
-    from chatbot.settings.user_config import UserConfig
+    from chatbot.engine.plan import RunPlan
+    from chatbot.servers.server import Server
 
-__all__ = [
-    "build_toolbox",
-    "for_chat",
-    "for_one_shot",
-    "max_rounds_from",
-    "toolbox_for_run",
-    "tools_enabled",
-]
-
-
-def tools_enabled(env: Mapping[str, str], *, flag_off: bool) -> bool:
-    """False for ``--no-tools`` or ``CHATBOT_TOOLS=0`` (also false, no, off)."""
-    raw = env.get("CHATBOT_TOOLS", "").strip().lower()
-    return not flag_off and raw not in ("0", "false", "no", "off")
-
-
-def max_rounds_from(flag: int | None, env: Mapping[str, str]) -> int | None:
-    """``--max-tool-rounds``, else ``CHATBOT_MAX_TOOL_ROUNDS``, else None (config.toml's)."""
-    if flag is not None:
-        return flag
-    raw = env.get("CHATBOT_MAX_TOOL_ROUNDS", "").strip()
-    if not raw:
-        return None
-    try:
-        return int(TOOL_ROUNDS.parse(raw))
-    except ValueError as exc:
-        raise ConfigError(f"CHATBOT_MAX_TOOL_ROUNDS {exc}") from None
+__all__ = ["build_toolbox", "toolbox_for"]
 
 
 def build_toolbox(
@@ -95,67 +68,27 @@ def build_toolbox(
     )
 
 
-def toolbox_for_run(
-    options: RunOptions,
+def toolbox_for(
+    plan: RunPlan,
+    server: Server,
     *,
-    config: Config,
-    env: Mapping[str, str],
-    user_config: UserConfig,
-    chat: bool,
     console: Console,
     renderer_factory: Callable[[], ReplyRenderer],
-    data_dir: Path,
+    ask: Asker | None = None,
 ) -> Toolbox:
-    """The toolbox as the flags, the environment and ``config.toml`` configure it."""
-    toolbox = build_toolbox(
+    """The run's toolbox, as the flags, the environment and ``config.toml`` configure it."""
+    user_config = plan.user_config
+    return build_toolbox(
         settings=user_config.tools,
         servers=user_config.mcp_servers,
-        env=env,
+        env=plan.environ,
         console=console,
-        ask=None,
-        assume_yes=options.assume_yes,
-        enabled=tools_enabled(env, flag_off=options.no_tools),
-        max_rounds=max_rounds_from(options.max_tool_rounds, env),
+        ask=ask,
+        assume_yes=plan.tools.assume_yes,
+        enabled=plan.tools.enabled,
+        max_rounds=plan.tools.max_rounds,
         renderer_factory=renderer_factory,
-        # The embedded model's URL is only known once it runs: its memory key is "local".
-        server_url=config.base_url or ("local" if config.local else config.endpoint),
-        api_key=config.api_key.reveal(),
-        data_dir=data_dir,
+        server_url=server.identity,
+        api_key=plan.config.api_key.reveal(),
+        data_dir=plan.paths.data_dir,
     )
-    if not chat:
-        for_one_shot(toolbox)
-    return toolbox
-
-
-def for_one_shot(toolbox: Toolbox) -> None:
-    """One-shot: ask at the terminal if there is one (unless --yes); start servers now."""
-    if not toolbox.approver.assume_yes:
-        toolbox.approver.ask = terminal_asker()
-    if toolbox.hub is not None:
-        toolbox.hub.start_in_background()
-
-
-def for_chat(
-    toolbox: Toolbox, *, prompt: PromptSession[str], commands: CommandRegistry
-) -> Callable[[], None]:
-    """A chat: ask through the prompt, add /tools and /tool; returns what starts the servers.
-
-    The question gets its own history-less prompt on the same terminal, so a "y"
-    never lands in the input history.
-    """
-    from chatbot.repl.commands.tool_commands import add_tool_commands
-
-    asking: list[PromptSession[str]] = []
-
-    def ask(question: str) -> str:
-        if not asking:
-            # Built on first use: a PromptSession costs milliseconds the start-up has not got.
-            from prompt_toolkit import PromptSession
-
-            asking.append(PromptSession(input=prompt.input, output=prompt.output))
-        return asking[0].prompt(question)
-
-    toolbox.approver.ask = ask
-    add_tool_commands(commands, toolbox=toolbox)
-    hub = toolbox.hub
-    return hub.start_in_background if hub is not None else (lambda: None)

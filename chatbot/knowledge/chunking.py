@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from chatbot.knowledge.cutting import cut_block
-from chatbot.knowledge.extraction import DocumentKind, Extracted
+from chatbot.knowledge.documents import DocumentKind, Extracted
 
 __all__ = ["LIMIT_BYTES", "TARGET_BYTES", "Chunk", "chunk_document"]
 

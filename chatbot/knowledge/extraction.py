@@ -10,36 +10,10 @@ indexer counts: a knowledge base never stops at one odd file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from enum import StrEnum
+
+from chatbot.knowledge.documents import DocumentKind, Extracted, Unreadable
 
 __all__ = ["DocumentKind", "Extracted", "Unreadable", "extract", "text_kind"]
-
-
-class DocumentKind(StrEnum):
-    MARKDOWN = "markdown"
-    RST = "rst"
-    TEXT = "text"
-    HTML = "html"
-    PDF = "pdf"
-
-
-class Unreadable(Exception):
-    """A file the knowledge base cannot read; ``str()`` is the short reason."""
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Extracted:
-    """A file's text, ready to chunk."""
-
-    kind: DocumentKind
-    text: str
-    #: Whether line numbers in ``text`` are the file's own (not for HTML or PDF).
-    file_lines: bool = True
-    #: For a PDF: the line (0-based) of ``text`` each page starts at.
-    page_starts: tuple[int, ...] = ()
-    #: For a PDF: (page number, title) of its outline entries, by page.
-    outline: tuple[tuple[int, str], ...] = field(default=())
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"

@@ -11,7 +11,7 @@ import io
 import logging
 from typing import Any
 
-from chatbot.knowledge.extraction import DocumentKind, Extracted, Unreadable
+from chatbot.knowledge.documents import DocumentKind, Extracted, Unreadable
 
 __all__ = ["pdf_text"]
 

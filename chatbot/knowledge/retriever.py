@@ -53,7 +53,11 @@ def hit_source(hit: Hit, *, text: str | None = None) -> Source:
 
 
 class KnowledgeRetriever:
-    """The bases a chat searches, opened lazily and kept open until :meth:`close`."""
+    """The bases a chat searches; each search opens them and closes them again.
+
+    So a session owns no open file (the web keeps many sessions, each turn on its own
+    thread), and a search sees what ``chatbot knowledge update`` wrote meanwhile.
+    """
 
     def __init__(
         self,
@@ -117,6 +121,12 @@ class KnowledgeRetriever:
         return opened
 
     def retrieve(self, question: str, *, persona: Persona, max_tokens: int) -> References | None:
+        try:
+            return self._retrieve(question, persona=persona, max_tokens=max_tokens)
+        finally:
+            self._close_bases()
+
+    def _retrieve(self, question: str, *, persona: Persona, max_tokens: int) -> References | None:
         bases = self.bases_for(persona)
         if not bases:
             return None
@@ -231,10 +241,13 @@ class KnowledgeRetriever:
                 break
         return sources
 
-    def close(self) -> None:
+    def _close_bases(self) -> None:
         for base in self._open.values():
             base.close()
         self._open.clear()
+
+    def close(self) -> None:
+        self._close_bases()
         self._vectors.clear()
 
 

@@ -5,10 +5,12 @@ Importing this package stays cheap: rich is only loaded when a Markdown renderer
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from chatbot.render.plain import PlainRenderer
+from chatbot.render.reply_renderer import ReplyRenderer
 from chatbot.render.sanitize import StreamSanitizer, sanitize
+from chatbot.settings.limits import ThinkMode
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,32 +27,18 @@ __all__ = [
 ]
 
 
-class ReplyRenderer(Protocol):
-    """Shows one reply as it streams in.
-
-    A renderer may also have ``think(text)``, taking the model's thinking before the
-    answer (see :mod:`chatbot.render.thinking_region`); the session calls it when present.
-    """
-
-    def feed(self, text: str) -> None:
-        """Take the next chunk of the reply."""
-
-    def finish(self) -> None:
-        """Leave the whole reply on screen; safe to call twice, and after Ctrl-C."""
-
-
 def make_renderer(
     *,
     console: Console,
     markdown: bool,
     file: TextIO | None = None,
     code_theme: str = "monokai",
-    think: str | None = None,
+    think: ThinkMode | None = None,
     thinking_console: Console | None = None,
 ) -> ReplyRenderer:
     """Markdown rendered on ``console``, or raw text to ``file`` (default: the console's).
 
-    With ``think`` (a mode of :data:`~chatbot.settings.limits.THINK_MODES`), thinking
+    With ``think``, thinking
     is shown on ``thinking_console`` (default: ``console``) before the answer.
     """
     answer: ReplyRenderer

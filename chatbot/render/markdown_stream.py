@@ -180,6 +180,9 @@ class MarkdownStreamRenderer:
         """Characters handed to a Markdown parser so far: the measure of work done."""
         return self._parsed_chars
 
+    def think(self, text: str) -> None:
+        """Thinking is not the answer: shown only by a ThinkingReplyRenderer around this one."""
+
     def feed(self, text: str) -> None:
         """Take the next streamed chunk of the reply."""
         if self._finished:

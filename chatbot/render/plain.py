@@ -22,6 +22,9 @@ class PlainRenderer:
         self._last_char = ""
         self._finished = False
 
+    def think(self, text: str) -> None:
+        """Thinking is not the answer: shown only by a ThinkingReplyRenderer around this one."""
+
     def feed(self, text: str) -> None:
         """Write one streamed chunk."""
         if self._finished:

@@ -27,13 +27,13 @@ from rich.text import Text
 
 from chatbot.i18n import _, ngettext
 from chatbot.render.sanitize import StreamSanitizer
-from chatbot.settings.limits import DEFAULT_THINK, THINK_MODES
+from chatbot.settings.limits import DEFAULT_THINK, ThinkMode
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
     from rich.live import Live
 
-    from chatbot.render import ReplyRenderer
+    from chatbot.render.reply_renderer import ReplyRenderer
 
 __all__ = ["ThinkingDisplay", "ThinkingReplyRenderer", "fold_line"]
 
@@ -105,14 +105,13 @@ class ThinkingDisplay:
         self,
         *,
         console: Console,
-        mode: str = DEFAULT_THINK,
+        mode: ThinkMode = DEFAULT_THINK,
         clock: Callable[[], float] = time.monotonic,
         refresh_per_second: float = 8.0,
         lines: int = 4,
         count_tokens: Callable[[str], int] = _estimate,
     ) -> None:
-        if mode not in THINK_MODES:
-            raise ValueError(f"mode must be one of {', '.join(THINK_MODES)}, got {mode!r}")
+        mode = ThinkMode(mode)  # ValueError for a word that is not a mode
         self._console = console
         self.mode = mode
         self.lines = lines
@@ -164,7 +163,7 @@ class ThinkingDisplay:
         if self._terminal:
             self._take(clean)
             self._refresh()
-        elif self.mode == "show":
+        elif self.mode is ThinkMode.SHOW:
             self._write_raw(clean)
 
     def fold(self) -> None:
@@ -190,9 +189,9 @@ class ThinkingDisplay:
                 live, self._live = self._live, None
                 live.stop()
         finally:
-            if self.mode == "show":
+            if self.mode is ThinkMode.SHOW:
                 self._print_unprinted(final=True)
-            if self.mode != "hide":
+            if self.mode is not ThinkMode.HIDE:
                 line = fold_line(seconds=seconds, tokens=self._count_tokens(self.text))
                 self._console.print(Text(line, style=_STYLE))
 
@@ -201,7 +200,7 @@ class ThinkingDisplay:
     def _take(self, clean: str) -> None:
         # Only the new piece is searched and only ``keep`` characters are copied, so a
         # long paragraph without a newline costs no more per piece than a short one.
-        if self.mode == "show":
+        if self.mode is ThinkMode.SHOW:
             cut = clean.rfind("\n")
             if cut >= 0:
                 self._unprinted.append("".join(self._line) + clean[:cut])
@@ -209,7 +208,7 @@ class ThinkingDisplay:
                 self.tail = clean[cut + 1 :][-self.keep :]
                 return
             self._line.append(clean)
-        if self.mode != "hide":
+        if self.mode is not ThinkMode.HIDE:
             self.tail = (self.tail + clean)[-self.keep :]
 
     def _refresh(self) -> None:
@@ -260,11 +259,11 @@ class ThinkingDisplay:
             self._wrote_raw = text[-1]
 
     def _fold_off_terminal(self, rest: str, seconds: float) -> None:
-        if self.mode == "show":
+        if self.mode is ThinkMode.SHOW:
             self._write_raw(rest)
             if self._wrote_raw not in ("", "\n"):
                 self._write_raw("\n")
-        elif self.mode == "fold":
+        elif self.mode is ThinkMode.FOLD:
             line = fold_line(seconds=seconds, tokens=self._count_tokens(self.text))
             self._console.print(line, markup=False, highlight=False)
 

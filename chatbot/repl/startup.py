@@ -1,52 +1,77 @@
-"""Starting the interactive chat: the prompt, its commands and the loop, wired together.
+"""The interactive chat around a ready session: the prompt, its commands and the loop.
 
-The app decides *what* runs (server, store, tools); this module builds the
-REPL around a ready session and runs it until the user leaves.
+The engine (:mod:`chatbot.engine`) decides what runs (server, store, tools) and
+builds the session; :func:`build_chat` builds the terminal around it, the same
+way for the app and for the tests that drive it on a pipe, and :meth:`Chat.run`
+runs it until the user leaves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
+    from prompt_toolkit.input import Input
+    from prompt_toolkit.output import Output
 
-    from chatbot.api.client import ChatClient
     from chatbot.conversation.compose import Attached
     from chatbot.conversation.session import ChatSession
-    from chatbot.local.runtime import LocalRuntime
+    from chatbot.engine.building import Storage
     from chatbot.render import ReplyRenderer
+    from chatbot.repl.commands.registry import CommandRegistry
+    from chatbot.repl.loop import Repl
     from chatbot.repl.notices import Notices
+    from chatbot.servers.server import Server
     from chatbot.settings.personas import PersonaBook
-    from chatbot.store.database import Store
     from chatbot.store.records import StoredConversation
-    from chatbot.store.store_journal import StoreJournal
     from chatbot.tools.toolbox import Toolbox
 
-__all__ = ["run_chat"]
+__all__ = ["Chat", "build_chat"]
 
 
-def run_chat(
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A built chat: the loop, its prompt and commands, and what to start once it shows."""
+
+    repl: Repl
+    prompt: PromptSession[str]
+    commands: CommandRegistry
+    #: Loads the SDK and starts MCP servers; called once the prompt is on screen.
+    warm_up: Callable[[], None]
+
+    def run(self) -> int:
+        """Run until the user leaves; the warm-up starts after the first render."""
+        _after_first_render(self.prompt, self.warm_up)
+        return self.repl.run()
+
+
+def build_chat(
     *,
     session: ChatSession,
+    server: Server,
     book: PersonaBook,
     notices: Notices,
-    client: ChatClient,
     renderer_factory: Callable[[], ReplyRenderer],
     environ: Mapping[str, str],
-    stdout: TextIO,
     history_path: Path,
+    terminal: TextIO | None = None,
+    storage: Storage | None = None,
+    tools: Toolbox | None = None,
     resumed: StoredConversation | None = None,
     attached: Sequence[Attached] = (),
-    local: LocalRuntime | None = None,
-    store: Store | None = None,
-    store_journal: StoreJournal | None = None,
-    tools: Toolbox | None = None,
-) -> int:
-    """Run the chat until the user leaves; returns the exit status."""
+    input: Input | None = None,
+    output: Output | None = None,
+) -> Chat:
+    """The chat the user gets, wired once, for the app and the tests alike.
+
+    ``terminal`` is the real terminal for ``/copy``'s OSC 52 (None when stdout is not
+    one); ``input`` and ``output`` replace the terminal's for a prompt on a pipe.
+    """
     from chatbot.i18n import parse_answer
     from chatbot.repl.clipboard import copy_to_clipboard
     from chatbot.repl.commands.builtins import builtin_commands
@@ -56,7 +81,7 @@ def run_chat(
     from chatbot.repl.toolbar import toolbar_text
 
     console = notices.console
-    commands = builtin_commands(personas=book)
+    commands = builtin_commands(personas=book, server=server)
     # -f without a question: the files go with the first message.
     pending = [item.attachment for item in attached]
     edit = partial(edit_text, environ=environ)
@@ -70,6 +95,8 @@ def run_chat(
         toolbar=lambda: toolbar_text(session, attachments=pending, width=_columns()),
         edit=edit,
         report=notices.error,
+        input=input,
+        output=output,
     )
 
     def confirm(question: str) -> bool:
@@ -79,13 +106,11 @@ def run_chat(
             return False
         return parse_answer(answer) == "yes"
 
-    from chatbot.repl.commands.server_commands import add_server_commands
-
-    add_server_commands(commands, runtime=local, client=client, backend=session.backend)
-    if store is not None and store_journal is not None:
+    if storage is not None:
         from chatbot.repl.commands.session_commands import add_store_commands
 
-        add_store_commands(commands, store=store, journal=store_journal, confirm=confirm)
+        add_store_commands(commands, store=storage.store, journal=storage.journal, confirm=confirm)
+    start_servers = _ask_tools_at_the_prompt(tools, prompt=prompt, commands=commands)
     repl = Repl(
         session=session,
         prompt=prompt,
@@ -98,7 +123,6 @@ def run_chat(
     )
     repl.context.edit = edit
     # /copy may ask the terminal itself (OSC 52): the real one, never through the sanitiser.
-    terminal = stdout if stdout.isatty() else None
     repl.context.copy = partial(copy_to_clipboard, environ=environ, terminal=terminal)
     if resumed is not None:
         from chatbot.repl.commands.session_commands import show_recent
@@ -106,12 +130,40 @@ def run_chat(
         show_recent(repl.context, resumed)
     for item in attached:
         notices.info(item.line())
-    from chatbot.engine.toolbox_setup import for_chat
 
-    tools = tools
-    start_servers = for_chat(tools, prompt=prompt, commands=commands) if tools else None
-    _warm_up_after_first_render(prompt, client, start_servers)
-    return repl.run()
+    def warm_up() -> None:
+        server.warm_up()
+        start_servers()
+
+    return Chat(repl=repl, prompt=prompt, commands=commands, warm_up=warm_up)
+
+
+def _ask_tools_at_the_prompt(
+    toolbox: Toolbox | None, *, prompt: PromptSession[str], commands: CommandRegistry
+) -> Callable[[], None]:
+    """Ask approvals through the prompt, add /tools and /tool; returns what starts the servers.
+
+    The question gets its own history-less prompt on the same terminal, so a "y"
+    never lands in the input history.
+    """
+    if toolbox is None:
+        return lambda: None
+    from chatbot.repl.commands.tool_commands import add_tool_commands
+
+    asking: list[PromptSession[str]] = []
+
+    def ask(question: str) -> str:
+        if not asking:
+            # Built on first use: a PromptSession costs milliseconds the start-up has not got.
+            from prompt_toolkit import PromptSession
+
+            asking.append(PromptSession(input=prompt.input, output=prompt.output))
+        return asking[0].prompt(question)
+
+    toolbox.approver.ask = ask
+    add_tool_commands(commands, toolbox=toolbox)
+    hub = toolbox.hub
+    return hub.start_in_background if hub is not None else (lambda: None)
 
 
 def _columns() -> int:
@@ -121,9 +173,7 @@ def _columns() -> int:
     return get_app().output.get_size().columns
 
 
-def _warm_up_after_first_render(
-    prompt: PromptSession[str], client: ChatClient, start_servers: Callable[[], None] | None
-) -> None:
+def _after_first_render(prompt: PromptSession[str], warm_up: Callable[[], None]) -> None:
     """Load the SDK, and start MCP servers, once the prompt is on screen, not before.
 
     Importing openai takes most of a second (the MCP SDK more); started any
@@ -132,8 +182,6 @@ def _warm_up_after_first_render(
 
     def start(_: object) -> None:
         prompt.app.after_render -= start
-        client.warm_up()
-        if start_servers is not None:
-            start_servers()
+        warm_up()
 
     prompt.app.after_render += start

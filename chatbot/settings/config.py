@@ -13,7 +13,7 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from chatbot.errors import ConfigError
 from chatbot.secrets import Secret
@@ -23,28 +23,34 @@ from chatbot.settings.limits import (
     DEFAULT_THINK,
     MAX_TOKENS,
     MAX_WAIT,
-    OVERFLOW_POLICIES,
     RETRIES,
     TEMPERATURE,
-    THINK_MODES,
     TIMEOUT,
     TOP_P,
+    OverflowPolicy,
     Range,
+    ThinkMode,
 )
 from chatbot.settings.personas import Persona
+from chatbot.settings.user_config import UserConfig
 
 __all__ = [
     "DEFAULT_MODEL",
+    "OPENAI_BASE_URL",
     "SETUP_HELP",
     "Config",
+    "ConfigFlags",
     "ModelParams",
     "ParamOverrides",
+    "ServedModels",
     "load_environment",
     "resolve_config",
 ]
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TIMEOUT = 60.0
+#: Where requests go with a key and no base URL.
+OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 SETUP_HELP = (
     "No API key or server configured. Either set OPENAI_API_KEY (in your shell or a .env "
@@ -52,7 +58,40 @@ SETUP_HELP = (
     "OPENAI_BASE_URL=http://localhost:11434/v1 for Ollama (see README: Configuration)."
 )
 
-_T = TypeVar("_T")
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConfigFlags:
+    """The settings the command line gave, checked by the parser; None means "not given"."""
+
+    persona: str | None = None
+    model: str | None = None
+    base_url: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    context_window: int | None = None
+    timeout: float | None = None
+    retries: int | None = None
+    overflow: str | None = None
+    think: str | None = None
+    max_wait: float | None = None
+    markdown: bool | None = None
+    db: str | None = None
+    local: bool = False
+    local_model: str | None = None
+    no_store: bool = False
+    cache: bool = False
+
+
+class ServedModels(Protocol):
+    """What the server a run talks to knows about models (see :class:`chatbot.servers.Server`)."""
+
+    @property
+    def default_model(self) -> str | None: ...
+
+    def accepts(self, model: str) -> bool: ...
+
+    def context_window(self, model: str) -> int | None: ...
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -90,9 +129,15 @@ class ModelParams:
 
 @dataclass(frozen=True, kw_only=True)
 class Config:
-    """Resolved configuration for one run of the chatbot."""
+    """What the user asked for in one run: flags over environment over ``.env``, and config.toml.
+
+    Nothing here is learned at run time: the server a run found or started, and the
+    context window it really serves, are on :class:`chatbot.servers.Server`.
+    """
 
     api_key: Secret
+    #: The server the user configured (flag or environment); None: OpenAI with a key,
+    #: else whatever the run finds or starts.
     base_url: str | None
     timeout: float = DEFAULT_TIMEOUT
     #: Visible retries after a rate limit or server error, before any text.
@@ -112,30 +157,44 @@ class Config:
     no_store: bool = False
     cache: bool = False
     markdown: bool | None = None  # None: decide by whether stdout is a terminal
-    #: What to do when turns no longer fit: "drop" or "summarize" (None: the persona's).
-    overflow: str | None = None
-    #: How thinking is shown: "show", "fold" or "hide" (None: the persona's, else fold).
-    think: str | None = None
-    #: Run the embedded local model (``--local``, or nothing else configured).
+    #: What to do when turns no longer fit (None: the persona's, else drop).
+    overflow: OverflowPolicy | None = None
+    #: How thinking is shown (None: the persona's, else fold).
+    think: ThinkMode | None = None
+    #: The embedded local model was asked for (``--local``, ``--local-model``, CHATBOT_LOCAL…).
     local: bool = False
-    #: Why the local model was chosen: "flag" or "default" (nothing else configured).
-    local_reason: str | None = None
+    #: ``CHATBOT_LOCAL=0``: never fall back to the embedded model.
+    local_refused: bool = False
     #: ``--local-model``: a pulled model's name or a GGUF file (see chatbot.local.model_cache).
     local_model: str | None = None
-    warnings: tuple[str, ...] = ()
+    #: ``--base-url`` was typed for this run (it outranks a persona's ``provider``).
+    base_url_flag: bool = False
 
-    def params_for(self, persona: Persona) -> ModelParams:
-        """Effective request parameters with ``persona`` as the layer under the flags."""
+    def params_for(self, persona: Persona, served: ServedModels | None = None) -> ModelParams:
+        """Effective request parameters with ``persona`` as the layer under the flags.
+
+        ``served`` is the server's word: its default model when nothing names one (and
+        when the persona's is not there), and the context it really serves, which only
+        a flag, the environment or the persona outrank.
+        """
         persona_layer = ParamOverrides(
-            model=persona.model,
             temperature=persona.temperature,
             top_p=persona.top_p,
             max_tokens=persona.max_tokens,
             context_window=persona.context_window,
         )
         merged = self.overrides.over(persona_layer)
-        model = merged.model or DEFAULT_MODEL
-        window = merged.context_window or context_window_for(model, overrides=self.context_windows)
+        model = self.overrides.model
+        if model is None and persona.model and (served is None or served.accepts(persona.model)):
+            model = persona.model
+        if model is None and served is not None:
+            model = served.default_model
+        model = model or DEFAULT_MODEL
+        window = merged.context_window
+        if window is None and served is not None:
+            window = served.context_window(model)
+        if window is None:
+            window = context_window_for(model, overrides=self.context_windows)
         return ModelParams(
             model=model,
             temperature=merged.temperature,
@@ -145,22 +204,26 @@ class Config:
             context_window=window,
         )
 
-    def think_for(self, persona: Persona) -> str:
+    def think_for(self, persona: Persona) -> ThinkMode:
         """How to show thinking: the flag, environment or ``/think``, else the persona's."""
         return self.think or persona.think or DEFAULT_THINK
 
-    def with_think(self, mode: str) -> Config:
+    def overflow_for(self, persona: Persona) -> OverflowPolicy:
+        """What to do with turns that no longer fit: the flag or environment, else the persona's."""
+        return self.overflow or persona.overflow or OverflowPolicy.DROP
+
+    def with_think(self, mode: ThinkMode) -> Config:
         """The same configuration showing thinking as ``mode`` (``/think``)."""
-        return replace(self, think=_think(mode, name="/think"))
+        return replace(self, think=mode)
 
     def with_model(self, model: str) -> Config:
         """The same configuration with ``model`` chosen by the user (``/model``)."""
         return replace(self, overrides=replace(self.overrides, model=model))
 
     @property
-    def endpoint(self) -> str:
-        """The base URL for messages: the server the user is talking to."""
-        return self.base_url or "https://api.openai.com/v1"
+    def remote_url(self) -> str:
+        """Where requests go when no local server is involved: the configured URL, or OpenAI."""
+        return self.base_url or OPENAI_BASE_URL
 
 
 def load_environment(
@@ -216,23 +279,16 @@ def _env_int(env: Mapping[str, str], name: str, limits: Range) -> int | None:
     return None if value is None else int(value)
 
 
-def _overflow(raw: str | None) -> str | None:
-    if raw is None or not raw.strip():
-        return None
-    value = raw.strip().lower().replace("summarise", "summarize")
-    if value not in OVERFLOW_POLICIES:
-        raise ConfigError(f"overflow policy must be {' or '.join(OVERFLOW_POLICIES)}, got {raw!r}")
-    return value
+_Choice = TypeVar("_Choice", OverflowPolicy, ThinkMode)
 
 
-def _think(raw: str | None, *, name: str) -> str | None:
+def _choice(kind: type[_Choice], raw: str | None, *, name: str) -> _Choice | None:
     if raw is None or not raw.strip():
         return None
-    value = raw.strip().lower()
-    if value not in THINK_MODES:
-        choices = ", ".join(THINK_MODES[:-1]) + " or " + THINK_MODES[-1]
-        raise ConfigError(f"{name} must be {choices}, got {raw!r}")
-    return value
+    try:
+        return kind.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} {exc}") from None
 
 
 def _flag(raw: str | None) -> bool | None:
@@ -243,20 +299,15 @@ def _flag(raw: str | None) -> bool | None:
 
 def resolve_config(
     *,
-    flags: Mapping[str, object],
+    flags: ConfigFlags,
     env: Mapping[str, str],
-    warnings: Sequence[str] = (),
-    local_available: bool = False,
+    user_config: UserConfig | None = None,
 ) -> Config:
-    """Build the configuration from parsed flags and the merged environment.
+    """Build the configuration from parsed flags, the merged environment and ``config.toml``.
 
-    ``flags`` holds only options the user actually gave (None/absent = unset),
-    with values already validated by the argument parser.
+    Which server that means (configured, found, or our own) is decided by the run's
+    plan (:func:`chatbot.servers.choice.plan_server`), not here.
     """
-
-    def flag(name: str) -> object | None:
-        return flags.get(name)
-
     env_layer = ParamOverrides(
         model=env.get("CHATBOT_MODEL") or env.get("OPENAI_MODEL") or None,
         temperature=_env_number(env, "CHATBOT_TEMPERATURE", TEMPERATURE),
@@ -265,27 +316,20 @@ def resolve_config(
         context_window=_env_int(env, "CHATBOT_CONTEXT_WINDOW", CONTEXT_WINDOW),
     )
     flag_layer = ParamOverrides(
-        model=_opt(flag("model"), str),
-        temperature=_opt(flag("temperature"), float),
-        top_p=_opt(flag("top_p"), float),
-        max_tokens=_opt(flag("max_tokens"), int),
-        context_window=_opt(flag("context_window"), int),
+        model=flags.model,
+        temperature=flags.temperature,
+        top_p=flags.top_p,
+        max_tokens=flags.max_tokens,
+        context_window=flags.context_window,
     )
 
     api_key = env.get("OPENAI_API_KEY") or ""
-    base_url = _opt(flag("base_url"), str) or env.get("OPENAI_BASE_URL") or None
-    local_model_raw = _opt(flag("local_model"), str) or env.get("CHATBOT_LOCAL_MODEL") or None
-    local_reason: str | None = None
+    base_url = flags.base_url or env.get("OPENAI_BASE_URL") or None
+    local_model_raw = flags.local_model or env.get("CHATBOT_LOCAL_MODEL") or None
     local_env = _flag(env.get("CHATBOT_LOCAL"))
     chose_local_in_env = bool(env.get("CHATBOT_LOCAL_MODEL")) or bool(local_env)
-    if flag("local") or flag("local_model") or (chose_local_in_env and not flag("base_url")):
-        local_reason = "flag"
-    elif not api_key and not base_url:
-        # CHATBOT_LOCAL=0 keeps the local model from being chosen by default.
-        if not local_available or local_env is False:
-            raise ConfigError(SETUP_HELP)
-        local_reason = "default"
-    if local_reason is not None:
+    local = flags.local or bool(flags.local_model) or (chose_local_in_env and not flags.base_url)
+    if local:
         # The embedded server decides its own URL; a configured one is not used.
         base_url = None
     if base_url is not None:
@@ -293,13 +337,20 @@ def resolve_config(
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"base URL must start with http:// or https://, got {base_url!r}")
 
-    timeout = _opt(flag("timeout"), float) or _env_number(env, "CHATBOT_TIMEOUT", TIMEOUT)
-    retries = _opt(flag("retries"), int)
+    timeout = flags.timeout or _env_number(env, "CHATBOT_TIMEOUT", TIMEOUT)
+    retries = flags.retries
     if retries is None:
         retries = _env_int(env, "CHATBOT_RETRIES", RETRIES)
-    max_wait = _opt(flag("max_wait"), float) or _env_number(env, "CHATBOT_RETRY_MAX_WAIT", MAX_WAIT)
-    store = _opt(flag("db"), str) or env.get("CHATBOT_DB") or None
+    max_wait = flags.max_wait or _env_number(env, "CHATBOT_RETRY_MAX_WAIT", MAX_WAIT)
+    store = flags.db or env.get("CHATBOT_DB") or None
     include_usage = _flag(env.get("CHATBOT_STREAM_USAGE"))
+    overflow = _choice(OverflowPolicy, flags.overflow, name="--overflow") or _choice(
+        OverflowPolicy, env.get("CHATBOT_OVERFLOW"), name="CHATBOT_OVERFLOW"
+    )
+    think = _choice(ThinkMode, flags.think, name="--think") or _choice(
+        ThinkMode, env.get("CHATBOT_THINK"), name="CHATBOT_THINK"
+    )
+    user = user_config or UserConfig()
     return Config(
         api_key=Secret(api_key or "not-needed"),
         base_url=base_url,
@@ -307,31 +358,21 @@ def resolve_config(
         retries=3 if retries is None else retries,
         retry_max_wait=max_wait or 60.0,
         include_usage=True if include_usage is None else include_usage,
-        persona_name=_opt(flag("persona"), str) or env.get("CHATBOT_PERSONA") or None,
+        persona_name=flags.persona or env.get("CHATBOT_PERSONA") or None,
         overrides=flag_layer.over(env_layer),
+        context_windows=user.context_windows,
+        prices=user.prices,
         store_path=Path(store).expanduser() if store else None,
-        no_store=bool(flag("no_store")),
-        cache=bool(flag("cache")) or bool(_flag(env.get("CHATBOT_CACHE"))),
-        markdown=_opt(flag("markdown"), bool),
-        overflow=_overflow(_opt(flag("overflow"), str) or env.get("CHATBOT_OVERFLOW")),
-        think=_think(_opt(flag("think"), str), name="--think")
-        or _think(env.get("CHATBOT_THINK"), name="CHATBOT_THINK"),
-        local=local_reason is not None,
-        local_reason=local_reason,
+        no_store=flags.no_store,
+        cache=flags.cache or bool(_flag(env.get("CHATBOT_CACHE"))),
+        markdown=flags.markdown,
+        overflow=overflow,
+        think=think,
+        local=local,
+        local_refused=local_env is False,
         local_model=local_model_raw.strip() if local_model_raw else None,
-        warnings=tuple(warnings),
+        base_url_flag=bool(flags.base_url),
     )
-
-
-def _opt(value: object | None, kind: type[_T]) -> _T | None:
-    """A flag's value, checked to be of the type the argument parser produced."""
-    if value is None:
-        return None
-    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return kind(value)  # type: ignore[call-arg]
-    if not isinstance(value, kind):
-        raise ConfigError(f"internal: expected {kind.__name__}, got {type(value).__name__}")
-    return value
 
 
 def default_dotenv_files(config_dir: Path) -> list[Path]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Self
 
 from chatbot.i18n import N_, _, gettext
 
@@ -26,7 +28,9 @@ __all__ = [
     "TOOL_ROUNDS",
     "TOOL_TIMEOUT",
     "TOP_P",
+    "OverflowPolicy",
     "Range",
+    "ThinkMode",
     "parse_share",
 ]
 
@@ -78,17 +82,62 @@ TOOL_ROUNDS = Range(low=1, high=100, integer=True, hint=N_("a whole number from 
 #: Seconds one tool call may run.
 TOOL_TIMEOUT = Range(low=0.0, high=3600.0, above=True, hint=N_("a number of seconds up to 3600"))
 
-#: What to do with turns that no longer fit the context window.
-OVERFLOW_POLICIES = ("drop", "summarize")
+
+class _Choice(StrEnum):
+    """A setting with a fixed set of words; :meth:`parse` is its one check."""
+
+    @classmethod
+    def words(cls) -> tuple[str, ...]:
+        return tuple(member.value for member in cls)
+
+    @classmethod
+    def choices_text(cls) -> str:
+        """ "a, b or c", for error lines."""
+        words = cls.words()
+        return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
+
+    @classmethod
+    def parse(cls, raw: str) -> Self:
+        """The member ``raw`` names (any case, spaces around); ValueError naming the choices."""
+        value = cls._normalise(raw.strip().lower())
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"must be {cls.choices_text()}, got {raw!r}") from None
+
+    @classmethod
+    def _normalise(cls, value: str) -> str:
+        return value
+
+
+class OverflowPolicy(_Choice):
+    """What to do with turns that no longer fit the context window."""
+
+    DROP = "drop"
+    SUMMARIZE = "summarize"
+
+    @classmethod
+    def _normalise(cls, value: str) -> str:
+        return value.replace("summarise", "summarize")
+
+
+class ThinkMode(_Choice):
+    """How a reasoning model's thinking is shown (``--think``, ``/think``, a persona's
+    ``think``): live then folded to one line (the default), kept in full, or hidden."""
+
+    SHOW = "show"
+    FOLD = "fold"
+    HIDE = "hide"
+
+
+OVERFLOW_POLICIES = OverflowPolicy.words()
 #: Where a persona's model runs, when not behind the configured server.
 PROVIDERS = ("local",)
-#: How a reasoning model's thinking is shown (``--think``, ``/think``, a persona's
-#: ``think``): live then folded to one line (the default), kept in full, or hidden.
-THINK_MODES = ("show", "fold", "hide")
-DEFAULT_THINK = "fold"
+THINK_MODES = ThinkMode.words()
+DEFAULT_THINK = ThinkMode.FOLD
 
 #: The share of the prompt budget a knowledge base's passages may take.
-KNOWLEDGE_SHARE = Range(low=0.05, high=0.9, hint="a share from 0.05 to 0.9 (or 5% to 90%)")
+KNOWLEDGE_SHARE = Range(low=0.05, high=0.9, hint=N_("a share from 0.05 to 0.9 (or 5% to 90%)"))
 
 
 def parse_share(raw: str) -> float:
@@ -98,5 +147,5 @@ def parse_share(raw: str) -> float:
         try:
             return KNOWLEDGE_SHARE.parse(str(float(text[:-1].strip()) / 100))
         except ValueError:
-            raise ValueError(f"must be {KNOWLEDGE_SHARE.hint}, got {raw!r}") from None
+            raise ValueError(KNOWLEDGE_SHARE.problem(repr(raw))) from None
     return KNOWLEDGE_SHARE.parse(text)

@@ -24,12 +24,12 @@ from chatbot.settings.limits import (
     CONTEXT_WINDOW,
     KNOWLEDGE_SHARE,
     MAX_TOKENS,
-    OVERFLOW_POLICIES,
     PROVIDERS,
     TEMPERATURE,
-    THINK_MODES,
     TOP_P,
+    OverflowPolicy,
     Range,
+    ThinkMode,
 )
 from chatbot.settings.tomlfile import (
     decode_utf8,
@@ -40,7 +40,15 @@ from chatbot.settings.tomlfile import (
     toml_type,
 )
 
-__all__ = ["MAX_FILE_BYTES", "Persona", "PersonaBook", "format_persona_list", "load_personas"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "Persona",
+    "PersonaBook",
+    "PersonaSources",
+    "format_persona_list",
+    "load_personas",
+    "read_persona_sources",
+]
 
 #: Larger files are refused unread: a personas file is a page of prompts, not data.
 MAX_FILE_BYTES = 1024 * 1024
@@ -66,9 +74,9 @@ class Persona:
     greeting: str | None = None
     context_window: int | None = None  # > 0; overrides the model table
     cache: bool = False  # response cache opt-in
-    overflow: str | None = None  # "drop" | "summarize"
+    overflow: OverflowPolicy | None = None
     provider: str | None = None  # None | "local"
-    think: str | None = None  # "show" | "fold" | "hide": how thinking is shown
+    think: ThinkMode | None = None  # how thinking is shown
     #: Tools offered: "shell", "*" (every MCP server), server or server__tool names.
     tools: tuple[str, ...] | None = None  # None: every MCP server, no shell
     #: Knowledge bases searched for every question (``chatbot knowledge add``).
@@ -152,6 +160,64 @@ def format_persona_list(book: PersonaBook) -> list[tuple[str, str]]:
     return [(p.name, p.description) for p in book]
 
 
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    """One personas file, read and checked: each table's validated fields, in file order."""
+
+    label: str
+    tables: tuple[tuple[str, dict[str, Any]], ...]
+
+
+class PersonaSources:
+    """Every personas file of a run, read and checked once.
+
+    Which book a run uses depends on the server it ends up on (the embedded model
+    takes its tuned settings, ``local-personas.toml``), which may be known only after
+    looking for a server: :meth:`book` merges the layers for either, without
+    reading any file again.
+    """
+
+    def __init__(
+        self, *, shipped: Sequence[_Layer], local: Sequence[_Layer], user: Sequence[_Layer]
+    ):
+        self._shipped = tuple(shipped)
+        self._local = tuple(local)
+        self._user = tuple(user)
+        self._books: dict[bool, PersonaBook] = {}
+
+    def book(self, *, local: bool = False) -> PersonaBook:
+        """The personas as the shipped, (local,) user and ``--personas`` files define them."""
+        if local not in self._books:
+            book = PersonaBook()
+            for layer in (*self._shipped, *(self._local if local else ()), *self._user):
+                _merge_layer(book, layer)
+            self._books[local] = book
+        return self._books[local]
+
+
+def read_persona_sources(
+    *,
+    builtin: bool = True,
+    user_file: Path | None = None,
+    extra_files: Sequence[Path] = (),
+) -> PersonaSources:
+    """Read and check the shipped personas, the user's file (may be absent) and each extra file.
+
+    Extra files come from ``--personas PATH``, so a missing one is an error:
+    the user asked for it by name.
+    """
+    shipped = [_builtin_layer("personas.toml")] if builtin else []
+    local = [_builtin_layer("local-personas.toml")] if builtin else []
+    user: list[_Layer] = []
+    if user_file is not None:
+        user.extend(_file_layer(user_file, missing_ok=True))
+    for path in extra_files:
+        user.extend(_file_layer(path, missing_ok=False))
+    sources = PersonaSources(shipped=shipped, local=local, user=user)
+    sources.book()  # a table that defines a persona without a prompt is an error now
+    return sources
+
+
 def load_personas(
     *,
     builtin: bool = True,
@@ -159,41 +225,32 @@ def load_personas(
     extra_files: Sequence[Path] = (),
     local: bool = False,
 ) -> PersonaBook:
-    """Read the shipped personas, then the user's file (may be absent), then each extra file.
-
-    Extra files come from ``--personas PATH``, so a missing one is an error:
-    the user asked for it by name.
-    """
-    book = PersonaBook()
-    # With ``local`` (the embedded small model), its shipped settings come next.
-    shipped = ("personas.toml", "local-personas.toml") if local else ("personas.toml",)
-    for name in shipped if builtin else ():
-        resource = importlib.resources.files("chatbot.settings") / name
-        label = str(resource)
-        try:
-            data = resource.read_bytes()
-        except (OSError, ValueError) as exc:
-            raise PersonaError(
-                _("{label}: cannot read built-in personas: {os_reason}").format(
-                    label=label, os_reason=os_reason(exc)
-                )
-            ) from None
-        _merge_text(book, _decode(data, label=label), label=label)
-    if user_file is not None:
-        _merge_file(book, user_file, missing_ok=True)
-    for path in extra_files:
-        _merge_file(book, path, missing_ok=False)
-    return book
+    """The book of :func:`read_persona_sources`; with ``local``, the embedded model's."""
+    sources = read_persona_sources(builtin=builtin, user_file=user_file, extra_files=extra_files)
+    return sources.book(local=local)
 
 
 # --- reading ----------------------------------------------------------------
 
 
-def _merge_file(book: PersonaBook, path: Path, *, missing_ok: bool) -> None:
+def _builtin_layer(name: str) -> _Layer:
+    resource = importlib.resources.files("chatbot.settings") / name
+    label = str(resource)
+    try:
+        data = resource.read_bytes()
+    except (OSError, ValueError) as exc:
+        raise PersonaError(
+            _("{label}: cannot read built-in personas: {os_reason}").format(
+                label=label, os_reason=os_reason(exc)
+            )
+        ) from None
+    return _read_layer(_decode(data, label=label), label=label)
+
+
+def _file_layer(path: Path, *, missing_ok: bool) -> list[_Layer]:
     label = _quote_path(path)
     data = _read_bytes(path, label=label, missing_ok=missing_ok)
-    if data is not None:
-        _merge_text(book, _decode(data, label=label), label=label)
+    return [] if data is None else [_read_layer(_decode(data, label=label), label=label)]
 
 
 def _read_bytes(path: Path, *, label: str, missing_ok: bool) -> bytes | None:
@@ -218,7 +275,7 @@ def _parse(text: str, *, label: str) -> dict[str, object]:
 # --- validating -------------------------------------------------------------
 
 
-def _merge_text(book: PersonaBook, text: str, *, label: str) -> None:
+def _read_layer(text: str, *, label: str) -> _Layer:
     document = _parse(text, label=label)
     for key in document:
         if key != "personas":
@@ -235,6 +292,7 @@ def _merge_text(book: PersonaBook, text: str, *, label: str) -> None:
                 "{label}: 'personas' must be a table of [personas.NAME] tables, got {toml_type}"
             ).format(label=label, toml_type=toml_type(tables))
         )
+    checked: list[tuple[str, dict[str, Any]]] = []
     for name, table in tables.items():
         if not _NAME_RE.fullmatch(name):
             raise PersonaError(
@@ -250,12 +308,19 @@ def _merge_text(book: PersonaBook, text: str, *, label: str) -> None:
                     where=where, toml_type=toml_type(table)
                 )
             )
-        fields = _fields(table, where=where)
+        checked.append((name, _fields(table, where=where)))
+    return _Layer(label=label, tables=tuple(checked))
+
+
+def _merge_layer(book: PersonaBook, layer: _Layer) -> None:
+    label = layer.label
+    for name, fields in layer.tables:
         if name in book:
             # A known name updates only the keys it sets (documented in personas.toml).
             persona = dataclasses.replace(book.get(name), source=label, **fields)
         else:
             if "system" not in fields:
+                where = f"{label}: persona {_quote(name)}"
                 raise PersonaError(
                     _("{where}: missing 'system' (the system prompt)").format(where=where)
                 )
@@ -434,6 +499,15 @@ def _choice_check(choices: tuple[str, ...]) -> Callable[[str, object], str]:
     return check
 
 
+def _enum_check(kind: type[OverflowPolicy] | type[ThinkMode]) -> Callable[[str, object], object]:
+    choices = _choice_check(kind.words())
+
+    def check(key: str, value: object) -> object:
+        return kind(choices(key, value))
+
+    return check
+
+
 _CHECKS: dict[str, Callable[[str, object], object]] = {
     "description": _check_description,
     "system": _check_system,
@@ -445,10 +519,10 @@ _CHECKS: dict[str, Callable[[str, object], object]] = {
     "greeting": _check_greeting,
     "context_window": _positive_int_check(CONTEXT_WINDOW),
     "cache": _check_bool,
-    "overflow": _choice_check(OVERFLOW_POLICIES),
+    "overflow": _enum_check(OverflowPolicy),
     "provider": _choice_check(PROVIDERS),
     "tools": _check_tools,
-    "think": _choice_check(THINK_MODES),
+    "think": _enum_check(ThinkMode),
     "knowledge": _check_knowledge,
     "knowledge_share": _number_check(KNOWLEDGE_SHARE),
 }

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from chatbot.cells import cut
 from chatbot.conversation.messages import Message, ReplyStatus, Role
+from chatbot.conversation.token_counter import TokenCounter
 from chatbot.errors import StoreError
 from chatbot.i18n import _
 from chatbot.settings.paths import STORE_FILE_NAME
@@ -29,7 +30,6 @@ from chatbot.store.records import (
 from chatbot.store.rows import INFO_COLUMNS, info_from_row
 from chatbot.store.search import search as run_search
 from chatbot.store.source_rows import insert_sources
-from chatbot.tokens import TokenCounter
 
 __all__ = ["DEFAULT_WINDOW_TOKENS", "Store", "default_store_path"]
 

@@ -25,7 +25,7 @@ from chatbot.conversation.session import ChatSession
 from chatbot.local.install import find_bundled_model, local_extra_installed
 from chatbot.local.server_process import LocalServer
 from chatbot.render import make_renderer
-from chatbot.settings.config import resolve_config
+from chatbot.settings.config import ConfigFlags, resolve_config
 from chatbot.settings.personas import Persona
 
 pytestmark = [
@@ -75,7 +75,7 @@ def test_forced_inline_thinking_is_separated_shown_folded_and_never_sent_back(
     client = ChatClient(api_key="local", base_url=real_server.base_url, timeout=60, max_retries=0)
     backend = ForcedFormat(client)
     config = resolve_config(
-        flags={"base_url": real_server.base_url, "model": real_server.alias, "temperature": 0.0},
+        flags=ConfigFlags(base_url=real_server.base_url, model=real_server.alias, temperature=0.0),
         env={},
     )
     persona = Persona(name="t", description="", system="Think, then answer in one sentence.")

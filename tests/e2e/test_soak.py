@@ -28,7 +28,7 @@ from chatbot.api.client import ChatClient
 from chatbot.conversation.retry import RetryPolicy, sleeping_waiter
 from chatbot.conversation.session import ChatSession
 from chatbot.errors import ApiError, ChatbotError
-from chatbot.settings.config import resolve_config
+from chatbot.settings.config import ConfigFlags, resolve_config
 from chatbot.settings.personas import load_personas
 from chatbot.store.database import Store
 from chatbot.store.store_journal import StoreJournal
@@ -139,7 +139,7 @@ class ForgetfulServer(FakeOpenAIServer):
 
 def make_session(base_url: str, store: Store) -> ChatSession:
     config = resolve_config(
-        flags={"base_url": base_url, "timeout": TIMEOUT, "context_window": 1500},
+        flags=ConfigFlags(base_url=base_url, timeout=TIMEOUT, context_window=1500),
         env={"OPENAI_API_KEY": KEY},
     )
     client = ChatClient(api_key=KEY, base_url=base_url, timeout=TIMEOUT, max_retries=0)

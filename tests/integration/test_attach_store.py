@@ -15,7 +15,7 @@ from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.conversation.session import ChatSession
 from chatbot.errors import StoreError
-from chatbot.settings.config import resolve_config
+from chatbot.settings.config import ConfigFlags, resolve_config
 from chatbot.settings.personas import load_personas
 from chatbot.store.database import Store
 from chatbot.store.export import from_json, to_json, to_markdown
@@ -33,7 +33,7 @@ def scripted_session(
 ) -> tuple[ChatSession, ScriptedBackend]:
     backend = ScriptedBackend()
     config = resolve_config(
-        flags={"base_url": "http://127.0.0.1:9/v1", "context_window": window},
+        flags=ConfigFlags(base_url="http://127.0.0.1:9/v1", context_window=window),
         env={"OPENAI_API_KEY": "sk-test"},
     )
     session = ChatSession(

@@ -9,9 +9,9 @@ from typing import Any
 from chatbot.conversation.compaction import SUMMARY_INSTRUCTIONS, SUMMARY_LABEL
 from chatbot.conversation.messages import Message, Role
 from chatbot.conversation.session import ChatSession
+from chatbot.conversation.token_counter import TokenCounter
 from chatbot.store.database import Store
 from chatbot.store.store_journal import StoreJournal, conversation_from_store
-from chatbot.tokens import TokenCounter
 from tests.support.fakeserver import FakeOpenAIServer, Reply
 from tests.support.helpers import RecordingRenderer, make_session
 
@@ -89,7 +89,6 @@ def test_a_failed_summary_falls_back_to_dropping_and_says_so(server: FakeOpenAIS
     session = make_session(
         server.base_url, context_window=700, max_tokens=100, overflow="summarize", retries=0
     )
-    session.retry_policy = type(session.retry_policy)(attempts=0)
     notes = []
     for n in range(12):
         result = session.send(f"message {n} " + "padding " * 30, renderer=RecordingRenderer())
@@ -104,9 +103,8 @@ def test_summary_is_stored_and_restored_with_what_it_covers(
 ) -> None:
     server.responder = faithful_summarizer
     with Store.open(tmp_path / "s.db") as store:
-        session = make_session(server.base_url)
         journal = StoreJournal(store)
-        session.journal = journal
+        session = make_session(server.base_url, journal=journal)
         for n in range(4):
             session.send(f"fact-{n}", renderer=RecordingRenderer())
         session.compact(keep_turns=1)

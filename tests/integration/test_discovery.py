@@ -19,7 +19,7 @@ from prompt_toolkit.input.base import PipeInput
 
 from chatbot.cli.main import main
 from chatbot.servers.discovery import DISCOVERY_BUDGET, Probe, discover_local_server
-from chatbot.settings.config import resolve_config
+from chatbot.settings.config import ConfigFlags, resolve_config
 from chatbot.settings.personas import load_personas
 from tests.support.fakeserver import FakeOpenAIServer, OllamaModel, Reply
 
@@ -125,25 +125,27 @@ def test_the_look_around_keeps_to_its_budget() -> None:
 
 
 def test_ollamas_context_length_becomes_the_budget(ollama: FakeOpenAIServer) -> None:
-    from chatbot.servers.choice import choose_remote
-    from chatbot.servers.discovery import Discovered
+    from chatbot.api.client import ChatClient
+    from chatbot.servers.ollama import OllamaServer
 
     persona = load_personas().get("default")
-    found = Discovered(probe=Probe("ollama", ollama.port), models=tuple(MODELS))
-    config = resolve_config(flags={"base_url": found.base_url}, env={})
+    config = resolve_config(flags=ConfigFlags(base_url=ollama.base_url), env={})
 
-    chosen, _ = choose_remote(config, found, persona=persona, warn=lambda _: None)
-    assert chosen.params_for(persona).context_window == 131_072
+    def served() -> OllamaServer:
+        client = ChatClient(api_key="x", base_url=ollama.base_url, timeout=5, max_retries=0)
+        return OllamaServer(client, default_model=MODELS[0], offered=tuple(MODELS))
+
+    assert config.params_for(persona, served()).context_window == 131_072
 
     # Served with a smaller num_ctx (its Modelfile): that is the real limit.
     ollama.ollama = {"llama3.2:latest": OllamaModel(context_length=131_072, num_ctx=8192)}
-    chosen, _ = choose_remote(config, found, persona=persona, warn=lambda _: None)
-    assert chosen.params_for(persona).context_window == 8192
+    assert config.params_for(persona, served()).context_window == 8192
 
     # An explicit --context-window still wins.
-    flagged = resolve_config(flags={"base_url": found.base_url, "context_window": 2000}, env={})
-    chosen, _ = choose_remote(flagged, found, persona=persona, warn=lambda _: None)
-    assert chosen.params_for(persona).context_window == 2000
+    flagged = resolve_config(
+        flags=ConfigFlags(base_url=ollama.base_url, context_window=2000), env={}
+    )
+    assert flagged.params_for(persona, served()).context_window == 2000
 
 
 def test_a_conversation_longer_than_ollamas_context_is_warned_about(
@@ -189,8 +191,7 @@ def test_switching_models_on_ollama_takes_the_new_models_context(
 ) -> None:
     from chatbot.api.client import ChatClient
     from chatbot.conversation.session import ChatSession
-    from chatbot.repl.commands.server_commands import add_server_commands
-    from chatbot.servers.ollama import OllamaContextGuard
+    from chatbot.servers.ollama import OllamaServer
     from tests.support.repl_harness import Harness
 
     ollama.ollama = {
@@ -198,11 +199,17 @@ def test_switching_models_on_ollama_takes_the_new_models_context(
         "qwen2.5:0.5b": OllamaModel(context_length=32_768),
     }
     client = ChatClient(api_key="not-needed", base_url=ollama.base_url, timeout=5, max_retries=0)
-    guard = OllamaContextGuard(client, base_url=ollama.base_url, notify=lambda _: None)
-    config = resolve_config(flags={"base_url": ollama.base_url, "model": "llama3.2:latest"}, env={})
-    session = ChatSession(config=config, persona=load_personas().get("default"), backend=guard)
-    harness = Harness(session, pipe, tmp_path / "history")
-    add_server_commands(harness.repl.commands, runtime=None, client=client, backend=guard)
+    server = OllamaServer(client)
+    config = resolve_config(
+        flags=ConfigFlags(base_url=ollama.base_url, model="llama3.2:latest"), env={}
+    )
+    session = ChatSession(
+        config=config,
+        persona=load_personas().get("default"),
+        backend=server.backend(notify=lambda _: None),
+        served=server,
+    )
+    harness = Harness(session, pipe, tmp_path / "history", server=server)
 
     assert harness.run("/model qwen2.5:0.5b\r/exit\r") == 0
 

@@ -16,6 +16,8 @@ from chatbot.api.events import ChatRequest, Finished
 from chatbot.conversation.messages import ReplyStatus
 from chatbot.errors import ContextLengthExceeded
 from chatbot.local.server_log import ServerLog
+from chatbot.secrets import Redactor
+from chatbot.servers.embedded import EmbeddedBackend
 from chatbot.store.database import Store
 from chatbot.store.store_journal import StoreReplyCache
 from tests.support.fakeserver import Reply
@@ -159,6 +161,16 @@ def test_a_repl_conversation_after_an_empty_reply_sends_no_empty_answer(tmp_path
         )
 
 
+class RunningAt:
+    """Our local server's runtime as the backend sees it: already up at ``url``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def base_url(self) -> str:
+        return self.url
+
+
 def test_an_empty_stream_from_our_own_server_shows_what_it_logged(tmp_path: Path) -> None:
     """llama-cpp-python logs an over-long prompt's error and sends an empty 200 stream."""
     log = tmp_path / "local-server.log"
@@ -172,12 +184,13 @@ def test_an_empty_stream_from_our_own_server_shows_what_it_logged(tmp_path: Path
 
     with endpoint("server") as target:
         assert target.server is not None
-        client = ChatClient(
-            api_key="not-needed",
-            base_url=target.base_url,
-            timeout=5,
-            max_retries=0,
-            server_log=ServerLog(log, wait=0.2),
+        client = EmbeddedBackend(
+            RunningAt(target.base_url),  # type: ignore[arg-type]
+            client_for=lambda url: ChatClient(
+                api_key="not-needed", base_url=url, timeout=5, max_retries=0
+            ),
+            log=ServerLog(log, wait=0.2),
+            redact=Redactor([]),
         )
         request = ChatRequest(model="fake-model", messages=[{"role": "user", "content": "hi"}])
         try:

@@ -205,7 +205,7 @@ def test_lone_surrogates_typed_in_the_repl_are_sent_and_stored(
             prompt=ScriptedPrompt(["broken \udcff paste \ud83d", "next"]),  # type: ignore[arg-type]
             console=harness.console,
             personas=book,
-            commands=builtin_commands(personas=book),
+            commands=builtin_commands(personas=book, server=harness.server),
             renderer_factory=renderer,
         )
         assert repl.run() == 0

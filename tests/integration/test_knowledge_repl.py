@@ -31,10 +31,10 @@ def harness(server: FakeOpenAIServer, tmp_path: Path) -> Iterator[ReplHarness]:
     with BaseFile.open(home / "data", "it", create=True) as base:
         base.add_roots([docs])
         update_base(base, workers=1)
+    # The base exists before the chat starts: the engine gives the session its retriever.
     with repl_harness(base_url=server.base_url, home=home) as opened:
-        opened.session.retriever = KnowledgeRetriever(data_dir=home / "data")
+        assert isinstance(opened.session.retriever, KnowledgeRetriever)
         yield opened
-        opened.session.retriever.close()
 
 
 def test_knowledge_on_ask_see_sources_then_off(

@@ -22,8 +22,9 @@ from chatbot.local.model_cache import LocalModel, hub_cache_dir, pulled_models, 
 from chatbot.local.pull import choose_file
 from chatbot.local.runtime import LocalRuntime
 from chatbot.local.short_names import parse_model_spec
-from chatbot.repl.commands.local_commands import add_local_commands
-from chatbot.settings.config import resolve_config
+from chatbot.secrets import Redactor
+from chatbot.servers.embedded import EmbeddedBackend, EmbeddedServer
+from chatbot.settings.config import ConfigFlags, resolve_config
 from chatbot.settings.personas import load_personas
 from tests.support.fakeserver import FakeOpenAIServer, Reply
 from tests.support.repl_harness import Harness
@@ -139,13 +140,25 @@ def test_slash_model_switches_local_models_restarting_the_server(
         two.enqueue(Reply(text="from the second"))
         runtime = LocalRuntime(log_path=None, cache_dir=cache, server_factory=FakeLocalServer)
         runtime.start(first)
-        client = ChatClient(
-            api_key="not-needed", base_url="", timeout=5, max_retries=0, prepare=runtime.base_url
+        local = EmbeddedServer(
+            runtime,
+            backend=EmbeddedBackend(
+                runtime,
+                client_for=lambda url: ChatClient(
+                    api_key="not-needed", base_url=url, timeout=5, max_retries=0
+                ),
+                log=None,
+                redact=Redactor([]),
+            ),
         )
-        config = resolve_config(flags={"local": True, "model": "first"}, env={})
-        session = ChatSession(config=config, persona=load_personas().get("default"), backend=client)
-        harness = Harness(session, pipe, tmp_path / "history")
-        add_local_commands(harness.repl.commands, runtime=runtime, client=client)
+        config = resolve_config(flags=ConfigFlags(local=True, model="first"), env={})
+        session = ChatSession(
+            config=config,
+            persona=load_personas().get("default"),
+            backend=local.backend(notify=print),
+            served=local,
+        )
+        harness = Harness(session, pipe, tmp_path / "history", server=local)
 
         status = harness.run("hello\r/model\r/model qwen2.5-0.5b\rhello again\r/exit\r")
 

@@ -16,9 +16,12 @@ def retrying(
     server: FakeOpenAIServer, *, attempts: int = 3, **flags: object
 ) -> tuple[ChatSession, list[RetryWait]]:
     waits: list[RetryWait] = []
-    session = make_session(server.base_url, **flags)
-    session.retry_policy = RetryPolicy(attempts=attempts, max_wait=5, base=0.01)
-    session.waiter = waits.append
+    session = make_session(
+        server.base_url,
+        retry_policy=RetryPolicy(attempts=attempts, max_wait=5, base=0.01),
+        waiter=waits.append,
+        **flags,
+    )
     return session, waits
 
 
@@ -53,13 +56,13 @@ def test_ctrl_c_during_the_countdown_cancels_and_keeps_the_question(
     server: FakeOpenAIServer,
 ) -> None:
     server.enqueue(Reply(status=500))
-    session = make_session(server.base_url)
-    session.retry_policy = RetryPolicy(attempts=3, max_wait=5)
 
     def impatient(wait: RetryWait) -> None:
         raise KeyboardInterrupt
 
-    session.waiter = impatient
+    session = make_session(
+        server.base_url, retry_policy=RetryPolicy(attempts=3, max_wait=5), waiter=impatient
+    )
     with pytest.raises(errors.ServerError, match="retry cancelled"):
         session.send("q", renderer=RecordingRenderer())
     assert len(server.chat_requests) == 1

@@ -18,7 +18,13 @@ from chatbot.settings.personas import load_personas
 from chatbot.store.database import Store
 from tests.support.fakeserver import FakeOpenAIServer, Reply
 from tests.support.faultkit import KEY, environment, run_one_shot
-from tests.support.helpers import RecordingRenderer, make_config, make_session, run_chatbot
+from tests.support.helpers import (
+    RecordingRenderer,
+    make_config,
+    make_session,
+    run_chatbot,
+    scripted_session,
+)
 
 THOUGHT = "The user asks about DNS.\nNXDOMAIN means the name does not exist.\nSuggest checks."
 ANSWER = "The name does not exist: check the spelling, then try `nslookup example.com`."
@@ -210,8 +216,7 @@ def test_a_resumed_conversation_sends_no_thinking(server: FakeOpenAIServer, tmp_
 
 def test_a_summary_leaves_the_thinking_out() -> None:
     backend = ScriptedBackend()
-    session = make_session("http://127.0.0.1:9/v1")
-    session.backend = backend
+    session = scripted_session(backend)
     for n in range(3):
         backend.add(
             ScriptedReply(
@@ -300,8 +305,7 @@ def test_a_scripted_session_keeps_thinking_apart() -> None:
     backend.add(
         ScriptedReply(events=(TextDelta("<think>x</think>"), TextDelta("y"), Finished("stop")))
     )
-    session = make_session("http://127.0.0.1:9/v1")
-    session.backend = backend
+    session = scripted_session(backend)
     renderer = RecordingRenderer()
     result = session.send("q", renderer=renderer)
     assert (result.reply.content, result.reply.thinking, renderer.text) == ("y", "x", "y")

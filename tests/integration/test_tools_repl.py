@@ -1,6 +1,6 @@
 """Tools in the chat: a real PromptSession on a pipe, the real client and fake server, the store.
 
-The approval question is asked the way the app asks it (``tools.setup.for_chat``):
+The approval question is asked the way the app asks it (``repl.startup.build_chat``):
 a second, history-less prompt on the same input.
 """
 
@@ -20,12 +20,11 @@ from rich.console import Console
 from chatbot.api.client import ChatClient
 from chatbot.conversation.messages import ReplyStatus, Role
 from chatbot.conversation.session import ChatSession
-from chatbot.engine.toolbox_setup import build_toolbox, for_chat
+from chatbot.engine.toolbox_setup import build_toolbox
 from chatbot.render import make_renderer
-from chatbot.repl.commands.builtins import builtin_commands
-from chatbot.repl.input_line import SlashCompleter, build_prompt_session
-from chatbot.repl.loop import Repl
 from chatbot.repl.notices import Notices
+from chatbot.repl.startup import build_chat
+from chatbot.servers.server import RemoteServer
 from chatbot.settings.personas import load_personas
 from chatbot.settings.tool_config import ToolSettings
 from chatbot.store.database import Store
@@ -73,24 +72,19 @@ class ToolRepl:
             journal=self.journal,
             tools=self.toolbox,
         )
-        commands = builtin_commands(personas=book)
-        prompt = build_prompt_session(
-            history_path=home / "history",
-            completer=SlashCompleter(commands=commands.names, arguments=commands.argument_choices),
+        self.history = home / "history"
+        self.repl = build_chat(
+            session=self.session,
+            server=RemoteServer(self.client),
+            book=book,
+            notices=self.notices,
+            renderer_factory=lambda: make_renderer(console=console, markdown=False, file=self.out),
+            environ={},
+            history_path=self.history,
+            tools=self.toolbox,
             input=pipe,
             output=DummyOutput(),
-        )
-        for_chat(self.toolbox, prompt=prompt, commands=commands)
-        self.history = home / "history"
-        self.repl = Repl(
-            session=self.session,
-            prompt=prompt,
-            console=console,
-            personas=book,
-            commands=commands,
-            renderer_factory=lambda: make_renderer(console=console, markdown=False, file=self.out),
-            notices=self.notices,
-        )
+        ).repl
 
     def type(self, keys: str) -> str:
         """Type ``keys`` then Ctrl-D; returns what was shown."""

@@ -23,6 +23,7 @@ from chatbot.repl.commands.builtins import builtin_commands, usage_lines
 from chatbot.repl.commands.registry import CommandContext
 from chatbot.repl.notices import Notices
 from chatbot.repl.toolbar import toolbar_text
+from chatbot.servers.server import FixedServer
 from chatbot.settings.catalogue import Price, format_dollars, price_for
 from chatbot.settings.personas import load_personas
 from chatbot.settings.user_config import load_user_config
@@ -282,7 +283,9 @@ def test_usage_command_prints_the_table(server: FakeOpenAIServer) -> None:
         console=console,
         run_turn=lambda turn: None,
     )
-    builtin_commands(personas=personas).dispatch(context, "/usage")
+    builtin_commands(personas=personas, server=FixedServer(session.backend)).dispatch(
+        context, "/usage"
+    )
     printed = out.getvalue().splitlines()
     assert row(printed, "this session") == [
         "this session",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import os
 import re
 import socket
 import sqlite3
@@ -28,25 +29,20 @@ from prompt_toolkit.input.base import PipeInput
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from chatbot.api.client import ChatClient
 from chatbot.cli import main
 from chatbot.conversation.messages import Message, ReplyStatus
-from chatbot.conversation.retry import RetryPolicy
-from chatbot.conversation.session import ChatSession
+from chatbot.engine.building import Storage, build_session
+from chatbot.engine.opening import open_server
+from chatbot.engine.plan import RunRequest, plan_run
 from chatbot.render import ReplyRenderer, make_renderer
 from chatbot.repl import countdown
-from chatbot.repl.commands.builtins import builtin_commands
-from chatbot.repl.commands.session_commands import add_store_commands
 from chatbot.repl.countdown import CountdownWaiter
-from chatbot.repl.editor import edit_text
-from chatbot.repl.input_line import SlashCompleter, build_prompt_session
-from chatbot.repl.loop import Repl
 from chatbot.repl.notices import Notices
-from chatbot.secrets import Redactor, url_secrets
-from chatbot.settings.config import resolve_config
-from chatbot.settings.personas import PersonaBook, load_personas
+from chatbot.repl.startup import build_chat
+from chatbot.settings.config import ConfigFlags
+from chatbot.settings.paths import AppPaths
+from chatbot.settings.personas import PersonaBook
 from chatbot.store.database import Store
-from chatbot.store.store_journal import StoreJournal, StoreReplyCache
 from tests.support.fakeserver import FakeOpenAIServer
 
 __all__ = [
@@ -111,6 +107,9 @@ class Tap:
     def __init__(self, inner: ReplyRenderer) -> None:
         self.inner = inner
         self.chunks: list[str] = []
+
+    def think(self, text: str) -> None:
+        self.inner.think(text)
 
     def feed(self, text: str) -> None:
         self.chunks.append(text)
@@ -186,20 +185,16 @@ class ReplHarness:
         self.key = key
         self.store_path = home / "data" / "conversations.sqlite3"
         self.history_path = home / "data" / "input-history"
+        paths = AppPaths(config_dir=home / "config", data_dir=home / "data")
+        given = {"base_url": base_url, "timeout": 5.0, "retries": ATTEMPTS, "max_wait": 5.0}
+        request = RunRequest(flags=ConfigFlags(**{**given, **(flags or {})}))
+        # The engine's own steps, as the app takes them: plan, open, build.
+        plan = plan_run(request, environ={"OPENAI_API_KEY": key}, paths=paths)
+        self.server = open_server(plan, warn=lambda _: None)
+        self.client = self.server.backend(notify=lambda _: None)
         self.store = Store.open(self.store_path)
-        self.journal = StoreJournal(self.store)
-        config = resolve_config(
-            flags={"base_url": base_url, "timeout": 5.0, **(flags or {})},
-            env={"OPENAI_API_KEY": key},
-        )
-        book = personas or load_personas()
-        self.client = ChatClient(
-            api_key=key,
-            base_url=base_url,
-            timeout=config.timeout,
-            max_retries=0,
-            redact=Redactor([key, *url_secrets(base_url)]),
-        )
+        storage = Storage.on(self.store)
+        self.journal = storage.journal
         self.time = FakeTime()
         self.out, self.status_out, self.reply_out = io.StringIO(), io.StringIO(), io.StringIO()
         self.console = _console(self.out, terminal=terminal)
@@ -210,43 +205,32 @@ class ReplHarness:
             clock=self.time.clock,
             sleep=self.time.sleep,
         )
-        self.session = ChatSession(
-            config=config,
-            persona=book.get(config.persona_name or "default"),
-            backend=self.client,
-            journal=self.journal,
-            # Used only when the flags or the persona turn the cache on, as in the app.
-            cache=StoreReplyCache(self.store),
-            retry_policy=RetryPolicy(attempts=ATTEMPTS, max_wait=5.0),
-            waiter=waiter,
+        book = personas or plan.book_for(self.server)
+        self.session = build_session(
+            plan,
+            self.server,
+            storage=storage,
             notify=self.notices.hint,
-        )
-        commands = builtin_commands(personas=book)
-        add_store_commands(commands, store=self.store, journal=self.journal, confirm=lambda _: True)
-        self.prompt = build_prompt_session(
-            history_path=self.history_path,
-            completer=SlashCompleter(
-                commands=commands.names,
-                arguments=commands.argument_choices,
-                path_commands=commands.path_commands,
-            ),
-            input=pipe,
-            output=DummyOutput(),
-            # Ctrl-X Ctrl-E runs $EDITOR from the test's environment, as the app does.
-            edit=edit_text,
-            report=lambda text: self.console.print(f"error: {text}"),
+            waiter=waiter,
+            persona=book.get(plan.persona_name),
         )
         self.taps: list[Tap] = []
         self._markdown = markdown
-        self.repl = Repl(
+        self.chat = build_chat(
             session=self.session,
-            prompt=self.prompt,
+            server=self.server,
+            book=book,
             notices=self.notices,
-            console=self.console,
-            personas=book,
-            commands=commands,
             renderer_factory=self._renderer,
+            # Ctrl-X Ctrl-E runs $EDITOR from the test's environment, as the app does.
+            environ=os.environ,
+            history_path=self.history_path,
+            storage=storage,
+            input=pipe,
+            output=DummyOutput(),
         )
+        self.prompt = self.chat.prompt
+        self.repl = self.chat.repl
         self.copied: list[str] = []
         self.repl.context.copy = self.copied.append
 
@@ -298,7 +282,7 @@ class ReplHarness:
         return transcript(self.store.load_conversation(self.journal.conversation_id).messages)
 
     def close(self) -> None:
-        self.client.close()
+        self.server.close()
         self.store.close()
 
 

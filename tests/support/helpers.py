@@ -14,9 +14,10 @@ import pytest
 
 from chatbot.api.client import ChatClient
 from chatbot.api.scripted import ScriptedBackend
+from chatbot.conversation.journal import Journal
 from chatbot.conversation.retry import RetryPolicy, Waiter, sleeping_waiter
 from chatbot.conversation.session import ChatSession
-from chatbot.settings.config import Config, resolve_config
+from chatbot.settings.config import Config, ConfigFlags, resolve_config
 from chatbot.settings.personas import Persona, load_personas
 
 if TYPE_CHECKING:
@@ -50,8 +51,12 @@ class RecordingRenderer:
 
     def __init__(self, *, interrupt_after: int | None = None) -> None:
         self.chunks: list[str] = []
+        self.thoughts: list[str] = []
         self.finished = 0
         self._interrupt_after = interrupt_after
+
+    def think(self, text: str) -> None:
+        self.thoughts.append(text)
 
     def feed(self, text: str) -> None:
         self.chunks.append(text)
@@ -68,7 +73,7 @@ class RecordingRenderer:
 
 def make_config(base_url: str, **flags: object) -> Config:
     env: Mapping[str, str] = {"OPENAI_API_KEY": TEST_KEY}
-    return resolve_config(flags={"base_url": base_url, **flags}, env=env)
+    return resolve_config(flags=ConfigFlags(**{"base_url": base_url, **flags}), env=env)
 
 
 def make_session(
@@ -76,12 +81,21 @@ def make_session(
     *,
     persona: Persona | None = None,
     timeout: float = 5.0,
+    journal: Journal | None = None,
+    retry_policy: RetryPolicy | None = None,
+    waiter: Waiter = sleeping_waiter,
     **flags: object,
 ) -> ChatSession:
+    """A session through the real client to ``base_url``, with the given settings."""
     config = make_config(base_url, **flags)
     client = ChatClient(api_key=TEST_KEY, base_url=base_url, timeout=timeout, max_retries=0)
     return ChatSession(
-        config=config, persona=persona or load_personas().get("default"), backend=client
+        config=config,
+        persona=persona or load_personas().get("default"),
+        backend=client,
+        journal=journal,
+        retry_policy=retry_policy,
+        waiter=waiter,
     )
 
 

@@ -1,4 +1,7 @@
-"""A REPL driven through a real PromptSession on a pipe input, with its output captured."""
+"""A REPL driven through a real PromptSession on a pipe input, with its output captured.
+
+It is the app's own chat (:func:`chatbot.repl.startup.build_chat`), on a pipe.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +14,9 @@ from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
 from chatbot.conversation.session import ChatSession
-from chatbot.repl.commands.builtins import builtin_commands
-from chatbot.repl.input_line import SlashCompleter, build_prompt_session
-from chatbot.repl.loop import Repl
 from chatbot.repl.notices import Notices
+from chatbot.repl.startup import build_chat
+from chatbot.servers.server import FixedServer, Server
 from chatbot.settings.personas import load_personas
 from tests.support.helpers import RecordingRenderer
 
@@ -26,10 +28,18 @@ SessionFactory = Callable[[Callable[[str], None]], ChatSession]
 
 
 class Harness:
-    """``Repl.run()`` on typed keys; ``session`` may be a factory taking ``notify``."""
+    """``Repl.run()`` on typed keys; ``session`` may be a factory taking ``notify``.
+
+    ``server`` is what ``/model`` asks (default: the session's backend, as it is).
+    """
 
     def __init__(
-        self, session: ChatSession | SessionFactory, pipe: PipeInput, history: Path
+        self,
+        session: ChatSession | SessionFactory,
+        pipe: PipeInput,
+        history: Path,
+        *,
+        server: Server | None = None,
     ) -> None:
         self.out = io.StringIO()
         self.console = Console(file=self.out, width=80, color_system=None)
@@ -39,24 +49,20 @@ class Harness:
         self.session = session
         self.renderers: list[RecordingRenderer] = []
         self.pipe = pipe
-        book = load_personas()
-        commands = builtin_commands(personas=book)
-        self.prompt = build_prompt_session(
+        self.chat = build_chat(
+            session=session,
+            server=server or FixedServer(session.backend),
+            book=load_personas(),
+            notices=self.notices,
+            renderer_factory=self._renderer,
+            environ={},
             history_path=history,
-            completer=SlashCompleter(commands=commands.names, arguments=commands.argument_choices),
             input=pipe,
             output=DummyOutput(),
         )
+        self.repl = self.chat.repl
+        self.prompt = self.chat.prompt
         self.copied: list[str] = []
-        self.repl = Repl(
-            session=session,
-            prompt=self.prompt,
-            notices=self.notices,
-            console=self.console,
-            personas=book,
-            commands=commands,
-            renderer_factory=self._renderer,
-        )
         self.repl.context.copy = self.copied.append
 
     def _renderer(self) -> RecordingRenderer:

@@ -24,8 +24,9 @@ from chatbot.conversation.attachments import (
     text_block,
 )
 from chatbot.conversation.messages import Message, Role
+from chatbot.conversation.token_counter import TokenCounter
 from chatbot.errors import AttachmentError, ConfigError
-from chatbot.tokens import IMAGE_TOKENS_UNKNOWN_SIZE, TokenCounter, image_tokens
+from chatbot.tokens import IMAGE_TOKENS_UNKNOWN_SIZE, image_tokens
 from tests.support.images import gif_bytes, jpeg_bytes, png_bytes, webp_bytes
 
 # -- sniffing: by content, never by name ------------------------------------------

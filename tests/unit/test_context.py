@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 
 from chatbot.conversation.history import Budget, Conversation, fit_to_budget
 from chatbot.conversation.messages import Message, Role
+from chatbot.conversation.token_counter import TokenCounter
 from chatbot.errors import MessageTooLarge
-from chatbot.tokens import TokenCounter
 
 
 def user(text: str) -> Message:

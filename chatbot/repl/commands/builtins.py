@@ -18,12 +18,14 @@ from chatbot.errors import ChatbotError, ClipboardUnavailable
 from chatbot.i18n import _, gettext, ngettext
 from chatbot.render.sanitize import sanitize
 from chatbot.repl.codeblocks import code_blocks
+from chatbot.repl.commands.model_command import add_model_command
 from chatbot.repl.commands.registry import (
     Command,
     CommandContext,
     CommandRegistry,
     Exit,
 )
+from chatbot.servers.server import Server
 from chatbot.settings.catalogue import Price, cost_of, format_dollars
 from chatbot.settings.personas import PersonaBook
 
@@ -37,8 +39,8 @@ __all__ = ["CONTINUE_PROMPT", "builtin_commands", "usage_lines"]
 CONTINUE_PROMPT = "Continue exactly where your last reply stopped, without repeating anything."
 
 
-def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
-    """The commands every chat has."""
+def builtin_commands(*, personas: PersonaBook, server: Server) -> CommandRegistry:
+    """The commands every chat has; ``/model`` asks ``server``."""
     registry = CommandRegistry()
 
     @registry.add("help", usage="/help", help=_("show commands and keys"))
@@ -95,18 +97,7 @@ def builtin_commands(*, personas: PersonaBook) -> CommandRegistry:
         ctx.session.switch_persona(ctx.personas.ad_hoc(argument, base=ctx.session.persona))
         ctx.notices.info(_("system prompt set (persona: custom)"))
 
-    @registry.add(
-        "model", usage=_("/model [NAME]"), help=_("switch model, or show it and the server's")
-    )
-    def _model(ctx: CommandContext, argument: str) -> None:
-        if argument:
-            ctx.session.set_model(argument)
-            ctx.notices.info(_("model: {model}").format(model=argument))
-            return
-        ctx.notices.plain(_("model: {model}").format(model=ctx.session.params.model))
-        available = ctx.session.backend.list_models()
-        if available:
-            ctx.notices.hint(_("available: {models}").format(models=", ".join(available[:40])))
+    add_model_command(registry, server=server)
 
     @registry.add("clear", usage="/clear", help=_("start a new conversation"))
     def _clear(ctx: CommandContext, _argument: str) -> None:

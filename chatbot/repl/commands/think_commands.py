@@ -8,7 +8,7 @@ from chatbot.conversation.thought_tokens import thinking_tokens
 from chatbot.errors import ChatbotError
 from chatbot.i18n import N_, _, gettext, or_list, quote
 from chatbot.render.sanitize import sanitize
-from chatbot.settings.limits import THINK_MODES
+from chatbot.settings.limits import THINK_MODES, ThinkMode
 
 if TYPE_CHECKING:
     from chatbot.repl.commands.registry import CommandContext, CommandRegistry
@@ -17,9 +17,9 @@ __all__ = ["add_thinking_commands"]
 
 _MODES = "|".join(THINK_MODES)
 _MEANING = {
-    "show": N_("shown in full, dim, before each answer"),
-    "fold": N_("shown live, then folded to one line when the answer starts"),
-    "hide": N_("hidden (only a timer while the model thinks)"),
+    ThinkMode.SHOW: N_("shown in full, dim, before each answer"),
+    ThinkMode.FOLD: N_("shown live, then folded to one line when the answer starts"),
+    ThinkMode.HIDE: N_("hidden (only a timer while the model thinks)"),
 }
 
 
@@ -35,13 +35,15 @@ def add_thinking_commands(registry: CommandRegistry) -> None:
     def _think(ctx: CommandContext, argument: str) -> None:
         session = ctx.session
         if argument:
-            if argument.lower() not in THINK_MODES:
+            try:
+                mode = ThinkMode.parse(argument)
+            except ValueError:
                 raise ChatbotError(
                     _("/think takes {choices}, got {value}").format(
                         choices=or_list(THINK_MODES), value=quote(argument)
                     )
-                )
-            session.config = session.config.with_think(argument.lower())
+                ) from None
+            session.config = session.config.with_think(mode)
         mode = session.config.think_for(session.persona)
         ctx.notices.info(
             _("thinking: {mode} ({meaning})").format(mode=mode, meaning=gettext(_MEANING[mode]))
