@@ -112,8 +112,8 @@ def _corpora(bench: Bench, work: Path) -> list[Corpus]:
 
 
 def case_knowledge(bench: Bench) -> None:
-    """8. Knowledge retrieval: quality, the Japanese tokenizer, and speed at scale."""
-    print_title("8. Knowledge retrieval: recall@5 and MRR on real documents, index and query time")
+    """9. Knowledge retrieval: quality, the Japanese tokenizer, and speed at scale."""
+    print_title("9. Knowledge retrieval: recall@5 and MRR on real documents, index and query time")
     figures: dict[str, Any] = {}
     bench.report.figures["knowledge"] = figures
     with tempfile.TemporaryDirectory(prefix="chatbot-kb-") as tmp:

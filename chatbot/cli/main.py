@@ -17,8 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 from chatbot.cli.knowledge_parser import build_knowledge_parser, knowledge_options
-from chatbot.cli.options import model_options, run_options, store_options
-from chatbot.cli.parser import build_model_parser, build_parser, build_store_parser
+from chatbot.cli.options import model_options, run_options, serve_options, store_options
+from chatbot.cli.parser import (
+    build_model_parser,
+    build_parser,
+    build_serve_parser,
+    build_store_parser,
+)
 from chatbot.errors import ChatbotError
 
 if TYPE_CHECKING:
@@ -45,6 +50,22 @@ _KNOWLEDGE = _SubCommand(
     build_knowledge_parser,
     lambda app, args: app.run_knowledge_command(knowledge_options(args)),
 )
+
+
+def _run_serve(app: App, args: argparse.Namespace) -> int:
+    """``chatbot serve``: the web chat."""
+    from chatbot.web.serve import run_serve
+
+    return run_serve(
+        serve_options(args),
+        environ=app.environ,
+        stdin=app.stdin,
+        stdout=app.stdout,
+        stderr=app.stderr,
+    )
+
+
+_SERVE = _SubCommand(build_serve_parser, _run_serve)
 #: The first word that makes ``chatbot WORD ...`` a sub-command rather than a question.
 _SUBCOMMANDS: dict[str, _SubCommand] = {
     "sessions": _STORE,
@@ -53,6 +74,7 @@ _SUBCOMMANDS: dict[str, _SubCommand] = {
     "pull": _MODELS,
     "models": _MODELS,
     "knowledge": _KNOWLEDGE,
+    "serve": _SERVE,
 }
 
 

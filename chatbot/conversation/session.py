@@ -8,9 +8,11 @@ the :class:`TurnResult` and the one-line text of any :class:`ChatbotError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 
+from chatbot.api.cancel import Cancellation
 from chatbot.api.events import ChatBackend
 from chatbot.api.reasoning import OpenedThinking
 from chatbot.conversation.attachments import Attachment
@@ -214,6 +216,7 @@ class ChatSession:
         renderer: ReplyRenderer,
         attachments: Sequence[Attachment] = (),
         look_up: bool = True,
+        cancel: Cancellation | None = None,
     ) -> TurnResult:
         """Ask ``text``, with ``attachments``, and stream the answer into ``renderer``.
 
@@ -221,8 +224,28 @@ class ChatSession:
         (``look_up=False``: a follow-up such as /continue keeps the last ones).
 
         Raises MessageTooLarge (nothing sent or recorded) or an ApiError (the
-        question is kept, so /retry can ask it again).
+        question is kept, so /retry can ask it again). ``cancel`` lets another
+        thread stop the turn: what arrived is kept, as after Ctrl-C.
         """
+        with self._cancellable(cancel):
+            return self._send(text, renderer=renderer, attachments=attachments, look_up=look_up)
+
+    @contextmanager
+    def _cancellable(self, cancel: Cancellation | None) -> Iterator[None]:
+        self.turns.cancel = cancel
+        try:
+            yield
+        finally:
+            self.turns.cancel = None
+
+    def _send(
+        self,
+        text: str,
+        *,
+        renderer: ReplyRenderer,
+        attachments: Sequence[Attachment],
+        look_up: bool,
+    ) -> TurnResult:
         question = Message(role=Role.USER, content=clean_text(text), attachments=tuple(attachments))
         # A follow-up that is no new question (/continue) keeps the last passages.
         references = self._look_up(question) if look_up else None
@@ -307,8 +330,12 @@ class ChatSession:
             return fitted, compacted, note
         return fitted, compacted, None
 
-    def retry(self, *, renderer: ReplyRenderer) -> TurnResult:
+    def retry(self, *, renderer: ReplyRenderer, cancel: Cancellation | None = None) -> TurnResult:
         """Regenerate the reply to the newest question (never from the cache)."""
+        with self._cancellable(cancel):
+            return self._retry(renderer=renderer)
+
+    def _retry(self, *, renderer: ReplyRenderer) -> TurnResult:
         conversation = self.conversation
         index = conversation.last_user_index()
         if index is None or index < conversation.summarised_upto:

@@ -22,7 +22,8 @@ CASES = {
     "conversation": "5. Long conversation",
     "thinking": "6. Reasoning model, paced",
     "local": "7. Local model",
-    "knowledge": "8. Knowledge retrieval",
+    "web": "8. Web chat",
+    "knowledge": "9. Knowledge retrieval",
 }
 
 
