@@ -13,26 +13,18 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.cases import CASES, local_worker, memory_worker, trim_worker
 from bench.harness import FULL, QUICK, Bench, BenchError, BenchServer, Sizes, environment, serve
 from bench.report import Report
 
-__all__ = ["case_name", "main", "run_benchmark"]
+__all__ = ["main", "run_benchmark"]
 
 
-def case_name(case: Callable[[Bench], None]) -> str:
-    """What ``--case`` calls a case: its function's name without ``case_`` (``web``)."""
-    return case.__name__.removeprefix("case_")
-
-
-def run_benchmark(
-    sizes: Sizes, *, mode: str, cases: Sequence[Callable[[Bench], None]] = CASES
-) -> Report:
-    """The cases (all by default) in a clean temporary home against one bench server;
-    the summary last."""
+def run_benchmark(sizes: Sizes, *, mode: str, only: str | None = None) -> Report:
+    """Every case in a clean temporary home against one bench server; the summary last."""
     report = Report(mode=mode)
     with tempfile.TemporaryDirectory(prefix="chatbot-bench-") as tmp:
         home = Path(tmp)
@@ -45,8 +37,9 @@ def run_benchmark(
             f"load average {os.getloadavg()[0]:.2f}, server {server.base_url}"
         )
         try:
-            for case in cases:
-                case(bench)
+            for case in CASES:
+                if only is None or case.__name__ == f"case_{only}":
+                    case(bench)
         finally:
             server.close()
     report.print_summary()
@@ -81,13 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write results here")
-    names = [case_name(case) for case in CASES]
     parser.add_argument(
-        "--case",
-        action="append",
-        choices=names,
-        metavar="NAME",
-        help=f"run only this case (repeatable): {', '.join(names)}",
+        "--only", metavar="CASE", help="run one case (startup, render, ..., knowledge)"
     )
     parser.add_argument("--worker", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -95,8 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_worker(args.worker)
     mode = "quick" if args.quick else "full"
     try:
-        chosen = [case for case in CASES if not args.case or case_name(case) in args.case]
-        report = run_benchmark(QUICK if args.quick else FULL, mode=mode, cases=chosen)
+        report = run_benchmark(QUICK if args.quick else FULL, mode=mode, only=args.only)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
