@@ -136,7 +136,12 @@ def compare(before: Checkout, after: Checkout, *, rounds: int) -> list[list[str]
 
 
 def _row(label: str, before: float, after: float) -> list[str]:
-    return [label, f"{before:.3g}", f"{after:.3g}", format_ratio(after / before)]
+    return [label, _figure(before), _figure(after), format_ratio(after / before)]
+
+
+def _figure(value: float) -> str:
+    """Three significant digits, with no exponent: ``1,070``, ``1.3``, ``0.475``."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
