@@ -131,7 +131,8 @@ def tool_status_lines(
         lines.append(_fitted(f"      {where}", width))
         for spec in state.tools:
             if spec.unavailable:
-                lines.append(_fitted(f"      {spec.name} ({spec.unavailable})", width))
+                why = gettext(spec.unavailable)
+                lines.append(_fitted(f"      {spec.name} ({why})", width))
                 continue
             used = "" if selects(persona.tools, spec) else _(" (not for this persona)")
             always = _(" (always)") if spec.name in toolbox.approver.always else ""
