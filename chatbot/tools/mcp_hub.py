@@ -199,7 +199,7 @@ class McpHub:
                 # An older server: it speaks HTTP+SSE, not streamable HTTP.
                 await self._serve_over(state, "sse", stop, found=True)
         except asyncio.CancelledError:
-            self._fail(state, "stopped while starting", notify=False)
+            self._fail(state, _("stopped while starting"), notify=False)
         except BaseException as exc:  # anyio's groups, OSError, MCPError …
             self._fail(state, self._reason(state.config, exc), notify=not self._closing)
         finally:

@@ -145,7 +145,7 @@ def tool_status_lines(
 def _transport_words(transport: str) -> str:
     """How ``/tools`` names the transport in use."""
     if transport.startswith("sse"):
-        return "HTTP+SSE, found by itself" if "found" in transport else "HTTP+SSE"
+        return _("HTTP+SSE, found by itself") if "found" in transport else "HTTP+SSE"
     return {"streamable-http": "http", "stdio": "stdio"}.get(transport, "")
 
 
