@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.errors import PersonaError
-from chatbot.i18n import _
+from chatbot.i18n import _, quote
 from chatbot.settings.limits import (
     CONTEXT_WINDOW,
     MAX_TOKENS,
@@ -447,7 +447,7 @@ _CHECKS: dict[str, Callable[[str, object], object]] = {
 
 def _quote(text: str) -> str:
     """Quote text from a file or the user so that the message stays one short line."""
-    return repr(one_line(text, limit=60)) if text.isprintable() else repr(text[:60])
+    return quote(one_line(text, limit=60)) if text.isprintable() else quote(text[:60])
 
 
 def _quote_path(path: Path) -> str:
