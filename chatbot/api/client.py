@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatbot.api.body import NotChatBody, decompressed, events_from_body
 from chatbot.api.debuglog import DebugLog
+from chatbot.api.error_kinds import refuses_tools, server_message
 from chatbot.api.events import (
     ChatRequest,
     Finished,
@@ -22,7 +23,7 @@ from chatbot.api.events import (
     TextDelta,
     UsageReport,
 )
-from chatbot.api.translate import refuses_tools, server_message, translate
+from chatbot.api.translate import translate
 from chatbot.errors import ApiError, ToolsUnsupported
 from chatbot.i18n import _
 from chatbot.local.server_log import ServerLog

@@ -140,6 +140,7 @@ class ThinkingSplitter:
         self._answered = False  # some answer text was passed on
         #: The answer so far, while a closing tag alone could still make it thinking.
         self._answer_so_far: list[str] | None = None
+        self._recent = ""  # the end of it: enough to see a tag split across chunks
         #: The thinking so far, while it was only assumed (``opened``, no tag seen).
         self._assumed: list[str] | None = None
 
@@ -196,8 +197,10 @@ class ThinkingSplitter:
         assert self._answer_so_far is not None
         buffer = self._held + chunk
         self._held = ""
-        opening = buffer.find(OPEN_TAG)
-        if opening >= 0 and not 0 <= buffer.find(CLOSE_TAG) < opening:
+        # The end of what was passed on, so an opening tag split across chunks is seen.
+        probe = self._recent + buffer
+        opening = probe.find(OPEN_TAG)
+        if opening >= 0 and not 0 <= probe.find(CLOSE_TAG) < opening:
             # An opening tag in the answer: the model is writing about tags.
             self._answer_so_far = None
             self._answer(buffer, out)
@@ -225,7 +228,9 @@ class ThinkingSplitter:
             buffer = buffer[:-keep]
         before = len(out)
         self._answer(buffer, out)
-        self._answer_so_far += [e.text for e in out[before:] if isinstance(e, TextDelta)]
+        passed = [e.text for e in out[before:] if isinstance(e, TextDelta)]
+        self._answer_so_far += passed
+        self._recent = (self._recent + "".join(passed))[-(len(OPEN_TAG) - 1) :]
 
     def reasoning(self, chunk: str) -> list[Split]:
         """Events for one piece of a reasoning field (``reasoning_content``, ``reasoning``)."""

@@ -11,6 +11,17 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from chatbot.api.body import NotChatBody, page_title
+from chatbot.api.error_kinds import (
+    connection_reason,
+    has_images,
+    hung_up,
+    is_about_images,
+    is_context_length,
+    is_context_length_text,
+    needs_alternation,
+    server_message,
+    web_page,
+)
 from chatbot.api.events import ChatRequest
 from chatbot.api.ratelimit import requested_wait
 from chatbot.errors import (
@@ -28,7 +39,7 @@ from chatbot.errors import (
 from chatbot.i18n import _
 from chatbot.secrets import Redactor
 
-__all__ = ["refuses_tools", "server_message", "translate"]
+__all__ = ["translate"]
 
 _ENDPOINT = "/chat/completions"
 
@@ -66,7 +77,7 @@ def translate(
             return StreamDropped(
                 _("the connection to {where} dropped mid-reply").format(where=where)
             )
-        if _hung_up(exc):
+        if hung_up(exc):
             return ServerError(
                 _(
                     "the server at {where} closed the connection without answering (it "
@@ -75,7 +86,7 @@ def translate(
             )
         return ServerUnreachable(
             _("cannot reach {where} ({connection_reason})").format(
-                where=where, connection_reason=_connection_reason(exc)
+                where=where, connection_reason=connection_reason(exc)
             )
         )
     if isinstance(exc, openai.APIStatusError):
@@ -108,13 +119,13 @@ def translate(
             _with_detail(limited, detail),
             retry_after=wait.seconds if wait is not None else None,
         )
-    if isinstance(exc, openai.BadRequestError) and _is_context_length(exc):
+    if isinstance(exc, openai.BadRequestError) and is_context_length(exc):
         return ContextLengthExceeded(
             _with_detail(
                 _("the server says the conversation is longer than the model's context"), detail
             )
         )
-    if isinstance(exc, openai.BadRequestError) and _needs_alternation(detail):
+    if isinstance(exc, openai.BadRequestError) and needs_alternation(detail):
         return ApiError(
             _(
                 "the server needs user and assistant messages to alternate and refused "
@@ -122,8 +133,8 @@ def translate(
                 "-c) to go on"
             ).format(detail=detail)
         )
-    images = _has_images(request)
-    if images and isinstance(exc, openai.APIStatusError) and _is_about_images(exc, detail):
+    images = has_images(request)
+    if images and isinstance(exc, openai.APIStatusError) and is_about_images(exc, detail):
         return ImagesRejected(
             _with_detail(
                 _("{model!r} at {where} does not take images").format(
@@ -171,11 +182,6 @@ def _reported(detail: str, *, started: bool) -> str:
     if started:
         return _("the stream failed: {detail}").format(detail=said)
     return _("the server reported an error: {detail}").format(detail=said)
-
-
-def _web_page(title: str) -> str:
-    """ "a web page (its title)": what came back instead of the API's answer."""
-    return _("a web page ({title})").format(title=title) if title else _("a web page")
 
 
 def _with_detail(message: str, detail: str) -> str:
@@ -295,7 +301,7 @@ def _not_chat(exc: NotChatBody, *, started: bool, base_url: str, redact: Redacto
     where = redact(base_url)
     detail = redact(" ".join(exc.detail.split())[:300])
     if exc.kind == "error_event":
-        if _is_context_length_text(detail):
+        if is_context_length_text(detail):
             return ContextLengthExceeded(
                 _with_detail(
                     _("the server says the conversation is longer than the model's context"),
@@ -322,115 +328,13 @@ def _not_chat(exc: NotChatBody, *, started: bool, base_url: str, redact: Redacto
         where = _("{url}, redirected to {target},").format(
             url=where, target=redact(exc.redirected_to)
         )
-    if exc.kind == "web_page":
-        what = _web_page(detail)
-    else:
-        what = _with_detail(_("something else"), detail)
+    page = exc.kind == "web_page"
+    what = web_page(detail) if page else _with_detail(_("something else"), detail)
     return ApiError(
         _("the server at {where} answered with {what}, not the API; {base_url_hint}").format(
             where=where, what=what, base_url_hint=_base_url_hint(base_url)
         )
     )
-
-
-def server_message(exc: Exception) -> str:
-    body = getattr(exc, "body", None)
-    message: object = None
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        message = error.get("message") if isinstance(error, dict) else error
-    elif isinstance(body, str) and body.strip():
-        # Not JSON: Ollama's plain "404 page not found", or a proxy's HTML page.
-        text = body.strip()
-        if text.startswith("<"):
-            message = _web_page(page_title(text.encode("utf-8", errors="replace")))
-        else:
-            message = text
-    if not isinstance(message, str) or not message.strip():
-        message = getattr(exc, "message", None)
-    if not isinstance(message, str):
-        return ""
-    first_line = " ".join(message.split())
-    return first_line[:300]
-
-
-def refuses_tools(exc: Exception) -> bool:
-    """True when an error status says the request's ``tools`` are not supported.
-
-    OpenAI ("tools is not supported in this model"), Ollama ("does not support
-    tools") and llama.cpp without --jinja ("tools param requires --jinja flag")
-    answer 400, some proxies 422 or 500; all name tools or functions.
-    """
-    status = getattr(exc, "status_code", None)
-    if status not in (400, 422, 500, 501) or _is_context_length(exc):
-        return False
-    text = f"{server_message(exc)} {exc}".lower()
-    return "tool" in text or "function" in text
-
-
-def _is_context_length(exc: Exception) -> bool:
-    body = getattr(exc, "body", None)
-    code = body.get("code") if isinstance(body, dict) else None
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        code = body["error"].get("code", code)
-    if code == "context_length_exceeded":
-        return True
-    return _is_context_length_text(str(exc))
-
-
-def _is_context_length_text(text: str) -> bool:
-    lowered = text.lower()
-    return any(
-        phrase in lowered
-        for phrase in (
-            "context length",
-            "context_length",
-            "maximum context",
-            "too many tokens",
-            # llama.cpp: "the request exceeds the available context size";
-            # llama-cpp-python: "Requested tokens (N) exceed context window of M".
-            "context size",
-            "exceed context window",
-        )
-    )
-
-
-def _has_images(request: ChatRequest) -> bool:
-    """True when some message carries an ``image_url`` part."""
-    for message in request.messages:
-        content = message.get("content")
-        if isinstance(content, list) and any(
-            isinstance(part, dict) and part.get("type") == "image_url" for part in content
-        ):
-            return True
-    return False
-
-
-#: Words servers use when they refuse images: OpenAI ("image_url is only supported
-#: by certain models"), vLLM ("not a multimodal model"), llama.cpp ("image input is
-#: not supported", "mmproj"), Ollama ("does not support images"), LM Studio ("vision").
-_IMAGE_WORDS = ("image", "vision", "multimodal", "multi-modal", "mmproj")
-
-
-def _is_about_images(exc: Exception, detail: str) -> bool:
-    status = getattr(exc, "status_code", 0)
-    if status in (401, 403, 404, 429):
-        return False
-    text = f"{detail} {exc}".lower()
-    return any(word in text for word in _IMAGE_WORDS)
-
-
-def _hung_up(exc: Exception) -> bool:
-    """True when the server took the connection and closed it without a response."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        text = str(cause).lower()
-        if "without sending a response" in text or "server disconnected" in text:
-            return True
-        if type(cause).__name__ == "RemoteProtocolError" and "refused" not in text:
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return False
 
 
 def _page_in_front(exc: Exception, *, where: str) -> ApiError | None:
@@ -451,7 +355,7 @@ def _page_in_front(exc: Exception, *, where: str) -> ApiError | None:
         if "html" not in kind.lower():
             return None
     title = page_title(text.encode("utf-8", errors="replace"))
-    page = _web_page(title)
+    page = web_page(title)
     return ApiError(
         _(
             "the server at {where} answered {status} with {page}, not the API: "
@@ -459,38 +363,3 @@ def _page_in_front(exc: Exception, *, where: str) -> ApiError | None:
             "request"
         ).format(where=where, status=status, page=page)
     )
-
-
-#: Strict chat templates (Mistral, vLLM, Hugging Face's raise_exception) refuse a
-#: history whose user and assistant turns do not alternate.
-_ALTERNATION = re.compile(
-    r"must alternate|unexpected role '?\w+'? after role|roles? (?:are )?not alternating",
-    re.IGNORECASE,
-)
-
-
-def _needs_alternation(detail: str) -> bool:
-    return bool(_ALTERNATION.search(detail))
-
-
-def _connection_reason(exc: Exception) -> str:
-    cause: BaseException | None = exc
-    while cause is not None:
-        text = str(cause).lower()
-        if "refused" in text:
-            return _("connection refused")
-        if any(
-            phrase in text
-            for phrase in (
-                "name or service not known",
-                "nodename",
-                "getaddrinfo",
-                "name resolution",
-                "no address associated",
-            )
-        ):
-            return _("the host name does not resolve")
-        if "ssl" in text or "certificate" in text:
-            return _("TLS/certificate problem")
-        cause = cause.__cause__ or cause.__context__
-    return _("network error")

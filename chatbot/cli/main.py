@@ -70,6 +70,16 @@ def _subcommand_parser(words: Sequence[str]) -> argparse.ArgumentParser | None:
     return None if command is None else command.parser()
 
 
+def _quiet_library_logs() -> None:
+    """No library's log record reaches the terminal: with a handler on the root logger,
+    Python's last-resort handler, which prints warnings on stderr, is never used."""
+    import logging
+
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -84,6 +94,8 @@ def main(
     tests run it in-process exactly as the shell does.
     """
     leaving_process = argv is None
+    if leaving_process:
+        _quiet_library_logs()
     arguments = list(sys.argv[1:] if argv is None else argv)
     err = stderr or sys.stderr
     if "_ARGCOMPLETE" in (os.environ if environ is None else environ):

@@ -15,25 +15,14 @@ from typing import Any, Protocol
 from chatbot.api.events import (
     ChatBackend,
     ChatRequest,
-    Finished,
-    ReasoningDelta,
-    RefusalDelta,
-    TextDelta,
-    ToolCall,
-    ToolCallsRequested,
     UsageReport,
 )
-from chatbot.api.reasoning import (
-    AnswerWasThinking,
-    OpenedThinking,
-    ThoughtWithoutClose,
-    separate_thinking,
-)
+from chatbot.api.reasoning import OpenedThinking, separate_thinking
 from chatbot.conversation.alternation import alternating
 from chatbot.conversation.history import Budget, Conversation, FittedRequest
 from chatbot.conversation.journal import Journal, NullJournal
 from chatbot.conversation.messages import Message, ReplyStatus, Role
-from chatbot.conversation.outcome import reply_status
+from chatbot.conversation.reply_assembly import ReplyAssembly
 from chatbot.conversation.retry import RetryPolicy, RetryWait, Waiter, sleeping_waiter
 from chatbot.conversation.thought_tokens import think_sink, thinking_tokens
 from chatbot.conversation.tool_history import fit_history
@@ -272,71 +261,28 @@ class SessionCore:
     ) -> tuple[Message, UsageReport | None]:
         """One attempt: stream into the renderer, keep what arrived."""
         reply = Message(role=Role.ASSISTANT, content="")
-        parts: list[str] = []
-        refusal: list[str] = []
-        # Thinking, in whichever form it came, is kept apart and never sent back.
-        thoughts: list[str] = []
-        think = think_sink(renderer)
-        usage: UsageReport | None = None
-        finished = Finished(None)  # a stream that just stops never said it was finished
-        calls: tuple[ToolCall, ...] = ()
-        unclosed = ""
+        assembly = ReplyAssembly(
+            renderer=renderer,
+            think=think_sink(renderer),
+            opened=self.opened_thinking,
+            model=request.model,
+        )
         try:
             opened = request.model in self.opened_thinking
             for event in separate_thinking(self.backend.stream(request), opened=opened):
-                if isinstance(event, TextDelta):
-                    parts.append(event.text)
-                    renderer.feed(event.text)
-                elif isinstance(event, RefusalDelta):
-                    refusal.append(event.text)
-                    renderer.feed(event.text)
-                elif isinstance(event, AnswerWasThinking):
-                    # Shown already, but thinking: kept as such, never sent back,
-                    # and this model's next replies start as thinking.
-                    parts.clear()
-                    thoughts.append(event.text)
-                    self.opened_thinking.add(request.model)
-                elif isinstance(event, ThoughtWithoutClose):
-                    unclosed = event.text
-                elif isinstance(event, ReasoningDelta):
-                    thoughts.append(event.text)
-                    think(event.text)
-                elif isinstance(event, UsageReport):
-                    usage = event
-                elif isinstance(event, ToolCallsRequested):
-                    calls = event.calls
-                elif isinstance(event, Finished):
-                    finished = event
+                assembly.take(event)
         except KeyboardInterrupt:
             reply.status = ReplyStatus.INTERRUPTED
         except ApiError as exc:
-            reply.thinking = "".join(thoughts).rstrip()
-            if parts or thoughts:
-                reply.content = "".join(parts)
+            reply.thinking = assembly.thinking
+            if assembly.parts or assembly.thoughts:
+                reply.content = "".join(assembly.parts)
                 reply.status = ReplyStatus.FAILED
-                self._keep(reply, usage)
+                self._keep(reply, assembly.usage)
                 raise exc.with_partial_reply_kept() from exc
             raise
-        if unclosed and reply_status(finished.reason, has_text=True) is ReplyStatus.COMPLETE:
-            # Taken for thinking, but it ended naturally without </think>: the answer.
-            thoughts.clear()
-            parts.append(unclosed)
-            renderer.feed(unclosed)
-        reply.content = "".join(parts) + "".join(refusal)
-        reply.thinking = "".join(thoughts).rstrip()
-        reply.replaced_bytes = finished.replaced_bytes
-        if reply.status is ReplyStatus.COMPLETE and refusal:
-            reply.status = ReplyStatus.REFUSED
-        elif reply.status is ReplyStatus.COMPLETE:
-            reply.status = reply_status(
-                finished.reason, has_text=bool(reply.content.strip()), tools=finished.tools
-            )
-            reply.tool_names = finished.tools
-            if reply.status is ReplyStatus.TOOL_CALLS and request.tools:
-                # Only calls to tools we offered are kept: each will get its answer.
-                reply.tool_calls = calls
-            if reply.status is not ReplyStatus.COMPLETE:
-                reply.finish_reason = finished.reason
+        assembly.settle(reply, tools_offered=bool(request.tools))
+        usage = assembly.usage
         if reply.content or reply.thinking or reply.status is not ReplyStatus.INTERRUPTED:
             self._keep(reply, usage)
         return reply, usage

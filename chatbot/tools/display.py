@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from chatbot.cells import cut
 from chatbot.i18n import _
 from chatbot.render.sanitize import sanitize
+from chatbot.text import fold_line
 from chatbot.tools.output import visible
 
 if TYPE_CHECKING:
@@ -185,11 +186,15 @@ class ToolConsole:
 
     def notice(self, text: str) -> None:
         self._close_line()
-        self._print(sanitize(text), style="yellow")
+        self._print(self._folded(sanitize(text)), style="yellow")
 
     def hint(self, text: str) -> None:
         self._close_line()
-        self._print(sanitize(text), style="dim")
+        self._print(self._folded(sanitize(text)), style="dim")
+
+    def _folded(self, text: str) -> str:
+        """Between words on a terminal (a notice can be long); one line in a log."""
+        return fold_line(text, self.console.width) if self.console.is_terminal else text
 
     def _close_line(self) -> None:
         if self._open:

@@ -370,3 +370,20 @@ def test_a_config_with_mcp_secrets_readable_by_others_is_warned_about(
     )
     assert result.stderr.splitlines() == ([warning] if mode == 0o644 else [])
     assert token not in result.stderr + result.stdout
+
+
+def test_no_librarys_log_record_reaches_the_terminal_of_the_real_command() -> None:
+    script = (
+        "import logging, sys\n"
+        "sys.argv = ['chatbot', '--version']\n"
+        "from chatbot.cli.main import main\n"
+        "code = main()\n"
+        "logging.getLogger('httpx2').warning('LEAKED LIBRARY WARNING')\n"
+        "logging.getLogger('mcp.client.streamable_http').error('LEAKED SDK ERROR')\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "LEAKED" not in result.stderr + result.stdout
