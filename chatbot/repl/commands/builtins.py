@@ -57,7 +57,7 @@ def builtin_commands(*, personas: PersonaBook, server: Server) -> CommandRegistr
             # Text, not markup: "[show|fold|hide]" would read as a style tag and vanish.
             row = Text()
             row.append(pad(command.usage, column), style="bold cyan")
-            row.append("\n".join(wrap(command.help, room + column, indent=column)))
+            row.append(("\n" + " " * column).join(wrap(command.help, room)))
             ctx.console.print(row, soft_wrap=True)
         keys = _(
             "Keys: Enter sends; Alt-Enter (or Esc then Enter, or Ctrl-J) adds a new line; "
