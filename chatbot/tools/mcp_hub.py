@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chatbot.i18n import N_, _, gettext
+from chatbot.i18n import N_, _, gettext, quote
 from chatbot.settings.tomlfile import one_line
 from chatbot.settings.tool_config import McpServerConfig
 from chatbot.tools.mcp_connect import first_transport, open_transport, speaks_sse
@@ -286,7 +286,11 @@ class McpHub:
             loop = self._loop
         if state is None or session is None or loop is None:
             detail = f": {state.detail}" if state is not None and state.detail else ""
-            raise McpCallFailed(f"the MCP server {server!r} is not running{detail}")
+            raise McpCallFailed(
+                _("the MCP server {server} is not running{detail}").format(
+                    server=quote(server), detail=detail
+                )
+            )
 
         tell = progress
 
@@ -308,7 +312,9 @@ class McpHub:
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise McpCallFailed(
-                f"no answer from the MCP server {server!r} within {timeout:g}s"
+                _("no answer from the MCP server {server} within {seconds}s").format(
+                    server=quote(server), seconds=f"{timeout:g}"
+                )
             ) from None
         except BaseException as exc:
             future.cancel()
@@ -319,8 +325,12 @@ class McpHub:
                 # Over HTTP a death shows as a broken stream or a refused POST, not EOF.
                 self._fail(state, reason, status="stopped")
             elif "timed out" in reason.lower():
-                reason = f"no answer within {timeout:g}s"
-            raise McpCallFailed(f"the MCP server {server!r} failed: {reason}") from None
+                reason = _("no answer within {seconds}s").format(seconds=f"{timeout:g}")
+            raise McpCallFailed(
+                _("the MCP server {server} failed: {reason}").format(
+                    server=quote(server), reason=reason
+                )
+            ) from None
         return result_text(result)
 
     def _answers_ping(self, state: ServerState) -> bool:
