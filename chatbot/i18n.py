@@ -17,7 +17,7 @@ with :func:`N_` and translated where they are shown.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +38,7 @@ __all__ = [
     "parse_answer",
     "quote",
     "set_language",
+    "translator",
 ]
 
 #: The languages the program speaks; the first is the one in the source.
@@ -132,6 +133,32 @@ def gettext(message: str) -> str:
 
 #: The conventional short name, so extraction tools and readers recognise it.
 _ = gettext
+
+
+_others: dict[str, NullTranslations] = {}
+
+
+def translator(language: str) -> Callable[[str], str]:
+    """``_`` for ``language``, whatever this run speaks.
+
+    For a front end that answers each reader in their own language (the web page,
+    by the browser's): the same catalogue, without changing the run's language.
+    """
+    if language not in LANGUAGES or language == DEFAULT_LANGUAGE:
+        return lambda message: message
+    with _lock:
+        catalogue = _others.get(language)
+        if catalogue is None:
+            import gettext as stdlib_gettext
+
+            try:
+                catalogue = stdlib_gettext.translation(
+                    DOMAIN, localedir=LOCALE_DIR, languages=[language], fallback=True
+                )
+            except OSError:
+                catalogue = stdlib_gettext.NullTranslations()
+            _others[language] = catalogue
+    return catalogue.gettext
 
 
 def ngettext(singular: str, plural: str, count: int) -> str:

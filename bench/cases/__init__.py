@@ -13,6 +13,7 @@ from bench.cases.local import case_local, local_worker
 from bench.cases.render import case_paced, case_render, final_render_bytes
 from bench.cases.startup import case_oneshot, case_startup
 from bench.cases.thinking import case_thinking
+from bench.cases.web import case_web
 from bench.harness import Bench
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "case_render",
     "case_startup",
     "case_thinking",
+    "case_web",
     "final_render_bytes",
     "local_worker",
     "memory_worker",
@@ -38,4 +40,5 @@ CASES: tuple[Callable[[Bench], None], ...] = (
     case_conversation,
     case_thinking,
     case_local,
+    case_web,
 )

@@ -51,6 +51,12 @@ class Sizes:
     trim_sizes: tuple[int, int, int]
     memory_turns: int
     memory_reply_tokens: int
+    #: The web chat: clients streaming at once, each reply's length and tokens, and
+    #: browser runs for the time from the model's first byte to the page.
+    web_clients: int
+    web_reply_seconds: float
+    web_reply_tokens: int
+    web_page_runs: int
     #: Discarded first rounds (warm file caches), and runs to find the paced delay.
     warm_up_rounds: int
     calibration_rounds: int
@@ -70,6 +76,10 @@ FULL = Sizes(
     trim_sizes=(1000, 5000, 10000),
     memory_turns=500,
     memory_reply_tokens=200,
+    web_clients=200,
+    web_reply_seconds=5.0,
+    web_reply_tokens=250,
+    web_page_runs=3,
     warm_up_rounds=1,
     calibration_rounds=3,
     timeout=900.0,
@@ -87,6 +97,10 @@ QUICK = Sizes(
     trim_sizes=(100, 500, 1000),
     memory_turns=8,
     memory_reply_tokens=50,
+    web_clients=10,
+    web_reply_seconds=1.0,
+    web_reply_tokens=50,
+    web_page_runs=1,
     warm_up_rounds=0,
     calibration_rounds=1,
     timeout=30.0,

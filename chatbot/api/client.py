@@ -7,11 +7,13 @@ background while the user types.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from chatbot.api.body import NotChatBody, decompressed, events_from_body
+from chatbot.api.cancel import StreamCancelled
 from chatbot.api.debuglog import DebugLog
 from chatbot.api.error_kinds import refuses_tools, server_message
 from chatbot.api.events import (
@@ -150,6 +152,11 @@ class ChatClient:
             yield from _release(scrubbers)
             raise
         except Exception as exc:
+            if request.cancel is not None and request.cancel.cancelled:
+                # The failure is the abort itself: the user stopped the reply.
+                self._log("cancelled", chars=chars)
+                yield from _release(scrubbers)
+                raise StreamCancelled from None
             error = translate(
                 exc,
                 request=request,
@@ -207,6 +214,8 @@ class ChatClient:
             kwargs["extra_body"] = {**request.extra_body, **kwargs["extra_body"]}
         if self.include_usage:
             kwargs["stream_options"] = {"include_usage": True}
+        if request.cancel is not None:
+            request.cancel.raise_if_cancelled()
         try:
             response = client.chat.completions.create(stream=True, **kwargs)
         except openai.APIStatusError as exc:
@@ -233,6 +242,12 @@ class ChatClient:
             # "error:" lines and trusts the label, so a web page or a JSON error
             # sent with status 200 would look like an empty, finished reply.
             http = chunks.response
+            # Stopped while the headers were on their way: this closes it at once.
+            forget = (
+                request.cancel.on_cancel(lambda: _abort(http))
+                if request.cancel is not None
+                else None
+            )
             self._log(
                 "response-head",
                 url=str(http.url),
@@ -245,11 +260,30 @@ class ChatClient:
                 if http.history:
                     exc.redirected_to = str(http.url)
                 raise
+            finally:
+                if forget is not None:
+                    forget()
 
 
 #: The events that carry text a person reads (and that the key must never be in).
 Streamed = TextDelta | ReasoningDelta | RefusalDelta
 _STREAMED = (ReasoningDelta, TextDelta, RefusalDelta)
+
+
+def _abort(response: httpx2.Response) -> None:
+    """Close ``response`` from another thread, waking a read blocked on a silent server.
+
+    Closing alone leaves a blocked ``recv`` waiting for the next byte; shutting the
+    socket down ends it at once, and the server sees the client leave.
+    """
+    import socket
+
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    response.close()
 
 
 def _body_bytes(response: httpx2.Response) -> Iterator[bytes]:

@@ -9,8 +9,11 @@ conversation and REPL tests run in-process.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from chatbot.api.cancel import Cancellation
 
 __all__ = [
     "ChatBackend",
@@ -40,6 +43,8 @@ class ChatRequest:
     tools: Sequence[Mapping[str, Any]] | None = None
     #: More fields for the request body, for what a server adds (llama.cpp's ``grammar``).
     extra_body: Mapping[str, object] | None = None
+    #: Lets another thread stop this stream (the web's Stop); not part of the request sent.
+    cancel: Cancellation | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

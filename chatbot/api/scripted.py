@@ -87,7 +87,11 @@ class ScriptedBackend:
         step = self.script.pop(0) if self.script else self._default(request)
         if isinstance(step, ApiError):
             raise step
-        yield from step.events
+        for event in step.events:
+            # Stop from another thread ends the stream between events, as a closed socket does.
+            if request.cancel is not None:
+                request.cancel.raise_if_cancelled()
+            yield event
         if step.error is not None:
             raise step.error
 

@@ -16,8 +16,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from chatbot.cli.options import model_options, run_options, store_options
-from chatbot.cli.parser import build_model_parser, build_parser, build_store_parser
+from chatbot.cli.options import model_options, run_options, serve_options, store_options
+from chatbot.cli.parser import (
+    build_model_parser,
+    build_parser,
+    build_serve_parser,
+    build_store_parser,
+)
 from chatbot.errors import ChatbotError
 
 if TYPE_CHECKING:
@@ -40,6 +45,22 @@ _STORE = _SubCommand(
 _MODELS = _SubCommand(
     build_model_parser, lambda app, args: app.run_model_command(model_options(args))
 )
+
+
+def _run_serve(app: App, args: argparse.Namespace) -> int:
+    """``chatbot serve``: the web chat."""
+    from chatbot.web.serve import run_serve
+
+    return run_serve(
+        serve_options(args),
+        environ=app.environ,
+        stdin=app.stdin,
+        stdout=app.stdout,
+        stderr=app.stderr,
+    )
+
+
+_SERVE = _SubCommand(build_serve_parser, _run_serve)
 #: The first word that makes ``chatbot WORD ...`` a sub-command rather than a question.
 _SUBCOMMANDS: dict[str, _SubCommand] = {
     "sessions": _STORE,
@@ -47,6 +68,7 @@ _SUBCOMMANDS: dict[str, _SubCommand] = {
     "import": _STORE,
     "pull": _MODELS,
     "models": _MODELS,
+    "serve": _SERVE,
 }
 
 

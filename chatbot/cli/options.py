@@ -8,9 +8,13 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chatbot.engine.plan import LATEST, Resume, RunRequest
 from chatbot.settings.config import ConfigFlags
+
+if TYPE_CHECKING:
+    from chatbot.web.serve import ServeOptions
 
 __all__ = [
     "ModelOptions",
@@ -18,6 +22,7 @@ __all__ = [
     "StoreOptions",
     "model_options",
     "run_options",
+    "serve_options",
     "store_options",
 ]
 
@@ -119,3 +124,26 @@ class ModelOptions:
 def model_options(args: argparse.Namespace) -> ModelOptions:
     """The model sub-command the parsed arguments describe."""
     return ModelOptions(command=args.command, model=getattr(args, "model", None))
+
+
+def serve_options(args: argparse.Namespace) -> ServeOptions:
+    """``chatbot serve`` as the web chat takes it."""
+    from chatbot.web.serve import ServeOptions
+
+    flags = ConfigFlags(
+        persona=args.persona,
+        model=args.model,
+        base_url=args.base_url,
+        context_window=args.context_window,
+        timeout=args.timeout,
+        db=args.db,
+    )
+    return ServeOptions(
+        host=args.host,
+        port=args.port,
+        users=Path(args.users).expanduser() if args.users else None,
+        hash_password=bool(args.hash_password),
+        request=RunRequest(
+            flags=flags, persona_files=tuple(Path(p).expanduser() for p in args.personas)
+        ),
+    )

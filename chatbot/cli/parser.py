@@ -27,6 +27,7 @@ __all__ = [
     "Parser",
     "build_model_parser",
     "build_parser",
+    "build_serve_parser",
     "build_store_parser",
     "localise_argparse",
 ]
@@ -72,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=_("Chat with a model behind any OpenAI-compatible API."),
         epilog=_(
             "Without a question, starts an interactive chat. Type /help inside it. "
-            "Also: chatbot sessions|export|import (stored conversations), "
+            "Also: chatbot serve (the same chat in a browser), "
+            "chatbot sessions|export|import (stored conversations), "
             "chatbot pull MODEL and chatbot models (models for --local). "
             "Exit status of a question: 0 answered (also when cut by --max-tokens or a "
             "content filter: a warning says so); 1 when the reply failed, was cut, empty, "
@@ -320,4 +322,69 @@ def build_model_parser() -> argparse.ArgumentParser:
         ),
     )
     commands.add_parser("models", help=_("list the local models and their sizes"))
+    return parser
+
+
+# -- chatbot serve (the web chat) ------------------------------------------------------
+
+
+def _port(raw: str) -> int:
+    if not raw.isdigit() or int(raw) > 65535:
+        raise argparse.ArgumentTypeError(
+            _("a port is a number from 0 to 65535, not {raw}").format(raw=repr(raw))
+        )
+    return int(raw)
+
+
+def build_serve_parser() -> argparse.ArgumentParser:
+    """``chatbot serve``: the chat in a browser, on the same engine and store."""
+    parser = Parser(
+        prog="chatbot serve",
+        description=_(
+            "Serve the chat as a web page: personas, models, attachments, tools with "
+            "Run/Deny buttons, and the same conversation store as the terminal "
+            "(needs: pip install 'chatbot[web]'). Prints the URL to open; on loopback "
+            "the URL carries a sign-in token."
+        ),
+        epilog=_(
+            "Beyond loopback (--host 0.0.0.0) a credential is required: set "
+            "CHATBOT_WEB_TOKEN to a long random string, or give --users FILE with lines "
+            "NAME:HASH made by 'chatbot serve --hash-password' (each user then has a store "
+            "of their own). The API key stays on the server. PORT is honoured when --port "
+            "is not given; GET /healthz answers for health checks; requests are logged "
+            "(no text, no secrets) to web-access.log in the data folder."
+        ),
+    )
+    # The word "serve" itself, which chose this parser.
+    parser.add_argument("command", choices=("serve",), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--host", default="127.0.0.1", help=_("address to listen on (default 127.0.0.1)")
+    )
+    parser.add_argument(
+        "--port", type=_port, help=_("port (default: PORT from the environment, else 8000)")
+    )
+    parser.add_argument(
+        "--users",
+        metavar="FILE",
+        help=_("team mode: a file of NAME:HASH lines (CHATBOT_WEB_USERS)"),
+    )
+    parser.add_argument(
+        "--hash-password",
+        action="store_true",
+        help=_(
+            "read a password (twice at a terminal, else one line of stdin) and print "
+            "its NAME:HASH line for --users, then exit"
+        ),
+    )
+    parser.add_argument("-p", "--persona", help=_("the persona new chats start with"))
+    parser.add_argument(
+        "--personas", metavar="PATH", action="append", default=[], help=_("extra personas file")
+    )
+    parser.add_argument("-m", "--model", help=_("model name (overrides the persona)"))
+    parser.add_argument("--base-url", help=_("OpenAI-compatible API base URL (OPENAI_BASE_URL)"))
+    parser.add_argument(
+        "--context-window", type=_positive_int, help=_("the model's context size, in tokens")
+    )
+    parser.add_argument("--timeout", type=_seconds, help=_("seconds to wait for the server"))
+    parser.add_argument("--db", metavar="PATH", help=_("conversation store file (CHATBOT_DB)"))
     return parser

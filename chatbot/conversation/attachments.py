@@ -34,6 +34,7 @@ __all__ = [
     "message_text",
     "sniff",
     "text_block",
+    "too_big",
 ]
 
 #: Larger images are refused: OpenAI's limit per image, and more than any server wants.
@@ -200,12 +201,12 @@ def load_attachment(path: Path, *, max_text_bytes: int | None = None) -> Attachm
             limit = MAX_IMAGE_BYTES if image else max_text_bytes
             if limit is not None and info.st_size > limit:
                 raise AttachmentTooBig(
-                    _too_big(shown, info.st_size, image=image), info.st_size, image=image
+                    too_big(shown, info.st_size, image=image), info.st_size, image=image
                 )
             rest = handle.read() if limit is None else handle.read(limit + 1 - len(head))
             size = len(head) + len(rest)
             if limit is not None and size > limit:  # it grew meanwhile
-                raise AttachmentTooBig(_too_big(shown, size, image=image), size, image=image)
+                raise AttachmentTooBig(too_big(shown, size, image=image), size, image=image)
     except OSError as exc:
         raise AttachmentError(
             _("{shown}: cannot read it ({reason})").format(shown=shown, reason=_reason(exc))
@@ -213,7 +214,8 @@ def load_attachment(path: Path, *, max_text_bytes: int | None = None) -> Attachm
     return Attachment.from_bytes(path.name or shown, head + rest, label=shown)
 
 
-def _too_big(shown: str, size: int, *, image: bool) -> str:
+def too_big(shown: str, size: int, *, image: bool) -> str:
+    """The refusal of a file from its size alone."""
     if image:
         return _(
             "{name} is {size}: images over {limit} are refused by servers, so it was not attached"

@@ -12,7 +12,11 @@ from chatbot.cells import cut
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.i18n import N_, _, gettext, ngettext
 
-__all__ = ["FINISHES", "Outcome", "describe_outcome", "reply_status"]
+__all__ = ["CONTINUE_PROMPT", "FINISHES", "Outcome", "describe_outcome", "reply_status"]
+
+#: What "continue" sends (the terminal's /continue, the web's Continue button):
+#: models resume a cut reply reliably when asked plainly.
+CONTINUE_PROMPT = "Continue exactly where your last reply stopped, without repeating anything."
 
 #: What the finish values real servers send mean, lower-cased: the ONE table. A
 #: natural end is "stop" for OpenAI, "eos" for Together, "eos_token" and

@@ -8,9 +8,11 @@ the :class:`TurnResult` and the one-line text of any :class:`ChatbotError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 
+from chatbot.api.cancel import Cancellation
 from chatbot.api.events import ChatBackend
 from chatbot.api.reasoning import OpenedThinking
 from chatbot.conversation.attachments import Attachment
@@ -200,13 +202,33 @@ class ChatSession:
         return self.config.overflow_for(self.persona)
 
     def send(
-        self, text: str, *, renderer: ReplyRenderer, attachments: Sequence[Attachment] = ()
+        self,
+        text: str,
+        *,
+        renderer: ReplyRenderer,
+        attachments: Sequence[Attachment] = (),
+        cancel: Cancellation | None = None,
     ) -> TurnResult:
         """Ask ``text``, with ``attachments``, and stream the answer into ``renderer``.
 
         Raises MessageTooLarge (nothing sent or recorded) or an ApiError (the
-        question is kept, so /retry can ask it again).
+        question is kept, so /retry can ask it again). ``cancel`` lets another
+        thread stop the turn: what arrived is kept, as after Ctrl-C.
         """
+        with self._cancellable(cancel):
+            return self._send(text, renderer=renderer, attachments=attachments)
+
+    @contextmanager
+    def _cancellable(self, cancel: Cancellation | None) -> Iterator[None]:
+        self.turns.cancel = cancel
+        try:
+            yield
+        finally:
+            self.turns.cancel = None
+
+    def _send(
+        self, text: str, *, renderer: ReplyRenderer, attachments: Sequence[Attachment]
+    ) -> TurnResult:
         question = Message(role=Role.USER, content=clean_text(text), attachments=tuple(attachments))
         # Fit before recording, so a message too large leaves no trace but the
         # input history, where the user can recall it.
@@ -290,8 +312,12 @@ class ChatSession:
             return fitted, compacted, note
         return fitted, compacted, None
 
-    def retry(self, *, renderer: ReplyRenderer) -> TurnResult:
+    def retry(self, *, renderer: ReplyRenderer, cancel: Cancellation | None = None) -> TurnResult:
         """Regenerate the reply to the newest question (never from the cache)."""
+        with self._cancellable(cancel):
+            return self._retry(renderer=renderer)
+
+    def _retry(self, *, renderer: ReplyRenderer) -> TurnResult:
         conversation = self.conversation
         index = conversation.last_user_index()
         if index is None or index < conversation.summarised_upto:

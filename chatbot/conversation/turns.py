@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+from chatbot.api.cancel import Cancellation
 from chatbot.api.events import (
     ChatBackend,
     ChatRequest,
@@ -80,6 +81,8 @@ class TurnRunner:
         self.opened_thinking = opened_thinking or OpenedThinking()
         #: Turns left out of the newest request to fit the budget.
         self.dropped_turns = 0
+        #: The turn in flight's switch, which another thread may flip (the web's Stop).
+        self.cancel: Cancellation | None = None
 
     def fit(
         self, history: Sequence[Message] | None = None, *, max_prompt_tokens: int | None = None
@@ -197,6 +200,7 @@ class TurnRunner:
             ),
             stop=params.stop,
             tools=self.offered_tools(),
+            cancel=self.cancel,
         )
 
     def _stream(

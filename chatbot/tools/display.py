@@ -10,7 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chatbot.cells import cut
 from chatbot.i18n import _
@@ -21,7 +21,7 @@ from chatbot.tools.output import visible
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["ToolConsole", "brief_arguments", "progress_text", "size_text"]
+__all__ = ["ToolConsole", "ToolDisplay", "brief_arguments", "progress_text", "size_text"]
 
 _BRIEF = 70
 _FULL_ARGUMENTS = 2000
@@ -54,6 +54,34 @@ def progress_text(done: float, total: float | None, message: str | None) -> str:
         amount = f"{done:g}"
     words = " ".join(visible(message).split())[:40] if message else ""
     return f"{amount} {words}".strip()
+
+
+class ToolDisplay(Protocol):
+    """Where tool activity is shown: a terminal (:class:`ToolConsole`) or a web page."""
+
+    def ask_about(self, name: str, arguments: Mapping[str, Any], *, shell: bool) -> None:
+        """What the model wants to run, in full, just before the approval question."""
+
+    def start(self, number: int, name: str, brief: str) -> None:
+        """A call starts running; :meth:`finish` follows."""
+
+    def progress(self, done: float, total: float | None, message: str | None) -> None:
+        """The server says how far the running call has got (from any thread)."""
+
+    def stop_ticking(self) -> None:
+        """The running call returned (its outcome follows with :meth:`finish`)."""
+
+    def finish(self, outcome: str, *, ok: bool = True) -> None: ...
+
+    def cancelled(self, number: int, name: str) -> None:
+        """Stopped at the question or while the call ran."""
+
+    def line(self, number: int, name: str, brief: str, outcome: str) -> None:
+        """A call that did not run (refused, declined, bad arguments …)."""
+
+    def notice(self, text: str) -> None: ...
+
+    def hint(self, text: str) -> None: ...
 
 
 class ToolConsole:

@@ -20,7 +20,7 @@ from chatbot.render import ReplyRenderer
 from chatbot.settings.personas import Persona
 from chatbot.settings.tool_config import ToolSettings
 from chatbot.tools.approval import Approver
-from chatbot.tools.display import ToolConsole, brief_arguments, size_text
+from chatbot.tools.display import ToolDisplay, brief_arguments, size_text
 from chatbot.tools.memory import ToolSupportMemory
 from chatbot.tools.output import OUTPUT_LIMIT
 from chatbot.tools.spec import SHELL_SPEC, ToolSpec
@@ -53,7 +53,7 @@ class Toolbox:
         *,
         settings: ToolSettings,
         approver: Approver,
-        console: ToolConsole,
+        console: ToolDisplay,
         renderer_factory: Callable[[], ReplyRenderer],
         shell_env: Mapping[str, str],
         server_url: str,
@@ -61,6 +61,7 @@ class Toolbox:
         memory: ToolSupportMemory | None = None,
         enabled: bool = True,
         start_wait: float = 30.0,
+        allow_shell: bool = True,
     ) -> None:
         self.settings = settings
         self.approver = approver
@@ -70,6 +71,8 @@ class Toolbox:
         self.server_url = server_url
         #: ``/tools on|off``: whether tools are offered at all in this session.
         self.enabled = enabled
+        #: False where no persona may turn the shell on (a web chat beyond loopback).
+        self.allow_shell = allow_shell
         self._renderer_factory = renderer_factory
         self._shell_env = dict(shell_env)
         self._start_wait = start_wait
@@ -87,7 +90,8 @@ class Toolbox:
 
     def available(self, persona: Persona) -> list[ToolSpec]:
         """The tools ``persona`` gets now (MCP servers that are not ready have none)."""
-        specs = [SHELL_SPEC] if selects(persona.tools, SHELL_SPEC) else []
+        shell = self.allow_shell and selects(persona.tools, SHELL_SPEC)
+        specs = [SHELL_SPEC] if shell else []
         if self.hub is not None:
             specs += [spec for spec in self.hub.tools() if selects(persona.tools, spec)]
         return specs

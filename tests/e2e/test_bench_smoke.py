@@ -22,6 +22,7 @@ CASES = {
     "conversation": "5. Long conversation",
     "thinking": "6. Reasoning model, paced",
     "local": "7. Local model",
+    "web": "8. Web chat",
 }
 
 

@@ -30,6 +30,7 @@ from chatbot.settings.tool_config import ToolSettings
 from chatbot.store.database import Store
 from chatbot.store.export import from_json, to_json, to_markdown
 from chatbot.store.store_journal import StoreJournal, resume
+from chatbot.tools.display import ToolConsole
 from tests.support.fakeserver import FakeOpenAIServer, FakeToolCall, Reply
 from tests.support.helpers import TEST_KEY, make_config
 
@@ -55,7 +56,7 @@ class ToolRepl:
             settings=ToolSettings(shell_timeout=10),
             servers=(),
             env={"PATH": "/usr/bin:/bin", "OPENAI_API_KEY": TEST_KEY},
-            console=console,
+            display=ToolConsole(console=console),
             ask=None,
             assume_yes=False,
             enabled=True,

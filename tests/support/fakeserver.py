@@ -565,7 +565,12 @@ class _Handler(BaseHTTPRequestHandler):
                 and stream_options.get("include_usage") is True
                 and not reply.reject_stream_options
             )
-            self._stream(model, text, reply, usage if wants_usage and reply.usage else None)
+            try:
+                self._stream(model, text, reply, usage if wants_usage and reply.usage else None)
+            except ConnectionError:
+                # The client hung up mid-reply (Stop, Ctrl-C): a real server stops generating.
+                self._owner._count_abandoned()
+                raise
         else:
             self._send_json(200, _completion(model, text, reply, usage), reply.headers)
 
@@ -817,6 +822,7 @@ class FakeOpenAIServer:
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
         self._errors: list[BaseException] = []
+        self._abandoned = 0
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._httpd: _HTTPServer | None = None
@@ -892,6 +898,16 @@ class FakeOpenAIServer:
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+
+    @property
+    def abandoned_streams(self) -> int:
+        """Streamed replies the client hung up on before their end."""
+        with self._lock:
+            return self._abandoned
+
+    def _count_abandoned(self) -> None:
+        with self._lock:
+            self._abandoned += 1
 
     def _record_error(self, exc: BaseException) -> None:
         with self._lock:

@@ -68,6 +68,9 @@ ALLOWED = frozenset(
         "HTTP",
         "IT",
         "sudo",
+        # A command typed as it is (/help points to the web chat: chatbot serve).
+        "chatbot",
+        "serve",
     ]
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from chatbot.cells import cell_width, pad, wrap
 from chatbot.conversation.attachments import format_size
+from chatbot.conversation.outcome import CONTINUE_PROMPT
 from chatbot.conversation.session import ChatSession
 from chatbot.errors import ChatbotError, ClipboardUnavailable
 from chatbot.i18n import _, gettext, ngettext
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
 
 
 __all__ = ["CONTINUE_PROMPT", "builtin_commands", "usage_lines"]
-
-#: What /continue sends: models resume a cut reply reliably when asked plainly.
-CONTINUE_PROMPT = "Continue exactly where your last reply stopped, without repeating anything."
 
 
 def builtin_commands(*, personas: PersonaBook, server: Server) -> CommandRegistry:
@@ -63,7 +61,8 @@ def builtin_commands(*, personas: PersonaBook, server: Server) -> CommandRegistr
             "Keys: Enter sends; Alt-Enter (or Esc then Enter, or Ctrl-J) adds a new line; "
             "pasted text stays one message; Ctrl-X Ctrl-E edits the input in $EDITOR; "
             "Tab completes commands, and file paths after /file; Up recalls earlier input; "
-            "Ctrl-C clears the line or stops a reply; Ctrl-D or /exit quits."
+            "Ctrl-C clears the line or stops a reply; Ctrl-D or /exit quits. "
+            "The same chat in a browser: chatbot serve."
         )
         # Wrapped here, by cells and between words (or Japanese characters), not by the
         # terminal in the middle of a word.

@@ -1,0 +1,1 @@
+"""The web chat (``chatbot serve``): the same engine as the terminal, behind a page."""
