@@ -23,7 +23,7 @@ from bench.report import Report
 __all__ = ["main", "run_benchmark"]
 
 
-def run_benchmark(sizes: Sizes, *, mode: str) -> Report:
+def run_benchmark(sizes: Sizes, *, mode: str, only: str | None = None) -> Report:
     """Every case in a clean temporary home against one bench server; the summary last."""
     report = Report(mode=mode)
     with tempfile.TemporaryDirectory(prefix="chatbot-bench-") as tmp:
@@ -38,7 +38,8 @@ def run_benchmark(sizes: Sizes, *, mode: str) -> Report:
         )
         try:
             for case in CASES:
-                case(bench)
+                if only is None or case.__name__ == f"case_{only}":
+                    case(bench)
         finally:
             server.close()
     report.print_summary()
@@ -73,13 +74,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write results here")
+    parser.add_argument(
+        "--only", metavar="CASE", help="run one case (startup, render, ..., knowledge)"
+    )
     parser.add_argument("--worker", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return _run_worker(args.worker)
     mode = "quick" if args.quick else "full"
     try:
-        report = run_benchmark(QUICK if args.quick else FULL, mode=mode)
+        report = run_benchmark(QUICK if args.quick else FULL, mode=mode, only=args.only)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1

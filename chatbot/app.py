@@ -11,6 +11,7 @@ from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.compose import attach_files
 from chatbot.conversation.messages import ReplyStatus
 from chatbot.conversation.outcome import describe_outcome
+from chatbot.conversation.references import knowledge_lines
 from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.engine.building import Storage, build_session, resume_target
 from chatbot.engine.opening import open_server, open_store
@@ -26,6 +27,7 @@ from chatbot.text import on_terminal
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from chatbot.cli.knowledge_parser import KnowledgeOptions
     from chatbot.cli.options import ModelOptions, RunOptions, StoreOptions
     from chatbot.servers.server import Server
     from chatbot.store.database import Store
@@ -89,6 +91,19 @@ class App:
 
         env, _ = self._environment()
         return run_model_command(options, environ=env, stdout=self.stdout, stderr=self.stderr)
+
+    def run_knowledge_command(self, options: KnowledgeOptions) -> int:
+        """``chatbot knowledge add|list|update|remove|search``."""
+        from chatbot.cli.knowledge_subcommands import run_knowledge_command
+
+        env, _ = self._environment()
+        return run_knowledge_command(
+            options,
+            data_dir=self.paths.data_dir,
+            environ=env,
+            stdout=self.stdout,
+            stderr=self.stderr,
+        )
 
     def _environment(self) -> tuple[dict[str, str], tuple[str, ...]]:
         """The process environment over the ``.env`` files."""
@@ -221,6 +236,9 @@ class App:
         except ApiError as exc:
             self.report(exc)
             return 1
+        # The sources after the answer, on stderr: stdout stays the answer alone.
+        for line in knowledge_lines(result.references, result.reply.sources):
+            print(on_terminal(sanitize(line), self.stderr), file=self.stderr)
         outcome = describe_outcome(result.reply, tool_rounds=result.tool_rounds)
         if outcome is not None and outcome.exit_code == 130:
             return 130  # the user pressed Ctrl-C: they know

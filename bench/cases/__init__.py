@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bench.cases.conversation import case_conversation, memory_worker, trim_worker
+from bench.cases.knowledge import case_knowledge
 from bench.cases.local import case_local, local_worker
 from bench.cases.render import case_paced, case_render, final_render_bytes
 from bench.cases.startup import case_oneshot, case_startup
@@ -19,6 +20,7 @@ from bench.harness import Bench
 __all__ = [
     "CASES",
     "case_conversation",
+    "case_knowledge",
     "case_local",
     "case_oneshot",
     "case_paced",
@@ -41,4 +43,5 @@ CASES: tuple[Callable[[Bench], None], ...] = (
     case_thinking,
     case_local,
     case_web,
+    case_knowledge,
 )

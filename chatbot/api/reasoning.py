@@ -222,8 +222,10 @@ class ThinkingSplitter:
             out.append(AnswerWasThinking(thought.strip()))
             self._answer(buffer[after:], out)
             return
-        keep = _held_suffix(buffer, CLOSE_TAG)
-        if keep and buffer.endswith(CLOSE_TAG[:keep]):
+        # Either tag may be split across chunks: "<t" may yet be "<think>", which would
+        # make this an answer about tags rather than thinking before a lone "</think>".
+        keep = max(_held_suffix(buffer, CLOSE_TAG), _held_suffix(buffer, OPEN_TAG))
+        if keep:
             self._held = buffer[-keep:]
             buffer = buffer[:-keep]
         before = len(out)

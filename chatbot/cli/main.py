@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
+from chatbot.cli.knowledge_parser import build_knowledge_parser, knowledge_options
 from chatbot.cli.options import model_options, run_options, serve_options, store_options
 from chatbot.cli.parser import (
     build_model_parser,
@@ -45,6 +46,10 @@ _STORE = _SubCommand(
 _MODELS = _SubCommand(
     build_model_parser, lambda app, args: app.run_model_command(model_options(args))
 )
+_KNOWLEDGE = _SubCommand(
+    build_knowledge_parser,
+    lambda app, args: app.run_knowledge_command(knowledge_options(args)),
+)
 
 
 def _run_serve(app: App, args: argparse.Namespace) -> int:
@@ -68,6 +73,7 @@ _SUBCOMMANDS: dict[str, _SubCommand] = {
     "import": _STORE,
     "pull": _MODELS,
     "models": _MODELS,
+    "knowledge": _KNOWLEDGE,
     "serve": _SERVE,
 }
 

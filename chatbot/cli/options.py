@@ -89,6 +89,8 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         assume_yes=bool(args.yes),
         no_tools=bool(args.no_tools),
         max_tool_rounds=args.max_tool_rounds,
+        knowledge=() if getattr(args, "no_knowledge", False) else _names(args),
+        knowledge_share=getattr(args, "knowledge_share", None),
     )
     return RunOptions(
         question=tuple(args.question),
@@ -97,6 +99,14 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         show_usage=bool(args.usage),
         files=tuple(Path(p).expanduser() for p in args.files),
     )
+
+
+def _names(args: argparse.Namespace) -> tuple[str, ...] | None:
+    given = getattr(args, "knowledge", None)
+    if not given:
+        return None
+    # "--knowledge a,b" works too, as CHATBOT_KNOWLEDGE does.
+    return tuple(name.strip() for item in given for name in item.split(",") if name.strip())
 
 
 def store_options(args: argparse.Namespace) -> StoreOptions:

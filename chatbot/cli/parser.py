@@ -19,6 +19,7 @@ from chatbot.settings.limits import (
     TOOL_ROUNDS,
     TOP_P,
     Range,
+    parse_share,
 )
 
 __all__ = [
@@ -61,6 +62,13 @@ _tool_rounds = _checked_int(TOOL_ROUNDS)
 COMPLETION_SHELLS = ("bash", "zsh", "fish")
 
 
+def _share(raw: str) -> float:
+    try:
+        return parse_share(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _system_prompt(raw: str) -> str:
     if not raw.strip():
         raise argparse.ArgumentTypeError(_("the system prompt is empty"))
@@ -75,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Without a question, starts an interactive chat. Type /help inside it. "
             "Also: chatbot serve (the same chat in a browser), "
             "chatbot sessions|export|import (stored conversations), "
-            "chatbot pull MODEL and chatbot models (models for --local). "
+            "chatbot pull MODEL and chatbot models (models for --local), "
+            "chatbot knowledge add|list|update|remove|search (your documents, to answer from). "
             "Exit status of a question: 0 answered (also when cut by --max-tokens or a "
             "content filter: a warning says so); 1 when the reply failed, was cut, empty, "
             "only tool calls, or not a chat answer at all: stdout holds only the text that "
@@ -200,6 +209,33 @@ def build_parser() -> argparse.ArgumentParser:
         type=_tool_rounds,
         metavar="N",
         help=_("tool rounds allowed in one turn (default 8; [tools] max_rounds in config.toml)"),
+    )
+    # -- knowledge bases (issue 21) --------------------------------------------------
+    knowledge = parser.add_argument_group(
+        _("knowledge bases (make one: chatbot knowledge add NAME PATH...)")
+    )
+    knowledge.add_argument(
+        "--knowledge",
+        metavar="NAME",
+        action="append",
+        help=_(
+            "answer from this knowledge base: its best passages go with each question and "
+            "the sources are shown after the answer (repeatable; CHATBOT_KNOWLEDGE=a,b)"
+        ),
+    )
+    knowledge.add_argument(
+        "--no-knowledge",
+        action="store_true",
+        help=_("search no knowledge base (not the persona's)"),
+    )
+    knowledge.add_argument(
+        "--knowledge-share",
+        type=_share,
+        metavar="SHARE",
+        help=_(
+            "the share of the prompt budget passages may take: 0.05 to 0.9, or 5%% to 90%% "
+            "(default 25%%; CHATBOT_KNOWLEDGE_SHARE)"
+        ),
     )
     parser.add_argument(
         "--usage",

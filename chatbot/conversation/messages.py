@@ -10,6 +10,7 @@ from typing import Any
 
 from chatbot.api.events import ToolCall
 from chatbot.conversation.attachments import Attachment, api_content
+from chatbot.conversation.references import References, Source, reference_block
 
 __all__ = ["Message", "ReplyStatus", "Role", "ToolCall", "restore_tool_fields"]
 
@@ -87,6 +88,11 @@ class Message:
     #: A TOOL message: the call it answers, and the tool's name (for people).
     tool_call_id: str | None = None
     tool_name: str | None = None
+    #: A question's passages from the knowledge bases, sent before it in this turn's
+    #: requests only (never stored: the reply keeps the sources).
+    references: References | None = field(default=None, repr=False)
+    #: The passages an answer was given with, numbered as the model saw them.
+    sources: tuple[Source, ...] = ()
 
     def to_api(self) -> dict[str, Any]:
         """The dict the chat completions API expects: never the thinking (vendors advise so).
@@ -115,9 +121,13 @@ class Message:
                     for call in self.tool_calls
                 ],
             }
+        content = self.content
+        if self.references is not None:
+            # Material first and the question last, as with attached files.
+            content = f"{reference_block(self.references)}\n{content}"
         if not self.attachments:
-            return {"role": self.role.value, "content": self.content}
-        return {"role": self.role.value, "content": api_content(self.content, self.attachments)}
+            return {"role": self.role.value, "content": content}
+        return {"role": self.role.value, "content": api_content(content, self.attachments)}
 
     def tool_fields(self) -> dict[str, object]:
         """The tool parts of this message as plain JSON, for the store's ``params``."""

@@ -19,7 +19,9 @@ from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.compaction import Compactor, summary_message
 from chatbot.conversation.history import Budget, Conversation, FittedRequest
 from chatbot.conversation.journal import Journal, NullJournal
+from chatbot.conversation.lookup import look_up
 from chatbot.conversation.messages import Message, Role
+from chatbot.conversation.references import References, Retriever
 from chatbot.conversation.retry import RetryPolicy, Waiter, sleeping_waiter
 from chatbot.conversation.state import SessionState
 from chatbot.conversation.token_counter import TokenCounter
@@ -64,6 +66,7 @@ class ChatSession:
         tools: ToolHost | None = None,
         served: ServedModels | None = None,
         opened_thinking: OpenedThinking | None = None,
+        retriever: Retriever | None = None,
     ) -> None:
         self.state = SessionState(
             config=config,
@@ -71,6 +74,7 @@ class ChatSession:
             conversation=Conversation(system_prompt=persona.system),
             journal=journal or NullJournal(),
             served=served,
+            retriever=retriever,
         )
         self.usage = SessionUsage()
         self.turns = TurnRunner(
@@ -201,22 +205,31 @@ class ChatSession:
     def overflow_policy(self) -> OverflowPolicy:
         return self.config.overflow_for(self.persona)
 
+    @property
+    def retriever(self) -> Retriever | None:
+        """The knowledge bases searched for each question; None searches none."""
+        return self.state.retriever
+
     def send(
         self,
         text: str,
         *,
         renderer: ReplyRenderer,
         attachments: Sequence[Attachment] = (),
+        look_up: bool = True,
         cancel: Cancellation | None = None,
     ) -> TurnResult:
         """Ask ``text``, with ``attachments``, and stream the answer into ``renderer``.
+
+        With a knowledge base in use, its passages for ``text`` go with the question
+        (``look_up=False``: a follow-up such as /continue keeps the last ones).
 
         Raises MessageTooLarge (nothing sent or recorded) or an ApiError (the
         question is kept, so /retry can ask it again). ``cancel`` lets another
         thread stop the turn: what arrived is kept, as after Ctrl-C.
         """
         with self._cancellable(cancel):
-            return self._send(text, renderer=renderer, attachments=attachments)
+            return self._send(text, renderer=renderer, attachments=attachments, look_up=look_up)
 
     @contextmanager
     def _cancellable(self, cancel: Cancellation | None) -> Iterator[None]:
@@ -227,9 +240,16 @@ class ChatSession:
             self.turns.cancel = None
 
     def _send(
-        self, text: str, *, renderer: ReplyRenderer, attachments: Sequence[Attachment]
+        self,
+        text: str,
+        *,
+        renderer: ReplyRenderer,
+        attachments: Sequence[Attachment],
+        look_up: bool,
     ) -> TurnResult:
         question = Message(role=Role.USER, content=clean_text(text), attachments=tuple(attachments))
+        # A follow-up that is no new question (/continue) keeps the last passages.
+        references = self._look_up(question) if look_up else None
         # Fit before recording, so a message too large leaves no trace but the
         # input history, where the user can recall it.
         fitted = self.fit([*self.conversation.live_history, question])
@@ -239,9 +259,14 @@ class ChatSession:
         self.conversation.append(question)
         self.journal.record(question, persona=self.persona, params=self.params)
         result = self._answer(fitted, renderer=renderer)
-        if compacted or note:
-            result = replace(result, compacted_turns=compacted, compaction_note=note)
+        if compacted or note or references is not None:
+            result = replace(
+                result, compacted_turns=compacted, compaction_note=note, references=references
+            )
         return result
+
+    def _look_up(self, question: Message) -> References | None:
+        return look_up(question, state=self.state, counter=self.counter)
 
     def compact(self, *, upto: int | None = None, keep_turns: int = 2) -> int:
         """Summarise the live history before index ``upto`` (default: all but the
@@ -324,6 +349,11 @@ class ChatSession:
             raise ChatbotError(_("nothing to retry yet"))
         # Fit first: if the question no longer fits (a smaller model since),
         # the old reply must still be there.
+        question = conversation.messages[index]
+        if question.references is None and self.retriever is not None:
+            self._look_up(question)  # resumed: search again
+        elif question.references is not None:
+            self.state.reply_sources = question.references.sources
         fitted = self.fit(conversation.messages[conversation.summarised_upto : index + 1])
         self.journal.forget(conversation.pop_replies_after_last_user())
         return self._answer(fitted, renderer=renderer, use_cache=False)

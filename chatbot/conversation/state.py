@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from chatbot.conversation.history import Budget, Conversation
 from chatbot.conversation.journal import Journal
+from chatbot.conversation.references import Retriever, Source
 from chatbot.settings.config import Config, ModelParams, ServedModels
 from chatbot.settings.personas import Persona
 
@@ -24,6 +25,10 @@ class SessionState:
     journal: Journal
     #: The server's word on models (its default, the context it serves); None: only settings.
     served: ServedModels | None = None
+    #: The knowledge bases searched for each question; None searches none.
+    retriever: Retriever | None = None
+    #: The sources the replies of the current turn are given (its passages).
+    reply_sources: tuple[Source, ...] = ()
 
     @property
     def params(self) -> ModelParams:

@@ -18,6 +18,7 @@ from chatbot.conversation.attachments import (
     text_block,
 )
 from chatbot.conversation.messages import Message
+from chatbot.conversation.references import reference_block
 from chatbot.tokens import (
     IMAGE_TOKENS_UNKNOWN_SIZE,
     MESSAGE_OVERHEAD,
@@ -62,6 +63,9 @@ class TokenCounter:
         count = estimate_tokens(message.content) + MESSAGE_OVERHEAD
         # Attachments never change once the message exists: counted once, with the text.
         count += sum(attachment_tokens(a) for a in message.attachments)
+        if message.references is not None:
+            # Whoever changes a message's references resets its token_cache.
+            count += estimate_tokens(reference_block(message.references)) + 1
         for call in message.tool_calls:
             # The call's id, name and JSON arguments are sent too, with some framing.
             count += estimate_tokens(call.name) + estimate_tokens(call.arguments) + 12

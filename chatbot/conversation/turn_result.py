@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from chatbot.api.events import UsageReport
 from chatbot.conversation.messages import Message
+from chatbot.conversation.references import References
 
 __all__ = ["TurnResult"]
 
@@ -26,3 +27,5 @@ class TurnResult:
     compaction_note: str | None = None
     #: Tool rounds run in this turn (the model asked, the tools answered).
     tool_rounds: int = 0
+    #: What the knowledge bases gave for the question; None when none is in use.
+    references: References | None = None

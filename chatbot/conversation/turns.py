@@ -280,6 +280,8 @@ class TurnRunner:
     def _keep(self, reply: Message, usage: UsageReport | None) -> None:
         if usage is not None and reply.thinking:
             reply.thinking_tokens = usage.reasoning_tokens
+        if reply.content and not reply.sources:
+            reply.sources = self.state.reply_sources
         self.state.conversation.append(reply)
         self.state.journal.record(
             reply,

@@ -14,6 +14,7 @@ from chatbot.api.reasoning import OpenedThinking
 from chatbot.conversation.retry import RetryPolicy, Waiter, sleeping_waiter
 from chatbot.conversation.session import ChatSession
 from chatbot.conversation.tool_turns import ToolHost
+from chatbot.engine.knowledge_setup import retriever_for
 from chatbot.errors import ConfigError
 from chatbot.i18n import _
 from chatbot.servers.server import Server
@@ -86,6 +87,10 @@ def build_session(
         notify=notify,
         tools=tools,
         served=server,
+        # Each conversation chooses its own bases (/knowledge), from the run's plan.
+        retriever=retriever_for(
+            knowledge=plan.knowledge, server=server, config=config, data_dir=plan.paths.data_dir
+        ),
         # Which models open <think> in their prompt, remembered per server between runs.
         opened_thinking=OpenedThinking(
             plan.paths.data_dir / "think-tags.json", server=server.identity

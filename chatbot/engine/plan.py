@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
+from chatbot.engine.knowledge_setup import KnowledgePlan, plan_knowledge
 from chatbot.errors import ConfigError
 from chatbot.i18n import _
 from chatbot.secrets import Redactor, url_secrets
@@ -57,6 +58,10 @@ class RunRequest:
     assume_yes: bool = False
     no_tools: bool = False
     max_tool_rounds: int | None = None
+    #: ``--knowledge NAME`` (repeatable); () for ``--no-knowledge``; None: not given.
+    knowledge: tuple[str, ...] | None = None
+    #: ``--knowledge-share``: the share of the prompt budget for passages.
+    knowledge_share: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -86,6 +91,8 @@ class RunPlan:
     paths: AppPaths
     redact: Redactor
     debug: bool = False
+    #: Which knowledge bases the run searches, and the share of the budget they get.
+    knowledge: KnowledgePlan = field(default_factory=KnowledgePlan)
     #: What the user should hear before anything starts (a ``.env`` others can read).
     warnings: tuple[str, ...] = ()
 
@@ -128,6 +135,13 @@ def plan_run(request: RunRequest, *, environ: Mapping[str, str], paths: AppPaths
     )
     persona_name = config.persona_name or "default"
     persona = personas.book().get(persona_name)  # an unknown name is one line, now
+    knowledge, knowledge_warnings = plan_knowledge(
+        chosen=request.knowledge,
+        share=request.knowledge_share,
+        environ=env,
+        data_dir=paths.data_dir,
+        persona=persona,
+    )
     server = plan_server(config, persona, env=env, local_available=_local_extra_installed())
     if isinstance(server, EmbeddedPlan):
         personas.book(local=True).get(persona_name)
@@ -150,7 +164,8 @@ def plan_run(request: RunRequest, *, environ: Mapping[str, str], paths: AppPaths
         paths=paths,
         redact=Redactor(secrets),
         debug=request.debug,
-        warnings=(*warnings, *user_config.warnings),
+        knowledge=knowledge,
+        warnings=(*warnings, *user_config.warnings, *knowledge_warnings),
     )
 
 

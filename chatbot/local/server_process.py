@@ -302,6 +302,10 @@ class LocalServer:
             str(self.n_ctx),
             "--n_threads_batch",
             str(batch_threads()),
+            # By default a second request (a second chat in the browser, an embedding)
+            # cuts the reply streaming to nothing; it must wait its turn instead.
+            "--interrupt_requests",
+            "false",
         ]
 
     def _open_log(self) -> IO[bytes] | int:

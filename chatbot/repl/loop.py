@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.outcome import describe_outcome
+from chatbot.conversation.references import knowledge_lines
 from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ApiError, ChatbotError, ImagesRejected, MessageTooLarge
 from chatbot.i18n import _, gettext, ngettext
@@ -178,6 +179,8 @@ class Repl:
                     result.dropped_turns,
                 ).format(count=result.dropped_turns)
             )
+        for line in knowledge_lines(result.references, result.reply.sources):
+            self.notices.hint(line)
         outcome = describe_outcome(result.reply, tool_rounds=result.tool_rounds)
         if outcome is not None:
             self.notices.show(outcome.level, outcome.in_repl())

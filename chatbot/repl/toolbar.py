@@ -48,6 +48,12 @@ def toolbar_text(
         out = ngettext("{count} turn out", "{count} turns out", session.dropped_turns).format(
             count=session.dropped_turns
         )
+    knowledge = ""
+    retriever = session.retriever
+    bases = retriever.bases_for(session.persona) if retriever is not None else ()
+    if retriever is not None and bases:
+        share = retriever.share_for(session.persona)
+        knowledge = _("knowledge {bases} {share:.0%}").format(bases=",".join(bases), share=share)
     tokens = usage.prompt_tokens + usage.completion_tokens
     # The last request's usage was not reported, so the session total misses some.
     estimated = "~" if usage.estimated_requests else ""
@@ -59,11 +65,11 @@ def toolbar_text(
             cost = estimated + format_dollars(priced.dollars)
     # In the order they are shown; dropped, when the line is too wide, in _DROP_ORDER.
     parts = {"files": files, "persona": persona, "model": model, "context": context,
-             "out": out, "total": total, "cost": cost}  # fmt: skip
+             "out": out, "knowledge": knowledge, "total": total, "cost": cost}  # fmt: skip
     line = _joined(parts)
     if width is None or cell_width(line) <= width:
         return line
-    for name in ("cost", "persona", "out", "files"):
+    for name in ("cost", "persona", "knowledge", "out", "files"):
         parts[name] = ""
         room = width - cell_width(_joined({**parts, "model": ""})) - len(_SEPARATOR)
         if room >= _MODEL_MIN:

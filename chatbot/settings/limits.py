@@ -16,6 +16,7 @@ from chatbot.i18n import N_, _, gettext, or_list
 __all__ = [
     "CONTEXT_WINDOW",
     "DEFAULT_THINK",
+    "KNOWLEDGE_SHARE",
     "MAX_TOKENS",
     "MAX_WAIT",
     "OVERFLOW_POLICIES",
@@ -30,6 +31,7 @@ __all__ = [
     "OverflowPolicy",
     "Range",
     "ThinkMode",
+    "parse_share",
 ]
 
 
@@ -129,3 +131,17 @@ OVERFLOW_POLICIES = OverflowPolicy.words()
 PROVIDERS = ("local",)
 THINK_MODES = ThinkMode.words()
 DEFAULT_THINK = ThinkMode.FOLD
+
+#: The share of the prompt budget a knowledge base's passages may take.
+KNOWLEDGE_SHARE = Range(low=0.05, high=0.9, hint=N_("a share from 0.05 to 0.9 (or 5% to 90%)"))
+
+
+def parse_share(raw: str) -> float:
+    """``0.3`` or ``30%`` as a share of the budget; ValueError naming the range otherwise."""
+    text = raw.strip()
+    if text.endswith("%"):
+        try:
+            return KNOWLEDGE_SHARE.parse(str(float(text[:-1].strip()) / 100))
+        except ValueError:
+            raise ValueError(KNOWLEDGE_SHARE.problem(repr(raw))) from None
+    return KNOWLEDGE_SHARE.parse(text)

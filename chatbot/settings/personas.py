@@ -22,6 +22,7 @@ from chatbot.errors import PersonaError
 from chatbot.i18n import _, quote
 from chatbot.settings.limits import (
     CONTEXT_WINDOW,
+    KNOWLEDGE_SHARE,
     MAX_TOKENS,
     PROVIDERS,
     TEMPERATURE,
@@ -78,6 +79,9 @@ class Persona:
     think: ThinkMode | None = None  # how thinking is shown
     #: Tools offered: "shell", "*" (every MCP server), server or server__tool names.
     tools: tuple[str, ...] | None = None  # None: every MCP server, no shell
+    #: Knowledge bases searched for every question (``chatbot knowledge add``).
+    knowledge: tuple[str, ...] | None = None
+    knowledge_share: float | None = None  # 0.05..0.9 of the prompt budget for passages
     source: str = ""  # file it came from, for messages
 
 
@@ -475,6 +479,15 @@ def _check_tools(key: str, value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
+def _check_knowledge(key: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _Invalid(f"{key} must be a list of knowledge base names, got {toml_type(value)}")
+    for item in value:
+        if not _NAME_RE.fullmatch(item.lower()):
+            raise _Invalid(f"{key}: {_quote(item)} is not a knowledge base name")
+    return tuple(dict.fromkeys(item.lower() for item in value))
+
+
 def _choice_check(choices: tuple[str, ...]) -> Callable[[str, object], str]:
     def check(key: str, value: object) -> str:
         text = _check_string(key, value)
@@ -513,6 +526,8 @@ _CHECKS: dict[str, Callable[[str, object], object]] = {
     "provider": _choice_check(PROVIDERS),
     "tools": _check_tools,
     "think": _enum_check(ThinkMode),
+    "knowledge": _check_knowledge,
+    "knowledge_share": _number_check(KNOWLEDGE_SHARE),
 }
 
 

@@ -29,6 +29,7 @@ from chatbot.store.records import (
 )
 from chatbot.store.rows import INFO_COLUMNS, info_from_row
 from chatbot.store.search import search as run_search
+from chatbot.store.source_rows import insert_sources
 
 __all__ = ["DEFAULT_WINDOW_TOKENS", "Store", "default_store_path"]
 
@@ -257,6 +258,8 @@ class Store(Ledger):
         assert cursor.lastrowid is not None
         if message.attachments:
             insert_attachments(conn, cursor.lastrowid, message.attachments)
+        if message.sources:
+            insert_sources(conn, cursor.lastrowid, message.sources)
         return cursor.lastrowid
 
     def append_message(

@@ -20,6 +20,7 @@ from chatbot.conversation.attachments import (
     message_text,
 )
 from chatbot.conversation.messages import Message, ReplyStatus, Role, restore_tool_fields
+from chatbot.conversation.references import Source
 from chatbot.errors import AttachmentError, ConfigError
 from chatbot.i18n import N_, _, gettext
 from chatbot.store.records import (
@@ -28,14 +29,16 @@ from chatbot.store.records import (
     MessageMeta,
     StoredConversation,
 )
+from chatbot.store.source_rows import source_from_record, source_record
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "from_json", "to_json", "to_markdown"]
 
 FORMAT = "chatbot-conversation"
-#: Version 2 adds ``attachments`` to messages. A file without any is still written as
-#: version 1, so older chatbots import it; one with attachments is refused by them
-#: ("exported by a newer chatbot") rather than imported without its files.
-FORMAT_VERSION = 2
+#: Version 2 adds ``attachments`` to messages, version 3 ``sources`` (the passages from
+#: knowledge bases a reply was given). A file is written with the oldest version that
+#: holds what it has, so older chatbots import it; one with attachments or sources is
+#: refused by them ("exported by a newer chatbot") rather than imported without them.
+FORMAT_VERSION = 3
 
 # The transcript is for people to read, so it is in their language; JSON never changes.
 _STATUS_NOTES = {
@@ -128,6 +131,23 @@ def _attachment_json(item: Attachment) -> dict[str, object]:
     return record
 
 
+def _sources_markdown(sources: tuple[Source, ...]) -> str:
+    """The passages a reply was given, numbered as the model saw them."""
+    lines = [f"{n}. {s.base}: {s.where(full=True)}" for n, s in enumerate(sources, 1)]
+    return "**Sources**\n\n" + "\n".join(lines)
+
+
+def _sources(raw: object, where: str) -> tuple[Source, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _Invalid(f"{where}sources must be a list")
+    try:
+        return tuple(source_from_record(item) for item in raw)
+    except ValueError as exc:
+        raise _Invalid(f"{where}sources: {exc}") from None
+
+
 def _folded_thinking(thinking: str) -> str:
     """The model's thinking, folded away as Markdown viewers fold ``<details>``."""
     text = _close_fences(thinking.strip("\n").rstrip()).replace("</details>", "&lt;/details>")
@@ -171,6 +191,8 @@ def to_markdown(conv: StoredConversation, *, tz: tzinfo | None = None) -> str:
             _image_line(a) for a in message.attachments if a.kind is AttachmentKind.IMAGE
         )
         section += _tool_parts(message)
+        if message.sources and message.role is Role.ASSISTANT:
+            section.append(_sources_markdown(message.sources))
         # A reply whose calls were offered and answered needs no note: its results follow.
         note = None if message.tool_calls else _STATUS_NOTES.get(message.status)
         if note is not None:
@@ -207,9 +229,16 @@ def to_json(conv: StoredConversation) -> dict[str, object]:
         )
         if message.attachments:
             messages[-1]["attachments"] = [_attachment_json(a) for a in message.attachments]
+        if message.sources:
+            messages[-1]["sources"] = [source_record(s) for s in message.sources]
+    version = 1
+    if any(m.attachments for m in conv.messages):
+        version = 2
+    if any(m.sources for m in conv.messages):
+        version = 3
     return {
         "format": FORMAT,
-        "version": FORMAT_VERSION if any(m.attachments for m in conv.messages) else 1,
+        "version": version,
         "title": info.title,
         "persona": info.persona,
         "model": info.model,
@@ -324,6 +353,7 @@ def _message(
         created_at=_timestamp(obj, "created_at", where, started),
         summary=summary,
         attachments=_attachments(obj.get("attachments"), where),
+        sources=_sources(obj.get("sources"), where),
     )
     meta = MessageMeta(
         persona=_optional_text(obj, "persona", where, None) or _text(conversation, "persona", ""),

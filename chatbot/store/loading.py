@@ -24,6 +24,7 @@ from chatbot.store.rows import (
     info_from_row,
     message_from_row,
 )
+from chatbot.store.source_rows import load_sources
 
 __all__ = ["DEFAULT_WINDOW_TOKENS", "REPLAY_TURNS", "load"]
 
@@ -96,6 +97,10 @@ def load(
     if attached:
         for message in messages:
             message.attachments = attached.get(message.id or 0, ())
+    cited = load_sources(conn, conversation_id, since=first)
+    if cited:
+        for message in messages:
+            message.sources = cited.get(message.id or 0, ())
     earlier = 0
     if first:
         total = conn.execute(

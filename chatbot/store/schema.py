@@ -184,12 +184,35 @@ def migrate_to_4(conn: sqlite3.Connection) -> None:
     _indexed(conn, index="attachment_index", table="attachments", column="text")
 
 
+def migrate_to_5(conn: sqlite3.Connection) -> None:
+    # The passages from knowledge bases an answer was given with: where each came from
+    # and its text as sent (the base may change or go; the record of what was said stays).
+    conn.execute(
+        """CREATE TABLE message_sources (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            message_id INTEGER NOT NULL
+                REFERENCES messages(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            base TEXT NOT NULL,
+            label TEXT NOT NULL,
+            section TEXT NOT NULL,
+            first_line INTEGER NOT NULL,
+            last_line INTEGER NOT NULL,
+            first_page INTEGER NOT NULL,
+            last_page INTEGER NOT NULL,
+            text TEXT NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX message_sources_by_message ON message_sources(message_id, position)")
+
+
 #: ``MIGRATIONS[n]`` brings a file from schema version n to n + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     migrate_to_1,
     migrate_to_2,
     migrate_to_3,
     migrate_to_4,
+    migrate_to_5,
 ]
 
 

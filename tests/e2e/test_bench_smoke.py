@@ -23,6 +23,7 @@ CASES = {
     "thinking": "6. Reasoning model, paced",
     "local": "7. Local model",
     "web": "8. Web chat",
+    "knowledge": "9. Knowledge retrieval",
 }
 
 

@@ -242,6 +242,12 @@ def test_help_and_usage_errors_are_japanese_and_wrapped_by_cells(
             "WebP",
             "Qwen",
             "Retry-After",
+            "knowledge",
+            "add",
+            "list",
+            "update",
+            "remove",
+            "search",
         ]
     )
     for line in body:

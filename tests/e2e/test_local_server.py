@@ -33,9 +33,13 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 parser = argparse.ArgumentParser()
 for flag in ("--model", "--model_alias", "--host", "--port", "--n_ctx"):
     parser.add_argument(flag)
-for flag in ("--n_threads", "--n_threads_batch"):
+for flag in ("--n_threads", "--n_threads_batch", "--interrupt_requests"):
     parser.add_argument(flag)
 args = parser.parse_args()
+if args.interrupt_requests != "false":
+    # A second request would cut a streaming reply to nothing: never launched so.
+    print("interrupt_requests must be false", flush=True)
+    sys.exit(3)
 behaviour = os.environ.get("FAKE_LLAMA", "")
 if behaviour == "fail":
     print("llama_model_load: loading tensors", flush=True)

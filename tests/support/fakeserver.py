@@ -466,6 +466,9 @@ class _Handler(BaseHTTPRequestHandler):
             shown = _ollama_show(self._owner.ollama, body)
             self._send_json(200 if shown else 404, shown or {"error": "model not found"})
             return
+        if self.path.rstrip("/") == "/v1/embeddings" and self._owner.embeddings is not None:
+            self._embed(body)
+            return
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._not_found()
             return
@@ -475,6 +478,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, {"error": {**error, "code": None}})
             return
         self._answer(body, self._owner._choose(body))
+
+    def _embed(self, body: Any) -> None:
+        """``/v1/embeddings`` (issue 21): words hashed into 64 numbers, one vector per
+        input; ``embeddings="per-token"`` answers as llama-cpp-python does for a chat
+        model, a list of vectors (one per token) for each input."""
+        inputs = body.get("input") if isinstance(body, dict) else None
+        texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        per_token = self._owner.embeddings == "per-token"
+        data = []
+        for index, text in enumerate(texts):
+            vector = _hashed_vector(str(text))
+            embedding: Any = [vector, vector] if per_token else vector
+            data.append({"object": "embedding", "index": index, "embedding": embedding})
+        model = str(body.get("model", "")) if isinstance(body, dict) else ""
+        self._send_json(200, {"object": "list", "data": data, "model": model})
 
     def _not_found(self) -> None:
         if self._owner.not_found == "ollama":
@@ -723,6 +741,22 @@ def _tool_call_deltas(reply: Reply) -> Iterator[dict[str, Any]]:
         yield {"tool_calls": [piece]}
 
 
+def _hashed_vector(text: str, dims: int = 64) -> list[float]:
+    """A deterministic bag of words: texts that share words point the same way."""
+    vector = [0.0] * dims
+    for word in "".join(c if c.isalnum() else " " for c in text.lower()).split():
+        digest = hash_bytes(word.encode())
+        vector[digest % dims] += 1.0
+    norm = sum(x * x for x in vector) ** 0.5 or 1.0
+    return [round(x / norm, 6) for x in vector]
+
+
+def hash_bytes(data: bytes) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "little")
+
+
 def _model_object(model: str) -> dict[str, Any]:
     return {"id": model, "object": "model", "created": 1_700_000_000, "owned_by": "fakeserver"}
 
@@ -818,6 +852,9 @@ class FakeOpenAIServer:
         self.responder = responder
         #: Set it to answer Ollama's native /api/show and /api/ps as well.
         self.ollama: dict[str, OllamaModel] | None = None
+        #: "vectors" answers /v1/embeddings (one vector per input); "per-token" answers it
+        #: with a vector per token, as llama-cpp-python does for a chat model; None: 404.
+        self.embeddings: str | None = None
         self._port = port
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []

@@ -200,8 +200,11 @@ def test_bad_json_is_a_one_line_config_error(data: object, complaint: str) -> No
 
 
 def test_newer_export_format_asks_for_an_upgrade() -> None:
-    with pytest.raises(ConfigError, match=re.escape("newer chatbot (format version 3)")):
-        from_json(_broken("version", 3))
+    from chatbot.store.export import FORMAT_VERSION
+
+    newer = FORMAT_VERSION + 1
+    with pytest.raises(ConfigError, match=re.escape(f"newer chatbot (format version {newer})")):
+        from_json(_broken("version", newer))
 
 
 def test_valid_input_is_accepted() -> None:

@@ -99,3 +99,34 @@ def test_the_store_path_follows_the_flag_and_no_store(paths: AppPaths) -> None:
     assert plan(paths, env).store_path == paths.store
     assert plan(paths, env, db="/tmp/elsewhere.db").store_path == Path("/tmp/elsewhere.db")
     assert plan(paths, env, no_store=True).store_path is None
+
+
+def test_knowledge_bases_are_checked_while_planning(paths: AppPaths) -> None:
+    from chatbot.knowledge.base_file import BaseFile
+
+    env = {"OPENAI_API_KEY": "sk-test"}
+    assert not plan(paths, env).knowledge.any_base  # no base: nothing to open later
+    BaseFile.open(paths.data_dir, "it", create=True).close()
+    planned = plan(paths, env, knowledge=("IT", "it"), knowledge_share=0.4)
+    assert (planned.knowledge.chosen, planned.knowledge.share) == (("it",), 0.4)
+    assert planned.knowledge.any_base
+    with pytest.raises(ConfigError) as caught:
+        plan(paths, env, knowledge=("it", "nope"))
+    assert str(caught.value) == "no knowledge base 'nope' (bases: it)"
+    # The environment stands in for the flags, and a flag still wins.
+    by_env = plan(paths, {**env, "CHATBOT_KNOWLEDGE": "it", "CHATBOT_KNOWLEDGE_SHARE": "30%"})
+    assert (by_env.knowledge.chosen, by_env.knowledge.share) == (("it",), 0.3)
+    assert plan(paths, {**env, "CHATBOT_KNOWLEDGE": "off"}).knowledge.chosen == ()
+    assert plan(paths, {**env, "CHATBOT_KNOWLEDGE": "nope"}, knowledge=()).knowledge.chosen == ()
+    with pytest.raises(ConfigError, match="CHATBOT_KNOWLEDGE_SHARE must be a share"):
+        plan(paths, {**env, "CHATBOT_KNOWLEDGE_SHARE": "all of it"})
+
+
+def test_a_persona_naming_a_missing_base_is_a_warning_not_an_error(paths: AppPaths) -> None:
+    paths.config_dir.mkdir(parents=True)
+    paths.user_personas.write_text(
+        '[personas.helpdesk]\nsystem = "Help."\nknowledge = ["handbook"]\n'
+    )
+    planned = plan(paths, {"OPENAI_API_KEY": "sk-test"}, persona="helpdesk")
+    assert planned.knowledge.chosen is None  # the persona decides, turn by turn
+    assert any("knowledge base 'handbook', which does not exist yet" in w for w in planned.warnings)

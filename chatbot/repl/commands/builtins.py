@@ -123,7 +123,10 @@ def builtin_commands(*, personas: PersonaBook, server: Server) -> CommandRegistr
     def _continue(ctx: CommandContext, _argument: str) -> None:
         if ctx.session.conversation.last_reply() is None:
             raise ChatbotError(_("there is no reply to continue yet"))
-        ctx.run_turn(lambda renderer: ctx.session.send(CONTINUE_PROMPT, renderer=renderer))
+        # No new search: the continuation goes on from the same passages.
+        ctx.run_turn(
+            lambda renderer: ctx.session.send(CONTINUE_PROMPT, renderer=renderer, look_up=False)
+        )
 
     @registry.add("undo", usage="/undo", help=_("drop the last question and its reply"))
     def _undo(ctx: CommandContext, _argument: str) -> None:
@@ -224,6 +227,9 @@ def builtin_commands(*, personas: PersonaBook, server: Server) -> CommandRegistr
     from chatbot.repl.commands.compose_commands import add_compose_commands
 
     add_compose_commands(registry)
+    from chatbot.repl.commands.knowledge_commands import add_knowledge_commands
+
+    add_knowledge_commands(registry)
     return registry
 
 
@@ -268,6 +274,11 @@ def usage_lines(session: ChatSession, *, now: datetime) -> list[str]:
             )
         )
     lines.append(_context_line(session))
+    from chatbot.repl.commands.knowledge_commands import knowledge_status
+
+    knowledge = knowledge_status(session)
+    if knowledge:
+        lines.append(knowledge)
     return lines
 
 

@@ -89,6 +89,7 @@ def show_recent(ctx: CommandContext, stored: StoredConversation, *, exchanges: i
     from rich.text import Text
 
     from chatbot.conversation.messages import Role
+    from chatbot.conversation.references import source_lines
     from chatbot.render.markdown_stream import reply_markdown
 
     messages = [m for m in stored.messages if not m.summary]
@@ -117,6 +118,8 @@ def show_recent(ctx: CommandContext, stored: StoredConversation, *, exchanges: i
                 )
         else:
             ctx.console.print(reply_markdown(sanitize(message.content)))
+            for line in source_lines(message.sources):
+                ctx.notices.hint("  source " + line)
     ctx.console.print(Rule(style="dim"))
 
 
