@@ -135,20 +135,24 @@ def _translations() -> NullTranslations | None:
     catalogue = _catalogue
     if catalogue is not None:
         return catalogue
-    import gettext as stdlib_gettext
-
     with _lock:
         if _catalogue is None:
-            # Our one file, opened directly: gettext.translation() would search the
-            # locale's variants and copy the result, for nothing. A missing or
-            # unreadable catalogue means English, never an error.
-            path = LOCALE_DIR / _language / "LC_MESSAGES" / f"{DOMAIN}.mo"
-            try:
-                with path.open("rb") as handle:
-                    _catalogue = stdlib_gettext.GNUTranslations(handle)
-            except Exception:  # a damaged file (bad magic, cut short) is no catalogue
-                _catalogue = stdlib_gettext.NullTranslations()
+            _catalogue = _read_catalogue(_language)
         return _catalogue
+
+
+def _read_catalogue(language: str) -> NullTranslations:
+    """The shipped catalogue of ``language``; a missing or unreadable one means English."""
+    import gettext as stdlib_gettext
+
+    # Our one file, opened directly: gettext.translation() would search the
+    # locale's variants and copy the result, for nothing.
+    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    try:
+        with path.open("rb") as handle:
+            return stdlib_gettext.GNUTranslations(handle)
+    except Exception:  # a damaged file (bad magic, cut short) is no catalogue
+        return stdlib_gettext.NullTranslations()
 
 
 def gettext(message: str) -> str:
@@ -169,14 +173,7 @@ def _catalogue_of(language: str) -> NullTranslations:
     with _lock:
         catalogue = _others.get(language)
         if catalogue is None:
-            import gettext as stdlib_gettext
-
-            try:
-                catalogue = stdlib_gettext.translation(
-                    DOMAIN, localedir=LOCALE_DIR, languages=[language], fallback=True
-                )
-            except OSError:
-                catalogue = stdlib_gettext.NullTranslations()
+            catalogue = _read_catalogue(language)
             _others[language] = catalogue
     return catalogue
 
