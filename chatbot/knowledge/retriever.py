@@ -15,6 +15,7 @@ from pathlib import Path
 
 from chatbot.conversation.references import DEFAULT_SHARE, References, Source
 from chatbot.errors import ChatbotError
+from chatbot.i18n import _
 from chatbot.knowledge.base_file import BaseFile, KnowledgeError, base_names, check_name
 from chatbot.knowledge.embedders import Embedder
 from chatbot.knowledge.fusion import reciprocal_rank_fusion
@@ -135,7 +136,7 @@ class KnowledgeRetriever:
             # no "nothing found" either.
             return References(bases=bases, budget=max_tokens, searched=False)
         if max_tokens < _BLOCK_OVERHEAD + _PASSAGE_OVERHEAD + 30:
-            note = (
+            note = _(
                 "no room left for passages from the knowledge base in this model's context: "
                 "the question was sent without them"
             )
@@ -146,7 +147,11 @@ class KnowledgeRetriever:
             try:
                 ranking = self._ranking(name, question, notes)
             except ChatbotError as exc:
-                notes.append(f"knowledge base {name!r} was not searched: {exc}")
+                notes.append(
+                    _("knowledge base {name!r} was not searched: {error}").format(
+                        name=name, error=exc
+                    )
+                )
                 continue
             rankings.append([(name, chunk_id) for chunk_id in ranking])
         fused = reciprocal_rank_fusion(rankings)[: MAX_PASSAGES * 2]
@@ -179,7 +184,7 @@ class KnowledgeRetriever:
                 self._vectors[base.name] = VectorSet.load(base)
             except KnowledgeError as exc:
                 self._vectors[base.name] = None
-                self._note(base.name, f"{exc}; keyword search only", notes)
+                self._note(base.name, _keyword_only(exc), notes)
         vectors = self._vectors[base.name]
         if vectors is None:
             return []
@@ -188,13 +193,15 @@ class KnowledgeRetriever:
                 self._embedders[model] = self._embedder_for(model)
             except ChatbotError as exc:
                 self._embedders[model] = None
-                self._note(base.name, f"{exc}; keyword search only", notes)
+                self._note(base.name, _keyword_only(exc), notes)
         embedder = self._embedders[model]
         if embedder is None:
             self._note(
                 base.name,
-                f"knowledge base {base.name!r} has vectors from {model}, which cannot embed "
-                "the question here; keyword search only",
+                _(
+                    "knowledge base {name!r} has vectors from {model}, which cannot embed "
+                    "the question here; keyword search only"
+                ).format(name=base.name, model=model),
                 notes,
             )
             return []
@@ -203,7 +210,7 @@ class KnowledgeRetriever:
         except ChatbotError as exc:
             # Said once, then keyword search alone for the rest of the chat.
             self._embedders[model] = None
-            self._note(base.name, f"{exc}; keyword search only", notes)
+            self._note(base.name, _keyword_only(exc), notes)
             return []
 
     def _note(self, name: str, text: str, notes: list[str]) -> None:
@@ -249,6 +256,10 @@ class KnowledgeRetriever:
     def close(self) -> None:
         self._close_bases()
         self._vectors.clear()
+
+
+def _keyword_only(error: Exception) -> str:
+    return _("{error}; keyword search only").format(error=error)
 
 
 def _cut_to(text: str, tokens: int) -> str:
