@@ -107,8 +107,12 @@ class KnowledgeRetriever:
         known = set(base_names(self.data_dir))
         for name in names:
             if check_name(name) not in known:
-                listed = ", ".join(sorted(known)) or "none yet: chatbot knowledge add NAME PATH"
-                raise KnowledgeError(f"no knowledge base {name!r} (bases: {listed})")
+                listed = ", ".join(sorted(known)) or _("none yet: chatbot knowledge add NAME PATH")
+                raise KnowledgeError(
+                    _("no knowledge base {name!r} (bases: {listed})").format(
+                        name=name, listed=listed
+                    )
+                )
 
     def available(self) -> list[str]:
         return base_names(self.data_dir)
