@@ -17,6 +17,7 @@ from chatbot.engine.building import Storage, build_session, resume_target
 from chatbot.engine.opening import open_server, open_store
 from chatbot.engine.plan import plan_run
 from chatbot.errors import ApiError, ChatbotError, ConfigError
+from chatbot.i18n import _
 from chatbot.render import ReplyRenderer, make_renderer
 from chatbot.render.sanitize import sanitize
 from chatbot.secrets import Redactor
@@ -216,7 +217,7 @@ class App:
             return None
         question = "\n\n".join(part for part in (piped.strip("\n"), asked) if part.strip())
         if not question.strip() and not files:
-            raise ConfigError("nothing to ask: the question is empty")
+            raise ConfigError(_("nothing to ask: the question is empty"))
         return question
 
     def _one_shot(
@@ -255,7 +256,7 @@ class App:
         from chatbot.settings.catalogue import describe_usage
 
         if result.reply.status is ReplyStatus.CACHED:
-            print("usage: none (answered from the response cache)", file=self.stderr)
+            print(_("usage: none (answered from the response cache)"), file=self.stderr)
             return
         usage = result.usage
         thinking, thinking_exact = thinking_tokens(result.reply, session.counter)
@@ -275,7 +276,7 @@ class App:
             thinking_tokens=thinking,
             thinking_estimated=not thinking_exact,
         )
-        print(f"usage: {line}", file=self.stderr, flush=True)
+        print(_("usage: {line}").format(line=line), file=self.stderr, flush=True)
 
     def _console(self, file: TextIO) -> Console:
         from rich.console import Console

@@ -113,12 +113,14 @@ def _translations() -> NullTranslations | None:
 
     with _lock:
         if _catalogue is None:
-            # fallback: a missing or unreadable catalogue means English, never an error.
+            # Our one file, opened directly: gettext.translation() would search the
+            # locale's variants and copy the result, for nothing. A missing or
+            # unreadable catalogue means English, never an error.
+            path = LOCALE_DIR / _language / "LC_MESSAGES" / f"{DOMAIN}.mo"
             try:
-                _catalogue = stdlib_gettext.translation(
-                    DOMAIN, localedir=LOCALE_DIR, languages=[_language], fallback=True
-                )
-            except OSError:
+                with path.open("rb") as handle:
+                    _catalogue = stdlib_gettext.GNUTranslations(handle)
+            except Exception:  # a damaged file (bad magic, cut short) is no catalogue
                 _catalogue = stdlib_gettext.NullTranslations()
         return _catalogue
 

@@ -27,6 +27,7 @@ from chatbot.api.events import (
 )
 from chatbot.api.translate import translate
 from chatbot.errors import ApiError, ToolsUnsupported
+from chatbot.i18n import _
 from chatbot.secrets import Redactor, StreamScrubber, url_secrets
 
 if TYPE_CHECKING:
@@ -220,8 +221,11 @@ class ChatClient:
         except openai.APIStatusError as exc:
             if request.tools and refuses_tools(exc):
                 raise ToolsUnsupported(
-                    f"{self._redact(self.base_url)} does not take tools for {request.model}"
-                    f" ({self._redact(server_message(exc)) or exc.status_code})"
+                    _("{url} does not take tools for {model} ({detail})").format(
+                        url=self._redact(self.base_url),
+                        model=request.model,
+                        detail=self._redact(server_message(exc)) or exc.status_code,
+                    )
                 ) from None
             if (
                 not isinstance(exc, openai.BadRequestError)

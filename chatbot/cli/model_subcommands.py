@@ -52,7 +52,7 @@ def _models(*, environ: Mapping[str, str], stdout: TextIO, stderr: TextIO) -> in
         return 0
     width = max(cell_width(model.name) for model in models)
     for model in models:
-        where = "bundled, the default for --local" if model.bundled else str(model.path.parent)
+        where = _("bundled, the default for --local") if model.bundled else str(model.path.parent)
         line = f"{pad(model.name, width)}  {pad(format_size(model.size), 9, right=True)}  {where}"
         print(sanitize(line), file=stdout)
     pulled = {model.name for model in models}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from chatbot.api.ratelimit import duration_text
 from chatbot.errors import ApiError
+from chatbot.i18n import _
 
 __all__ = ["RetryPolicy", "RetryWait", "Waiter", "sleeping_waiter"]
 
@@ -66,6 +67,8 @@ class RetryPolicy:
             return error
         said = copy.copy(error)
         said.args = (
-            f"{error} — longer than --max-wait {duration_text(self.max_wait)}, so not waiting",
+            _("{error} — longer than --max-wait {wait}, so not waiting").format(
+                error=error, wait=duration_text(self.max_wait)
+            ),
         )
         return said

@@ -34,6 +34,7 @@ from chatbot.errors import (
     CompactionFailed,
     MessageTooLarge,
 )
+from chatbot.i18n import _, ngettext
 from chatbot.render import ReplyRenderer
 from chatbot.settings.config import Config, ModelParams, ServedModels
 from chatbot.settings.limits import OverflowPolicy
@@ -309,7 +310,13 @@ class ChatSession:
         self, fitted: FittedRequest, question: Message
     ) -> tuple[FittedRequest, int, str | None]:
         """Summarise the turns that no longer fit, instead of dropping them."""
-        self.notify(f"summarising {fitted.dropped_turns} older turn(s) to keep them in context…")
+        self.notify(
+            ngettext(
+                "summarising {count} older turn to keep it in context…",
+                "summarising {count} older turns to keep them in context…",
+                fitted.dropped_turns,
+            ).format(count=fitted.dropped_turns)
+        )
         compacted = 0
         try:
             # The summary takes room too, which may push out more turns: fold
@@ -339,7 +346,7 @@ class ChatSession:
         conversation = self.conversation
         index = conversation.last_user_index()
         if index is None or index < conversation.summarised_upto:
-            raise ChatbotError("nothing to retry yet")
+            raise ChatbotError(_("nothing to retry yet"))
         # Fit first: if the question no longer fits (a smaller model since),
         # the old reply must still be there.
         question = conversation.messages[index]

@@ -17,6 +17,7 @@ from chatbot.api.events import ToolCall, UsageReport
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.conversation.turn_result import TurnResult
 from chatbot.errors import ChatbotError, MessageTooLarge
+from chatbot.i18n import _
 from chatbot.render import ReplyRenderer
 from chatbot.settings.personas import Persona
 
@@ -117,8 +118,10 @@ def run_tool_rounds(
             result = replace(answer(renderer), first_drop=first.first_drop)
         except MessageTooLarge:
             raise ChatbotError(
-                "the tool results are too large for this model's context, so the turn "
-                "stopped; ask for less output, or use a model with a larger context"
+                _(
+                    "the tool results are too large for this model's context, so the turn "
+                    "stopped; ask for less output, or use a model with a larger context"
+                )
             ) from None
         finally:
             renderer.finish()

@@ -312,7 +312,7 @@ def _remote_size(api: HfApi, repo: str, filename: str) -> int | None:
 
 
 def _size_text(size: int | None) -> str:
-    return "an unknown amount" if size is None else format_size(size)
+    return _("an unknown amount") if size is None else format_size(size)
 
 
 def _check_disk(cache_dir: Path, *, needed: int | None, spec: ModelSpec, size: int | None) -> None:

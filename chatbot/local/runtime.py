@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chatbot.errors import ServerUnreachable
+from chatbot.i18n import _
 from chatbot.local.install import DEFAULT_ALIAS
 from chatbot.local.model_cache import LocalModel
 from chatbot.local.server_process import LocalServer
@@ -76,7 +77,7 @@ class LocalRuntime:
         with self._lock:
             server = self.server
         if server is None:
-            raise ServerUnreachable("The local model server is not running")
+            raise ServerUnreachable(_("The local model server is not running"))
         server.wait_ready()
         return server.base_url
 

@@ -38,6 +38,7 @@ from types import FrameType, TracebackType
 from typing import IO, Any
 
 from chatbot.errors import ConfigError, ServerUnreachable
+from chatbot.i18n import _
 from chatbot.local.install import DEFAULT_ALIAS
 
 __all__ = ["LocalServer", "batch_threads", "install_sigterm_handler", "pick_free_port"]
@@ -110,17 +111,17 @@ def install_sigterm_handler() -> Callable[[int, FrameType | None], Any] | int | 
 def _failure_line(log_path: Path | None) -> str:
     """The most telling line of the server's log: the last error, else the last line."""
     if log_path is None:
-        return "no server log was kept"
+        return _("no server log was kept")
     try:
         with log_path.open("rb") as log:
             log.seek(0, os.SEEK_END)
             log.seek(max(0, log.tell() - _LOG_TAIL_BYTES))
             tail = log.read().decode("utf-8", errors="replace")
     except OSError:
-        return f"its log {log_path} cannot be read"
+        return _("its log {path} cannot be read").format(path=log_path)
     lines = [line.strip() for line in tail.splitlines() if line.strip()]
     if not lines:
-        return "the server wrote nothing to its log"
+        return _("the server wrote nothing to its log")
     chosen = next((line for line in reversed(lines) if "error" in line.lower()), lines[-1])
     # The line reaches the user's terminal: keep printable characters only.
     printable = "".join(ch for ch in chosen if ch.isprintable())
@@ -191,7 +192,7 @@ class LocalServer:
         Raises ConfigError when the model file is missing, since no server can help.
         """
         if not self.model_path.is_file():
-            raise ConfigError(f"No model file at {self.model_path}")
+            raise ConfigError(_("No model file at {model_path}").format(model_path=self.model_path))
         with self._lock:
             if self._process is not None:
                 return
@@ -227,10 +228,14 @@ class LocalServer:
                 raise self._boot_error
             if boot.is_alive():
                 raise ServerUnreachable(
-                    f"The local model did not start within {timeout:g} s: {self._why()}"
+                    _("The local model did not start within {timeout:g} s: {why}").format(
+                        timeout=timeout, why=self._why()
+                    )
                 )
             if self.pid is None:
-                raise ServerUnreachable(f"The local model server has stopped: {self._why()}")
+                raise ServerUnreachable(
+                    _("The local model server has stopped: {why}").format(why=self._why())
+                )
             return
         self._wait(timeout)
 
@@ -341,21 +346,25 @@ class LocalServer:
         while True:
             process = self._process
             if self._stopped or process is None:
-                raise ServerUnreachable("The local model server was stopped before it was ready")
+                raise ServerUnreachable(_("The local model server was stopped before it was ready"))
             status = process.poll()
             if status is not None:
                 if self._relaunch_after_port_clash(process):
                     continue
                 raise ServerUnreachable(
-                    f"The local model server stopped while starting (exit status {status}): "
-                    f"{self._why()}"
+                    _(
+                        "The local model server stopped while starting (exit status {status}): "
+                        "{why}"
+                    ).format(status=status, why=self._why())
                 )
             if self._probe(_PROBE_TIMEOUT_SECONDS):
                 self._ready.set()
                 return
             if time.monotonic() >= deadline:
                 raise ServerUnreachable(
-                    f"The local model did not start within {timeout:g} s: {self._why()}"
+                    _("The local model did not start within {timeout:g} s: {why}").format(
+                        timeout=timeout, why=self._why()
+                    )
                 )
             time.sleep(_POLL_SECONDS)
 

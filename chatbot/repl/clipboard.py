@@ -18,12 +18,12 @@ from collections.abc import Callable, Mapping
 from typing import TextIO
 
 from chatbot.errors import ClipboardUnavailable
-from chatbot.i18n import _
+from chatbot.i18n import N_, _, gettext
 
 __all__ = ["OSC52", "copy_to_clipboard", "find_clipboard_command", "osc52_sequences"]
 
 #: How a copy through the terminal is described to the user.
-OSC52 = "the terminal (OSC 52)"
+OSC52 = N_("the terminal (OSC 52)")
 
 
 def find_clipboard_command(
@@ -75,7 +75,7 @@ def _write_osc52(text: str, *, terminal: TextIO, environ: Mapping[str, str]) -> 
         raise ClipboardUnavailable(
             _("cannot write to the terminal ({name})").format(name=exc.__class__.__name__)
         ) from None
-    return OSC52
+    return gettext(OSC52)
 
 
 def copy_to_clipboard(
@@ -98,7 +98,7 @@ def copy_to_clipboard(
     if terminal is not None and env.get("SSH_TTY"):
         return _write_osc52(text, terminal=terminal, environ=env)
     command = command or find_clipboard_command(environ=env, which=which, platform=platform)
-    failure = "no clipboard tool found (install wl-clipboard, xclip or xsel)"
+    failure = _("no clipboard tool found (install wl-clipboard, xclip or xsel)")
     if command is not None:
         try:
             subprocess.run(command, input=text.encode(), check=True, timeout=5, capture_output=True)

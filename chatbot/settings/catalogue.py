@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from chatbot.i18n import _
+
 __all__ = [
     "DEFAULT_CONTEXT_WINDOW",
     "Cost",
@@ -166,12 +168,16 @@ def describe_usage(
     With thinking: "123 prompt + 45 completion tokens, ~30 of them thinking ($0.0001)".
     """
     mark = "~" if estimated else ""
-    tokens = f"{mark}{prompt_tokens:,} prompt + {mark}{completion_tokens:,} completion tokens"
+    tokens = _("{mark}{prompt:,} prompt + {mark}{completion:,} completion tokens").format(
+        mark=mark, prompt=prompt_tokens, completion=completion_tokens
+    )
     if thinking_tokens:
         thought = "~" if estimated or thinking_estimated else ""
-        tokens += f", {thought}{thinking_tokens:,} of them thinking"
+        tokens += _(", {mark}{count:,} of them thinking").format(
+            mark=thought, count=thinking_tokens
+        )
     price = price_for(model, overrides=prices)
     if price is None:
-        return f"{tokens} (no price known for {model})"
+        return _("{tokens} (no price known for {model})").format(tokens=tokens, model=model)
     cost = price.cost(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
-    return f"{tokens} ({mark}{format_dollars(cost)})"
+    return _("{tokens} ({cost})").format(tokens=tokens, cost=mark + format_dollars(cost))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from chatbot.errors import ConfigError
+from chatbot.i18n import _
 from chatbot.secrets import Secret
 from chatbot.settings.catalogue import Price, context_window_for
 from chatbot.settings.limits import (
@@ -245,9 +246,15 @@ def load_environment(
             mode = path.stat().st_mode
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read {path}: {exc.__class__.__name__}") from None
+            raise ConfigError(
+                _("cannot read {path}: {reason}").format(path=path, reason=exc.__class__.__name__)
+            ) from None
         if mode & (stat.S_IRGRP | stat.S_IROTH):
-            warnings.append(f"warning: {path} is readable by other users; run: chmod 600 {path}")
+            warnings.append(
+                _("warning: {path} is readable by other users; run: chmod 600 {path}").format(
+                    path=path
+                )
+            )
         merged.update(_parse_dotenv(text))
     merged.update(environ)
     return merged, tuple(warnings)
@@ -271,7 +278,7 @@ def _env_number(env: Mapping[str, str], name: str, limits: Range) -> float | Non
     try:
         return limits.parse(raw)
     except ValueError as exc:
-        raise ConfigError(f"{name} {exc}") from None
+        raise ConfigError(_("{name} {error}").format(name=name, error=exc)) from None
 
 
 def _env_int(env: Mapping[str, str], name: str, limits: Range) -> int | None:
@@ -288,7 +295,7 @@ def _choice(kind: type[_Choice], raw: str | None, *, name: str) -> _Choice | Non
     try:
         return kind.parse(raw)
     except ValueError as exc:
-        raise ConfigError(f"{name} {exc}") from None
+        raise ConfigError(_("{name} {error}").format(name=name, error=exc)) from None
 
 
 def _flag(raw: str | None) -> bool | None:
@@ -335,7 +342,11 @@ def resolve_config(
     if base_url is not None:
         base_url = base_url.strip().rstrip("/")
         if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"base URL must start with http:// or https://, got {base_url!r}")
+            raise ConfigError(
+                _("base URL must start with http:// or https://, got {url}").format(
+                    url=repr(base_url)
+                )
+            )
 
     timeout = flags.timeout or _env_number(env, "CHATBOT_TIMEOUT", TIMEOUT)
     retries = flags.retries

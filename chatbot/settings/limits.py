@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Self
 
-from chatbot.i18n import N_, _, gettext
+from chatbot.i18n import N_, _, gettext, or_list
 
 __all__ = [
     "CONTEXT_WINDOW",
@@ -91,19 +91,15 @@ class _Choice(StrEnum):
         return tuple(member.value for member in cls)
 
     @classmethod
-    def choices_text(cls) -> str:
-        """ "a, b or c", for error lines."""
-        words = cls.words()
-        return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
-
-    @classmethod
     def parse(cls, raw: str) -> Self:
         """The member ``raw`` names (any case, spaces around); ValueError naming the choices."""
         value = cls._normalise(raw.strip().lower())
         try:
             return cls(value)
         except ValueError:
-            raise ValueError(f"must be {cls.choices_text()}, got {raw!r}") from None
+            raise ValueError(
+                _("must be {hint}, got {value}").format(hint=or_list(cls.words()), value=repr(raw))
+            ) from None
 
     @classmethod
     def _normalise(cls, value: str) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.errors import PersonaError
-from chatbot.i18n import _
+from chatbot.i18n import _, quote
 from chatbot.settings.limits import (
     CONTEXT_WINDOW,
     KNOWLEDGE_SHARE,
@@ -101,7 +101,7 @@ class PersonaBook:
         """The persona called ``name``; ``PersonaError`` listing the choices if none is."""
         persona = self._personas.get(name.strip().lower())
         if persona is None:
-            available = ", ".join(self._personas) or "none defined"
+            available = ", ".join(self._personas) or _("none defined")
             raise PersonaError(
                 _("unknown persona {quote} (available: {available})").format(
                     quote=_quote(name), available=available
@@ -137,7 +137,7 @@ class PersonaBook:
         text = system.strip()
         if not text:
             raise PersonaError(_("/system: the system prompt is empty"))
-        description = "custom system prompt (set with /system)"
+        description = _("custom system prompt (set with /system)")
         if base is None:
             return Persona(
                 name=_AD_HOC_NAME, description=description, system=text, source="/system"
@@ -348,8 +348,11 @@ def _fields(table: dict[str, object], *, where: str) -> dict[str, Any]:
 def _unknown_key(key: str) -> str:
     allowed = ", ".join(sorted(_CHECKS))
     close = difflib.get_close_matches(key, _CHECKS, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"unknown key {_quote(key)} ({hint}allowed: {allowed})"
+    if close:
+        return _("unknown key {key} (did you mean {close!r}? allowed: {allowed})").format(
+            key=_quote(key), close=close[0], allowed=allowed
+        )
+    return _("unknown key {key} (allowed: {allowed})").format(key=_quote(key), allowed=allowed)
 
 
 class _Invalid(Exception):
@@ -422,7 +425,7 @@ def _positive_int_check(limits: Range) -> Callable[[str, object], int]:
                 )
             )
         if not limits.contains(value):
-            shown = value if abs(value) < 10**12 else "a huge number"
+            shown = value if abs(value) < 10**12 else _("a huge number")
             raise _Invalid(
                 _("{key} must be a positive integer up to {high:,.0f}, got {shown}").format(
                     key=key, high=limits.high, shown=shown
@@ -533,7 +536,7 @@ _CHECKS: dict[str, Callable[[str, object], object]] = {
 
 def _quote(text: str) -> str:
     """Quote text from a file or the user so that the message stays one short line."""
-    return repr(one_line(text, limit=60)) if text.isprintable() else repr(text[:60])
+    return quote(one_line(text, limit=60)) if text.isprintable() else quote(text[:60])
 
 
 def _quote_path(path: Path) -> str:

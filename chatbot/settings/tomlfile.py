@@ -88,7 +88,9 @@ def read_limited(
 
 
 def _too_large(label: str, what: str, size: int, limit: int) -> str:
-    return f"{label}: {what} too large ({size:,} bytes; the limit is {limit // (1024 * 1024)} MB)"
+    return _("{label}: {what} too large ({size:,} bytes; the limit is {limit} MB)").format(
+        label=label, what=what, size=size, limit=limit // (1024 * 1024)
+    )
 
 
 def decode_utf8(data: bytes, *, label: str, error: type[ConfigError]) -> str:
@@ -133,8 +135,10 @@ def _syntax_message(exc: tomllib.TOMLDecodeError, label: str) -> str:
         if line is None:
             line, column = int(found.group(1)), int(found.group(2))
     if line is None:
-        return f"{label}: invalid TOML: {one_line(message)}"
-    return f"{label}: invalid TOML at line {line}, column {column}: {one_line(message)}"
+        return _("{label}: invalid TOML: {problem}").format(label=label, problem=one_line(message))
+    return _("{label}: invalid TOML at line {line}, column {column}: {problem}").format(
+        label=label, line=line, column=column, problem=one_line(message)
+    )
 
 
 def toml_type(value: object) -> str:

@@ -366,10 +366,11 @@ def _message(
     return ImportedMessage(message=message, meta=meta)
 
 
-def from_json(data: object, *, source: str = "the file") -> ImportedConversation:
+def from_json(data: object, *, source: str | None = None) -> ImportedConversation:
     """Validate parsed JSON from :func:`to_json`; raise a one-line ConfigError on bad shape."""
+    source = _("the file") if source is None else source
     try:
-        obj = _mapping(data, "the top level")
+        obj = _mapping(data, _("the top level"))
         if obj.get("format") != FORMAT:
             raise _Invalid(_("its format is not {format!r}").format(format=FORMAT))
         version = obj.get("version")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatbot.i18n import N_, _, gettext, quote
 from chatbot.settings.tomlfile import one_line
 from chatbot.settings.tool_config import McpServerConfig
 from chatbot.tools.mcp_connect import first_transport, open_transport, speaks_sse
@@ -45,10 +46,10 @@ __all__ = ["TASKS_UNSUPPORTED", "McpCallFailed", "McpHub", "McpResult", "Progres
 _CLOSE_SECONDS = 6.0
 _PING_SECONDS = 2.0
 #: Why a tool that must run as an MCP task is not offered: the SDK has no client for tasks.
-TASKS_UNSUPPORTED = "not offered: it runs only as an MCP task, which this chat does not support"
+TASKS_UNSUPPORTED = N_("not offered: it runs only as an MCP task, which this chat does not support")
 #: Told how far a call has got: (progress, total or None, message or None).
 Progress = Callable[[float, float | None, str | None], None]
-_SDK_MISSING = "the MCP SDK is not installed: pip install 'chatbot[mcp]'"
+_SDK_MISSING = N_("the MCP SDK is not installed: pip install 'chatbot[mcp]'")
 
 
 class McpCallFailed(Exception):
@@ -162,7 +163,9 @@ class McpHub:
         except ImportError:
             for state in self._states.values():
                 self._fail(state, _SDK_MISSING, notify=False)
-            self._notify(f"MCP servers are configured but {_SDK_MISSING}")
+            self._notify(
+                _("MCP servers are configured but {problem}").format(problem=gettext(_SDK_MISSING))
+            )
             self._settled.set()
             return
         loop = asyncio.new_event_loop()
@@ -196,7 +199,7 @@ class McpHub:
                 # An older server: it speaks HTTP+SSE, not streamable HTTP.
                 await self._serve_over(state, "sse", stop, found=True)
         except asyncio.CancelledError:
-            self._fail(state, "stopped while starting", notify=False)
+            self._fail(state, _("stopped while starting"), notify=False)
         except BaseException as exc:  # anyio's groups, OSError, MCPError …
             self._fail(state, self._reason(state.config, exc), notify=not self._closing)
         finally:
@@ -283,7 +286,11 @@ class McpHub:
             loop = self._loop
         if state is None or session is None or loop is None:
             detail = f": {state.detail}" if state is not None and state.detail else ""
-            raise McpCallFailed(f"the MCP server {server!r} is not running{detail}")
+            raise McpCallFailed(
+                _("the MCP server {server} is not running{detail}").format(
+                    server=quote(server), detail=detail
+                )
+            )
 
         tell = progress
 
@@ -305,7 +312,9 @@ class McpHub:
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise McpCallFailed(
-                f"no answer from the MCP server {server!r} within {timeout:g}s"
+                _("no answer from the MCP server {server} within {seconds}s").format(
+                    server=quote(server), seconds=f"{timeout:g}"
+                )
             ) from None
         except BaseException as exc:
             future.cancel()
@@ -316,8 +325,12 @@ class McpHub:
                 # Over HTTP a death shows as a broken stream or a refused POST, not EOF.
                 self._fail(state, reason, status="stopped")
             elif "timed out" in reason.lower():
-                reason = f"no answer within {timeout:g}s"
-            raise McpCallFailed(f"the MCP server {server!r} failed: {reason}") from None
+                reason = _("no answer within {seconds}s").format(seconds=f"{timeout:g}")
+            raise McpCallFailed(
+                _("the MCP server {server} failed: {reason}").format(
+                    server=quote(server), reason=reason
+                )
+            ) from None
         return result_text(result)
 
     def _answers_ping(self, state: ServerState) -> bool:
@@ -367,11 +380,16 @@ class McpHub:
             state.detail = reason
             state.session = None
         if notify:
-            verb = "stopped" if was == "ready" else "could not start"
-            self._notify(
-                f"MCP server {state.config.name!r} {verb} ({reason}); "
-                "the chat goes on without its tools"
-            )
+            if was == "ready":
+                line = _(
+                    "MCP server {name!r} stopped ({reason}); the chat goes on without its tools"
+                )
+            else:
+                line = _(
+                    "MCP server {name!r} could not start ({reason}); "
+                    "the chat goes on without its tools"
+                )
+            self._notify(line.format(name=state.config.name, reason=reason))
         self._check_settled()
 
     def _notify(self, text: str) -> None:
@@ -386,7 +404,7 @@ class McpHub:
     def _reason(self, config: McpServerConfig, exc: BaseException) -> str:
         cause = leaf(exc)
         if isinstance(cause, TimeoutError):
-            return f"no answer within {self._start_timeout:g}s"
+            return _("no answer within {seconds:g}s").format(seconds=self._start_timeout)
         text = one_line(str(cause), limit=160) or type(cause).__name__
         if config.url is None and connection_lost(cause):
             log = self._log_path(config)
@@ -394,5 +412,7 @@ class McpHub:
                 starting = self._states[config.name].status == "starting"
             # While starting, its last words say why; later they are ordinary logging.
             logged = last_log_line(log) if starting else ""
-            return f"it exited: {logged}" if logged else f"it exited; its log is {log}"
+            if logged:
+                return _("it exited: {line}").format(line=logged)
+            return _("it exited; its log is {path}").format(path=log)
         return text

@@ -54,3 +54,20 @@ def test_quick_benchmark_reports_every_case(tmp_path: Path) -> None:
     assert {check["case"] for check in saved["checks"]} == set(CASES)
     assert set(saved["figures"]) == set(CASES)
     assert "targets met" in out
+
+
+def test_compare_runs_two_trees_side_by_side() -> None:
+    # The same tree on both sides: every figure is printed with its ratio.
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.compare", str(ROOT), "--rounds", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.rstrip().endswith("x")]
+    assert len(rows) == 4, done.stdout
+    names = [row.strip() for row in rows]
+    assert names[0].startswith("start-up") and names[1].startswith("one-shot"), done.stdout

@@ -101,8 +101,8 @@ def english_words(line: str, *, also: frozenset[str] = frozenset()) -> list[str]
         token = run.strip("([{<'\"").rstrip(")]}>'\",.:;!?")
         if not token or token.startswith(("/", "-", "$", "#", "~", "%")):
             continue
-        if any(mark in token for mark in "./=_@"):
-            continue  # paths, URLs, file names, settings and variables
+        if any(mark in token for mark in "./=_@") or any(c.isdigit() for c in token):
+            continue  # paths, URLs, file names, settings, variables, model names
         kept.append(token)
     return [
         word

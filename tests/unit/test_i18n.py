@@ -128,3 +128,15 @@ def test_a_missing_catalogue_means_english(monkeypatch: pytest.MonkeyPatch, tmp_
         assert _("usage: ") == "usage: "
     finally:
         set_language("en")
+
+
+def test_a_damaged_catalogue_means_english(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    folder = tmp_path / "ja" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "chatbot.mo").write_bytes(b"\xde\x12\x04\x95" + b"\x00" * 9)
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    set_language("ja")
+    try:
+        assert _("usage: ") == "usage: "
+    finally:
+        set_language("en")

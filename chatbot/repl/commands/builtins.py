@@ -43,16 +43,20 @@ def builtin_commands(*, personas: PersonaBook, server: Server) -> CommandRegistr
 
     @registry.add("help", usage="/help", help=_("show commands and keys"))
     def _help(ctx: CommandContext, _argument: str) -> None:
-        from rich.table import Table
         from rich.text import Text
 
-        table = Table(show_header=False, box=None, pad_edge=False)
-        table.add_column(style="bold cyan", no_wrap=True)
-        table.add_column()
-        for command in registry:
+        # Two columns laid out by cells: each description wrapped to what is left of the
+        # line, between words or Japanese characters (rich's table would cut a Japanese
+        # description, which has no spaces, with "…").
+        commands = list(registry)
+        column = max(cell_width(command.usage) for command in commands) + 2
+        room = max(20, ctx.console.width - column)
+        for command in commands:
             # Text, not markup: "[show|fold|hide]" would read as a style tag and vanish.
-            table.add_row(Text(command.usage), Text(command.help))
-        ctx.console.print(table)
+            row = Text()
+            row.append(pad(command.usage, column), style="bold cyan")
+            row.append(("\n" + " " * column).join(wrap(command.help, room)))
+            ctx.console.print(row, soft_wrap=True)
         keys = _(
             "Keys: Enter sends; Alt-Enter (or Esc then Enter, or Ctrl-J) adds a new line; "
             "pasted text stays one message; Ctrl-X Ctrl-E edits the input in $EDITOR; "

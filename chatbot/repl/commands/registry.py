@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from chatbot.conversation.attachments import Attachment
 from chatbot.conversation.session import ChatSession, TurnResult
 from chatbot.errors import ChatbotError
+from chatbot.i18n import _
 from chatbot.render import ReplyRenderer
 from chatbot.repl.clipboard import copy_to_clipboard
 from chatbot.repl.editor import edit_text
@@ -103,8 +104,10 @@ class CommandRegistry:
 
     def dispatch(self, context: CommandContext, line: str) -> None:
         """Run the command on ``line`` (which starts with '/'); raises Exit to leave."""
-        name, _, argument = line[1:].partition(" ")
+        name, _space, argument = line[1:].partition(" ")
         command = self.commands.get(name.strip().lower())
         if command is None:
-            raise ChatbotError(f"unknown command /{name.strip()} (type /help for the list)")
+            raise ChatbotError(
+                _("unknown command /{name} (type /help for the list)").format(name=name.strip())
+            )
         command.handler(context, argument.strip())

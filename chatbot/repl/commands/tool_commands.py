@@ -131,7 +131,8 @@ def tool_status_lines(
         lines.append(_fitted(f"      {where}", width))
         for spec in state.tools:
             if spec.unavailable:
-                lines.append(_fitted(f"      {spec.name} ({spec.unavailable})", width))
+                why = gettext(spec.unavailable)
+                lines.append(_fitted(f"      {spec.name} ({why})", width))
                 continue
             used = "" if selects(persona.tools, spec) else _(" (not for this persona)")
             always = _(" (always)") if spec.name in toolbox.approver.always else ""
@@ -144,7 +145,7 @@ def tool_status_lines(
 def _transport_words(transport: str) -> str:
     """How ``/tools`` names the transport in use."""
     if transport.startswith("sse"):
-        return "HTTP+SSE, found by itself" if "found" in transport else "HTTP+SSE"
+        return _("HTTP+SSE, found by itself") if "found" in transport else "HTTP+SSE"
     return {"streamable-http": "http", "stdio": "stdio"}.get(transport, "")
 
 
