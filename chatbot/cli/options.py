@@ -154,6 +154,9 @@ def serve_options(args: argparse.Namespace) -> ServeOptions:
         users=Path(args.users).expanduser() if args.users else None,
         hash_password=bool(args.hash_password),
         request=RunRequest(
-            flags=flags, persona_files=tuple(Path(p).expanduser() for p in args.personas)
+            flags=flags,
+            persona_files=tuple(Path(p).expanduser() for p in args.personas),
+            knowledge=() if args.no_knowledge else _names(args),
+            knowledge_share=args.knowledge_share,
         ),
     )

@@ -210,33 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=_("tool rounds allowed in one turn (default 8; [tools] max_rounds in config.toml)"),
     )
-    # -- knowledge bases (issue 21) --------------------------------------------------
-    knowledge = parser.add_argument_group(
-        _("knowledge bases (make one: chatbot knowledge add NAME PATH...)")
-    )
-    knowledge.add_argument(
-        "--knowledge",
-        metavar="NAME",
-        action="append",
-        help=_(
-            "answer from this knowledge base: its best passages go with each question and "
-            "the sources are shown after the answer (repeatable; CHATBOT_KNOWLEDGE=a,b)"
-        ),
-    )
-    knowledge.add_argument(
-        "--no-knowledge",
-        action="store_true",
-        help=_("search no knowledge base (not the persona's)"),
-    )
-    knowledge.add_argument(
-        "--knowledge-share",
-        type=_share,
-        metavar="SHARE",
-        help=_(
-            "the share of the prompt budget passages may take: 0.05 to 0.9, or 5%% to 90%% "
-            "(default 25%%; CHATBOT_KNOWLEDGE_SHARE)"
-        ),
-    )
+    add_knowledge_flags(parser)
     parser.add_argument(
         "--usage",
         action="store_true",
@@ -263,6 +237,36 @@ def build_parser() -> argparse.ArgumentParser:
         help=_("show the version and exit"),
     )
     return parser
+
+
+def add_knowledge_flags(parser: argparse.ArgumentParser) -> None:
+    """``--knowledge``, ``--no-knowledge`` and ``--knowledge-share``: the chat's and serve's."""
+    knowledge = parser.add_argument_group(
+        _("knowledge bases (make one: chatbot knowledge add NAME PATH...)")
+    )
+    knowledge.add_argument(
+        "--knowledge",
+        metavar="NAME",
+        action="append",
+        help=_(
+            "answer from this knowledge base: its best passages go with each question and "
+            "the sources are shown after the answer (repeatable; CHATBOT_KNOWLEDGE=a,b)"
+        ),
+    )
+    knowledge.add_argument(
+        "--no-knowledge",
+        action="store_true",
+        help=_("search no knowledge base (not the persona's)"),
+    )
+    knowledge.add_argument(
+        "--knowledge-share",
+        type=_share,
+        metavar="SHARE",
+        help=_(
+            "the share of the prompt budget passages may take: 0.05 to 0.9, or 5%% to 90%% "
+            "(default 25%%; CHATBOT_KNOWLEDGE_SHARE)"
+        ),
+    )
 
 
 class CellHelpFormatter(argparse.HelpFormatter):
@@ -423,4 +427,5 @@ def build_serve_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--timeout", type=_seconds, help=_("seconds to wait for the server"))
     parser.add_argument("--db", metavar="PATH", help=_("conversation store file (CHATBOT_DB)"))
+    add_knowledge_flags(parser)
     return parser

@@ -54,11 +54,15 @@ class Source:
     def place(self) -> str:
         """``lines 10-42`` or ``p. 3-4`` (with an en dash), or "" when neither is known."""
         if self.first_page:
-            pages = self.first_page, self.last_page or self.first_page
-            return f"p. {pages[0]}" if pages[0] == pages[1] else f"p. {pages[0]}–{pages[1]}"
+            first, last = self.first_page, self.last_page or self.first_page
+            if first == last:
+                return _("p. {page}").format(page=first)
+            return _("p. {first}–{last}").format(first=first, last=last)
         if self.first_line:
-            lines = self.first_line, self.last_line or self.first_line
-            return f"line {lines[0]}" if lines[0] == lines[1] else f"lines {lines[0]}–{lines[1]}"
+            first, last = self.first_line, self.last_line or self.first_line
+            if first == last:
+                return _("line {line}").format(line=first)
+            return _("lines {first}–{last}").format(first=first, last=last)
         return ""
 
     def where(self, *, full: bool = False) -> str:

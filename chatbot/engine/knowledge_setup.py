@@ -12,7 +12,7 @@ retriever from :func:`retriever_for`, through the build step.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from chatbot.settings.personas import Persona
 
 if TYPE_CHECKING:
     from chatbot.knowledge.retriever import KnowledgeRetriever
+    from chatbot.knowledge.shelf import KnowledgeShelf
     from chatbot.servers.server import Server
     from chatbot.settings.config import Config
 
@@ -41,6 +42,8 @@ class KnowledgePlan:
     share: float | None = None
     #: False when the user has no base at all: nothing to open or search.
     any_base: bool = False
+    #: Vectors and embedders loaded once for every conversation of the run.
+    shelf: KnowledgeShelf | None = field(default=None, compare=False, repr=False)
 
 
 def plan_knowledge(
@@ -83,7 +86,14 @@ def plan_knowledge(
                     "exist yet (chatbot knowledge add {name} PATH); answering without it"
                 ).format(persona=persona.name, name=missing[0])
             )
-    plan = KnowledgePlan(chosen=chosen, share=share, any_base=bool(known))
+    from chatbot.knowledge.shelf import KnowledgeShelf
+
+    plan = KnowledgePlan(
+        chosen=chosen,
+        share=share,
+        any_base=bool(known),
+        shelf=KnowledgeShelf() if known else None,
+    )
     return plan, tuple(warnings)
 
 
@@ -118,4 +128,5 @@ def retriever_for(
         chosen=knowledge.chosen,
         share=knowledge.share,
         embedder_for=lambda model: embedder_for_model(model, server=access),
+        shelf=knowledge.shelf,
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatbot.errors import ConfigError
+from chatbot.i18n import _
 from chatbot.knowledge.spaceless import index_text
 from chatbot.settings.paths import ensure_private_dir, private_file
 
@@ -50,8 +51,10 @@ def check_name(name: str) -> str:
     clean = name.strip().lower()
     if not _NAME.fullmatch(clean):
         raise KnowledgeError(
-            f"{name!r} is not a knowledge base name: use up to 64 lowercase letters, "
-            "digits, '-' and '_', starting with a letter or digit"
+            _(
+                "{name!r} is not a knowledge base name: use up to 64 lowercase letters, "
+                "digits, '-' and '_', starting with a letter or digit"
+            ).format(name=name)
         )
     return clean
 
@@ -156,12 +159,17 @@ class BaseFile:
         exists = path.exists()
         if not exists and not create:
             known = base_names(data_dir)
-            hint = (
-                f" (bases: {', '.join(known)})"
-                if known
-                else " (add one: chatbot knowledge add NAME PATH)"
+            if known:
+                raise KnowledgeError(
+                    _("no knowledge base {name!r} (bases: {listed})").format(
+                        name=clean, listed=", ".join(known)
+                    )
+                )
+            raise KnowledgeError(
+                _("no knowledge base {name!r} (add one: chatbot knowledge add NAME PATH)").format(
+                    name=clean
+                )
             )
-            raise KnowledgeError(f"no knowledge base {clean!r}{hint}")
         if not exists:
             ensure_private_dir(path.parent)
             private_file(path)
@@ -170,13 +178,19 @@ class BaseFile:
                 path, timeout=10.0, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
-            raise KnowledgeError(f"cannot open knowledge base {clean!r} ({path}): {exc}") from None
+            raise KnowledgeError(
+                _("cannot open knowledge base {name!r} ({path}): {error}").format(
+                    name=clean, path=path, error=exc
+                )
+            ) from None
         base = cls(conn, name=clean, path=path)
         try:
             base._prepare(new=not exists)
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise KnowledgeError(f"{path} is not a usable knowledge base: {exc}") from None
+            raise KnowledgeError(
+                _("{path} is not a usable knowledge base: {error}").format(path=path, error=exc)
+            ) from None
         except KnowledgeError:
             conn.close()
             raise
@@ -200,11 +214,15 @@ class BaseFile:
             return
         if app_id != APPLICATION_ID:
             raise KnowledgeError(
-                f"{self.path} is not a knowledge base of chatbot's: left untouched"
+                _("{path} is not a knowledge base of chatbot's: left untouched").format(
+                    path=self.path
+                )
             )
         if version > SCHEMA_VERSION:
             raise KnowledgeError(
-                f"{self.path} was written by a newer chatbot (version {version}); upgrade chatbot"
+                _(
+                    "{path} was written by a newer chatbot (version {version}); upgrade chatbot"
+                ).format(path=self.path, version=version)
             )
         conn.execute("PRAGMA synchronous = NORMAL")
         if self.meta("tokenizer") != TOKENIZER_VERSION:

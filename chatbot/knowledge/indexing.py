@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+from chatbot.i18n import N_
 from chatbot.knowledge.base_file import BaseFile, index_fields
 from chatbot.knowledge.chunking import Chunk, chunk_document
 from chatbot.knowledge.extraction import Unreadable, extract
@@ -165,7 +166,7 @@ def _read_one(job: tuple[str, str, str]) -> _Read:
         return _Read(path=path, sha256=digest, reason=str(exc))
     chunks = tuple(chunk_document(document))
     if not chunks:
-        return _Read(path=path, sha256=digest, reason="no text")
+        return _Read(path=path, sha256=digest, reason=N_("no text"))
     return _Read(
         path=path,
         sha256=digest,

@@ -11,6 +11,7 @@ import io
 import logging
 from typing import Any
 
+from chatbot.i18n import N_
 from chatbot.knowledge.documents import DocumentKind, Extracted, Unreadable
 
 __all__ = ["pdf_text"]
@@ -21,13 +22,13 @@ def pdf_text(data: bytes) -> Extracted:
     try:
         import pypdf
     except ImportError:
-        raise Unreadable("PDF: needs pip install 'chatbot[knowledge]'") from None
+        raise Unreadable(N_("PDF: needs pip install 'chatbot[knowledge]'")) from None
     # pypdf logs each damaged object it works around; the skip line says enough.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
-            raise Unreadable("PDF: encrypted")
+            raise Unreadable(N_("PDF: encrypted"))
         pages = [page.extract_text() or "" for page in reader.pages]
         outline = _outline(reader)
     except Unreadable:
@@ -35,7 +36,7 @@ def pdf_text(data: bytes) -> Extracted:
     except Exception as exc:  # pypdf raises many kinds on damaged files
         raise Unreadable(f"PDF: cannot be read ({type(exc).__name__})") from None
     if not any(page.strip() for page in pages):
-        raise Unreadable("PDF: no text (scanned pages?)")
+        raise Unreadable(N_("PDF: no text (scanned pages?)"))
     lines: list[str] = []
     starts: list[int] = []
     for page in pages:

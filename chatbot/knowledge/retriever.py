@@ -15,12 +15,13 @@ from pathlib import Path
 
 from chatbot.conversation.references import DEFAULT_SHARE, References, Source
 from chatbot.errors import ChatbotError
+from chatbot.i18n import _
 from chatbot.knowledge.base_file import BaseFile, KnowledgeError, base_names, check_name
 from chatbot.knowledge.embedders import Embedder
 from chatbot.knowledge.fusion import reciprocal_rank_fusion
 from chatbot.knowledge.keywords import keyword_terms
 from chatbot.knowledge.ranking import CANDIDATES, Hit, hits_by_id, keyword_ranking
-from chatbot.knowledge.vectors import VectorSet
+from chatbot.knowledge.shelf import KnowledgeShelf
 from chatbot.settings.personas import Persona
 from chatbot.tokens import estimate_tokens
 
@@ -66,6 +67,7 @@ class KnowledgeRetriever:
         chosen: tuple[str, ...] | None = None,
         share: float | None = None,
         embedder_for: EmbedderFor | None = None,
+        shelf: KnowledgeShelf | None = None,
     ) -> None:
         self.data_dir = data_dir
         #: Bases chosen by flag or /knowledge; None lets the persona decide; () is off.
@@ -74,8 +76,10 @@ class KnowledgeRetriever:
         self.share = share
         self._embedder_for = embedder_for or (lambda _model: None)
         self._open: dict[str, BaseFile] = {}
-        self._vectors: dict[str, VectorSet | None] = {}
-        self._embedders: dict[str, Embedder | None] = {}
+        #: Vectors and embedders, shared with the process's other conversations.
+        self._shelf = shelf or KnowledgeShelf()
+        #: Models that could not embed a question here: keyword search for the rest.
+        self._failed: set[str] = set()
         #: Said once per base: why its vectors are not used.
         self._told: set[str] = set()
 
@@ -106,8 +110,12 @@ class KnowledgeRetriever:
         known = set(base_names(self.data_dir))
         for name in names:
             if check_name(name) not in known:
-                listed = ", ".join(sorted(known)) or "none yet: chatbot knowledge add NAME PATH"
-                raise KnowledgeError(f"no knowledge base {name!r} (bases: {listed})")
+                listed = ", ".join(sorted(known)) or _("none yet: chatbot knowledge add NAME PATH")
+                raise KnowledgeError(
+                    _("no knowledge base {name!r} (bases: {listed})").format(
+                        name=name, listed=listed
+                    )
+                )
 
     def available(self) -> list[str]:
         return base_names(self.data_dir)
@@ -135,7 +143,7 @@ class KnowledgeRetriever:
             # no "nothing found" either.
             return References(bases=bases, budget=max_tokens, searched=False)
         if max_tokens < _BLOCK_OVERHEAD + _PASSAGE_OVERHEAD + 30:
-            note = (
+            note = _(
                 "no room left for passages from the knowledge base in this model's context: "
                 "the question was sent without them"
             )
@@ -146,7 +154,11 @@ class KnowledgeRetriever:
             try:
                 ranking = self._ranking(name, question, notes)
             except ChatbotError as exc:
-                notes.append(f"knowledge base {name!r} was not searched: {exc}")
+                notes.append(
+                    _("knowledge base {name!r} was not searched: {error}").format(
+                        name=name, error=exc
+                    )
+                )
                 continue
             rankings.append([(name, chunk_id) for chunk_id in ranking])
         fused = reciprocal_rank_fusion(rankings)[: MAX_PASSAGES * 2]
@@ -161,7 +173,7 @@ class KnowledgeRetriever:
         nearest = self._vector_ranking(base, question, notes)
         if not nearest:
             return keyword
-        embedder = self._embedders.get(base.meta("embed_model") or "")
+        embedder = self._shelf.embedder(base.meta("embed_model") or "", self._embedder_for)
         if not keyword and (embedder is None or nearest[0][1] < embedder.min_similarity):
             # No word in common and nothing close in meaning: nothing was found, and
             # the nearest vectors of an unrelated question must not pretend otherwise.
@@ -174,27 +186,27 @@ class KnowledgeRetriever:
         model = base.meta("embed_model")
         if model is None:
             return []
-        if base.name not in self._vectors:
-            try:
-                self._vectors[base.name] = VectorSet.load(base)
-            except KnowledgeError as exc:
-                self._vectors[base.name] = None
-                self._note(base.name, f"{exc}; keyword search only", notes)
-        vectors = self._vectors[base.name]
-        if vectors is None:
+        try:
+            vectors = self._shelf.vectors(base)
+        except KnowledgeError as exc:
+            self._note(base.name, _keyword_only(exc), notes)
             return []
-        if model not in self._embedders:
-            try:
-                self._embedders[model] = self._embedder_for(model)
-            except ChatbotError as exc:
-                self._embedders[model] = None
-                self._note(base.name, f"{exc}; keyword search only", notes)
-        embedder = self._embedders[model]
+        if vectors is None or model in self._failed:
+            return []
+        try:
+            embedder = self._shelf.embedder(model, self._embedder_for)
+        except ChatbotError as exc:
+            self._failed.add(model)
+            self._note(base.name, _keyword_only(exc), notes)
+            return []
         if embedder is None:
+            self._failed.add(model)
             self._note(
                 base.name,
-                f"knowledge base {base.name!r} has vectors from {model}, which cannot embed "
-                "the question here; keyword search only",
+                _(
+                    "knowledge base {name!r} has vectors from {model}, which cannot embed "
+                    "the question here; keyword search only"
+                ).format(name=base.name, model=model),
                 notes,
             )
             return []
@@ -202,8 +214,8 @@ class KnowledgeRetriever:
             return vectors.nearest(embedder.query(question), limit=CANDIDATES)
         except ChatbotError as exc:
             # Said once, then keyword search alone for the rest of the chat.
-            self._embedders[model] = None
-            self._note(base.name, f"{exc}; keyword search only", notes)
+            self._failed.add(model)
+            self._note(base.name, _keyword_only(exc), notes)
             return []
 
     def _note(self, name: str, text: str, notes: list[str]) -> None:
@@ -248,7 +260,10 @@ class KnowledgeRetriever:
 
     def close(self) -> None:
         self._close_bases()
-        self._vectors.clear()
+
+
+def _keyword_only(error: Exception) -> str:
+    return _("{error}; keyword search only").format(error=error)
 
 
 def _cut_to(text: str, tokens: int) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chatbot.i18n import _
 from chatbot.knowledge.base_file import BaseFile, KnowledgeError
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def numpy_module() -> Any:
     try:
         import numpy
     except ImportError:
-        raise KnowledgeError("vectors need numpy: pip install 'chatbot[knowledge]'") from None
+        raise KnowledgeError(_("vectors need numpy: pip install 'chatbot[knowledge]'")) from None
     return numpy
 
 
@@ -55,7 +56,7 @@ def store_vectors(base: BaseFile, hashes: Sequence[str], vectors: Any) -> None:
     """Keep one vector per passage hash (in one transaction)."""
     matrix = _normalised(vectors)
     if len(matrix) != len(hashes):
-        raise KnowledgeError("embedding returned a different number of vectors than passages")
+        raise KnowledgeError(_("embedding returned a different number of vectors than passages"))
     with base.transaction():
         base.conn.executemany(
             "INSERT OR REPLACE INTO vectors (sha256, vector) VALUES (?, ?)",
@@ -84,7 +85,9 @@ class VectorSet:
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
         width = len(rows[0][1]) // 4
         if width == 0 or matrix.size != width * len(rows):
-            raise KnowledgeError(f"knowledge base {base.name!r} has vectors of mixed sizes")
+            raise KnowledgeError(
+                _("knowledge base {name!r} has vectors of mixed sizes").format(name=base.name)
+            )
         return cls(ids=ids, matrix=matrix.reshape(len(rows), width))
 
     def nearest(self, query: Iterable[float] | Any, *, limit: int) -> list[tuple[int, float]]:

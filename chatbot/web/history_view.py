@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from chatbot.conversation.attachments import describe_attachments
 from chatbot.conversation.messages import Message, ReplyStatus, Role
 from chatbot.conversation.outcome import describe_outcome
+from chatbot.conversation.references import source_lines
+from chatbot.i18n import _
 from chatbot.render.sanitize import sanitize
 from chatbot.tools.display import brief_arguments
 from chatbot.web.reply_html import markdown_html
@@ -55,6 +57,10 @@ def message_views(messages: Sequence[Message]) -> list[dict[str, object]]:
                     ],
                     "outcome": sanitize(outcome.text) if outcome is not None else None,
                     "level": outcome.level if outcome is not None else None,
+                    "sources": [
+                        sanitize(_("source {line}").format(line=line))
+                        for line in source_lines(message.sources)
+                    ],
                 }
             )
     return views

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from chatbot.api.cancel import Cancellation
 from chatbot.conversation.messages import Message, Role
 from chatbot.conversation.outcome import CONTINUE_PROMPT, describe_outcome
+from chatbot.conversation.references import knowledge_lines
 from chatbot.conversation.session import TurnResult
 from chatbot.errors import ApiError, ChatbotError, ImagesRejected, MessageTooLarge
 from chatbot.i18n import _
@@ -51,8 +52,9 @@ def regenerate(chat: LiveChat) -> Action:
 def continue_reply(chat: LiveChat) -> Action:
     if chat.session.conversation.last_reply() is None:
         raise ChatbotError(_("there is no reply to continue yet"))
+    # The rest of the same answer: the passages it was given stay, no new search.
     return lambda renderer, cancel: chat.session.send(
-        CONTINUE_PROMPT, renderer=renderer, cancel=cancel
+        CONTINUE_PROMPT, renderer=renderer, cancel=cancel, look_up=False
     )
 
 
@@ -131,7 +133,11 @@ def _run(chat: LiveChat, turn: WebTurn, action: Action, *, redact: Callable[[str
 
 
 def _report(turn: WebTurn, result: TurnResult) -> None:
-    """The notices after a reply: the budget, summaries, and how it ended."""
+    """The notices after a reply: its sources, the budget, summaries, and how it ended."""
+    # The terminal's lines after an answer: one per source, or that nothing was found.
+    lines = knowledge_lines(result.references, result.reply.sources)
+    if lines:
+        turn.emit({"t": "sources", "lines": [sanitize(line) for line in lines]})
     if result.compacted_turns:
         turn.emit({"t": "budget", "key": "compacted", "count": result.compacted_turns})
     if result.compaction_note:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.cells import cell_width
 from tests.support.helpers import assert_one_line_error, run_chatbot
 
 
@@ -116,3 +117,22 @@ def test_files_a_base_cannot_read_are_retried_only_once_they_change(docs: Path) 
     os.utime(photo, ns=(photo.stat().st_atime_ns, photo.stat().st_mtime_ns + 10**10))
     changed = run_chatbot("knowledge", "update", "it")
     assert "(1 read, 3 unchanged)" in changed.stdout and "skipped" not in changed.stdout
+
+
+def test_in_japanese_the_output_and_the_reasons_are_japanese(docs: Path) -> None:
+    ja = {"CHATBOT_LANG": "ja"}
+    added = run_chatbot("knowledge", "add", "it", str(docs), extra_env=ja)
+    assert added.returncode == 0, added
+    assert "it: ファイル 3 件(3 件読み込み)" in added.stdout
+    # The reason was found in English and stored; it is shown in the reader's language.
+    assert "handbook/photo.jpg: 画像" in added.stdout
+    detail = run_chatbot("knowledge", "list", "it", extra_env=ja).stdout
+    assert "handbook/photo.jpg  読み飛ばし: 画像" in detail
+    assert "handbook/photo.jpg  skipped: image" in run_chatbot("knowledge", "list", "it").stdout
+    header, row = run_chatbot("knowledge", "list", extra_env=ja).stdout.splitlines()
+    assert header.split()[:3] == ["名前", "ファイル", "箇所"]
+    assert row.split()[:3] == ["it", "3", "3"]
+    # The count sits under its heading's last cell (a kanji or kana is two cells wide).
+    assert cell_width(header[: header.index("ファイル") + 4]) == len(row[: row.index(" 3") + 2])
+    missing = run_chatbot("knowledge", "search", "nope", "dns", extra_env=ja)
+    assert "ナレッジベース 'nope' はありません" in assert_one_line_error(missing, status=2)

@@ -239,3 +239,36 @@ def test_persona_knowledge_keys_are_checked_like_the_others(tmp_path: Path) -> N
         bad.write_text(f'[personas.kb]\nsystem = "s"\n{line}\n')
         with pytest.raises(PersonaError, match=message.replace("?", "\\?")):
             load_personas(extra_files=[bad])
+
+
+def test_conversations_share_one_load_of_vectors_until_the_base_changes(
+    tmp_path: Path, docs: Path
+) -> None:
+    from chatbot.knowledge.shelf import KnowledgeShelf
+
+    data = tmp_path / "data"
+    with _base(tmp_path, docs) as base:
+        update_base(base, workers=1)
+        embed_base(base, HashingEmbedder(64))
+    shelf = KnowledgeShelf()
+    made: list[str] = []
+
+    def embedder_for(model: str) -> HashingEmbedder:
+        made.append(model)
+        return HashingEmbedder(64)
+
+    one, two = (
+        KnowledgeRetriever(data_dir=data, chosen=("docs",), embedder_for=embedder_for, shelf=shelf)
+        for _ in range(2)
+    )
+    for retriever in (one, two, one):
+        found = retriever.retrieve("resolver cache", persona=PERSONA, max_tokens=2000)
+        assert found is not None and found.sources[0].label == "docs/dns.md"
+    assert (shelf.loads, made) == (1, ["hashing/64"])
+    (docs / "mail.md").write_text("# Mail\n\nThe mailbox quota is 2 GB.\n")
+    with BaseFile.open(data, "docs") as base:
+        update_base(base, workers=1)
+        embed_base(base, HashingEmbedder(64))
+    found = two.retrieve("mailbox quota", persona=PERSONA, max_tokens=2000)
+    assert found is not None and found.sources[0].label == "docs/mail.md"
+    assert shelf.loads == 2  # the new passage and its vector were loaded, once

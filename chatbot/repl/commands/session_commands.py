@@ -119,7 +119,7 @@ def show_recent(ctx: CommandContext, stored: StoredConversation, *, exchanges: i
         else:
             ctx.console.print(reply_markdown(sanitize(message.content)))
             for line in source_lines(message.sources):
-                ctx.notices.hint("  source " + line)
+                ctx.notices.hint(_("  source {line}").format(line=line))
     ctx.console.print(Rule(style="dim"))
 
 

@@ -116,6 +116,10 @@
     }
     node.append(line);
   }
+  function sourceLines(node, lines) {
+    if (!node || !lines || !lines.length) return;
+    node.append(el("div", { class: "sources" }, lines.map((text) => el("div", { class: "source", text }))));
+  }
   function markLast() {
     for (const old of messages.querySelectorAll(".edit-last")) old.remove();
     const users = messages.querySelectorAll('[data-role="user"]');
@@ -301,6 +305,9 @@
             case "budget":
               notice(format(T[event.key], event), "warning");
               break;
+            case "sources":
+              sourceLines(reply(), event.lines);
+              break;
             case "outcome":
               outcomeLine(reply(), event.text || T[event.key] || "", event.level, event.actions);
               break;
@@ -439,6 +446,7 @@
         }
         setHTML(node.reply, m.html);
         for (const call of m.calls) node.append(el("div", { class: "tool-line", text: "⚙ " + call }));
+        sourceLines(node, m.sources);
         if (m.outcome) outcomeLine(node, m.outcome, m.level, []);
       }
     }
