@@ -82,7 +82,7 @@ def plan_knowledge(
         if missing:
             warnings.append(
                 _(
-                    "chatbot: persona {persona!r} uses knowledge base {name!r}, which does not "
+                    "warning: persona {persona!r} uses knowledge base {name!r}, which does not "
                     "exist yet (chatbot knowledge add {name} PATH); answering without it"
                 ).format(persona=persona.name, name=missing[0])
             )
