@@ -19,7 +19,7 @@ from chatbot.i18n import N_
 from chatbot.knowledge.documents import DocumentKind, Extracted, Unreadable
 
 __all__ = [
-    "MAX_DECOMPRESSED_BYTES",
+    "MAX_DOCUMENT_BYTES",
     "DocumentKind",
     "Extracted",
     "Unreadable",
@@ -27,9 +27,10 @@ __all__ = [
     "text_kind",
 ]
 
-#: What a compressed file may grow to: a plain file's limit, so a small file that
-#: unpacks to gigabytes (a "zip bomb") is refused, not read into memory.
-MAX_DECOMPRESSED_BYTES = 100 * 1024 * 1024
+#: The most a document may be, on disk or once unpacked: bigger files are a log or a
+#: disk image, not a document, and a small file that unpacks to gigabytes (a "zip
+#: bomb") is refused, not read into memory.
+MAX_DOCUMENT_BYTES = 100 * 1024 * 1024
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -69,8 +70,6 @@ def extract(data: bytes, *, name: str) -> Extracted:
 
     Raises :class:`Unreadable` for anything that is not a document read here.
     """
-    if not data.strip():
-        raise Unreadable(N_("empty"))
     inner = _decompressed(data)
     if inner is not None:
         # One level: what is compressed again inside is skipped by its own magic.
@@ -109,10 +108,10 @@ def _decompressed(data: bytes) -> bytes | None:
             continue
         try:
             with reader(io.BytesIO(data)) as unpacked:
-                inner = unpacked.read(MAX_DECOMPRESSED_BYTES + 1)
+                inner = unpacked.read(MAX_DOCUMENT_BYTES + 1)
         except (OSError, EOFError, lzma.LZMAError):
             raise Unreadable(damaged) from None
-        if len(inner) > MAX_DECOMPRESSED_BYTES:
+        if len(inner) > MAX_DOCUMENT_BYTES:
             raise Unreadable(N_("too large once decompressed"))
         return inner
     return None

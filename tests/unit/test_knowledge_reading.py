@@ -128,7 +128,7 @@ def test_a_compressed_document_is_read_through_as_what_it_holds(
 def test_a_compressed_file_that_unpacks_past_the_limit_is_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(extraction, "MAX_DECOMPRESSED_BYTES", 1000)
+    monkeypatch.setattr(extraction, "MAX_DOCUMENT_BYTES", 1000)
     with pytest.raises(Unreadable, match="too large once decompressed"):
         extract(gzip.compress(b"a" * 1001), name="bomb.gz")
     assert extract(gzip.compress(b"a" * 1000), name="fits.gz").text == "a" * 1000
