@@ -13,8 +13,9 @@ __all__ = ["KnowledgeOptions", "build_knowledge_parser", "knowledge_options"]
 
 _READS = N_(
     "It reads Markdown, plain text, reStructuredText, HTML (the text) and PDF (with "
-    "pip install 'chatbot[knowledge]'), decided by content; anything else is skipped "
-    "and counted with the reason. Folders are read recursively, hidden files left out."
+    "pip install 'chatbot[knowledge]'), also gzip-, bzip2- or xz-compressed, decided by "
+    "content; anything else is skipped and counted with the reason. Folders are read "
+    "recursively, hidden files left out."
 )
 
 

@@ -197,12 +197,10 @@ class _Runner:
         with BaseFile.open(self.data_dir, name) as base:
             s = base.summary()
             self.say(
-                _(
-                    "{name}: {files:,} files, {chunks:,} passages, {size} of text, updated {when}"
-                ).format(
+                _("{name}: {files}, {chunks}, {size} of text, updated {when}").format(
                     name=name,
-                    files=s.files,
-                    chunks=s.chunks,
+                    files=_files(s.files),
+                    chunks=_passages(s.chunks),
                     size=format_size(s.text_bytes),
                     when=_when(s.updated_at),
                 )
@@ -219,11 +217,9 @@ class _Runner:
                 "SELECT label, kind, chunks, text_bytes FROM files ORDER BY label"
             ):
                 self.say(
-                    ngettext(
-                        "  {label}  {kind}, {count:,} passage, {size}",
-                        "  {label}  {kind}, {count:,} passages, {size}",
-                        chunks,
-                    ).format(label=label, kind=kind, count=chunks, size=format_size(size))
+                    _("  {label}  {kind}, {passages}, {size}").format(
+                        label=label, kind=kind, passages=_passages(chunks), size=format_size(size)
+                    )
                 )
             for label, reason in base.conn.execute(
                 "SELECT label, reason FROM skipped ORDER BY label"
@@ -273,7 +269,7 @@ class _Runner:
             for text in _preview(source.text):
                 self.say("    " + text)
         print(
-            _("{count} passages in {ms:.0f} ms").format(count=len(sources), ms=elapsed),
+            _("{passages} in {ms:.0f} ms").format(passages=_passages(len(sources)), ms=elapsed),
             file=self.err,
         )
         return 0
@@ -290,14 +286,11 @@ class _Runner:
         if report.removed:
             parts.append(_("{count:,} removed").format(count=report.removed))
         self.say(
-            _(
-                "{name}: {files:,} files ({parts}), {chunks:,} passages, {size} of text, "
-                "in {seconds:.1f} s"
-            ).format(
+            _("{name}: {files} ({parts}), {chunks}, {size} of text, in {seconds:.1f} s").format(
                 name=base.name,
-                files=summary.files,
+                files=_files(summary.files),
                 parts=_(", ").join(parts),
-                chunks=summary.chunks,
+                chunks=_passages(summary.chunks),
                 size=format_size(summary.text_bytes),
                 seconds=report.seconds,
             )
@@ -378,3 +371,13 @@ def _when(timestamp: float | None) -> str:
     if timestamp is None:
         return _("never")
     return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def _files(count: int) -> str:
+    """``1 file``, ``2,310 files``."""
+    return ngettext("{count:,} file", "{count:,} files", count).format(count=count)
+
+
+def _passages(count: int) -> str:
+    """``1 passage``, ``67 passages``."""
+    return ngettext("{count:,} passage", "{count:,} passages", count).format(count=count)

@@ -3,18 +3,34 @@
 PDF by its ``%PDF-`` header; HTML by its opening tags (its text, not its markup);
 other text when it decodes as UTF-8 (or UTF-16 with a byte-order mark) and has no
 NUL byte, then told apart as Markdown, reStructuredText or plain text by what is
-in it. Anything else raises :class:`Unreadable` with a short reason, which the
+in it. A file compressed with gzip, bzip2 or xz (Debian ships most of
+``/usr/share/doc`` gzipped) is read through, one level deep, and judged by what it
+holds. Anything else raises :class:`Unreadable` with a short reason, which the
 indexer counts: a knowledge base never stops at one odd file.
 """
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Callable
 
 from chatbot.i18n import N_
 from chatbot.knowledge.documents import DocumentKind, Extracted, Unreadable
 
-__all__ = ["DocumentKind", "Extracted", "Unreadable", "extract", "text_kind"]
+__all__ = [
+    "MAX_DOCUMENT_BYTES",
+    "DocumentKind",
+    "Extracted",
+    "Unreadable",
+    "extract",
+    "text_kind",
+]
+
+#: The most a document may be, on disk or once unpacked: bigger files are a log or a
+#: disk image, not a document, and a small file that unpacks to gigabytes (a "zip
+#: bomb") is refused, not read into memory.
+MAX_DOCUMENT_BYTES = 100 * 1024 * 1024
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -54,6 +70,14 @@ def extract(data: bytes, *, name: str) -> Extracted:
 
     Raises :class:`Unreadable` for anything that is not a document read here.
     """
+    inner = _decompressed(data)
+    if inner is not None:
+        # One level: what is compressed again inside is skipped by its own magic.
+        return _extract_plain(inner, name=_inner_name(name))
+    return _extract_plain(data, name=name)
+
+
+def _extract_plain(data: bytes, *, name: str) -> Extracted:
     if not data.strip():
         raise Unreadable(N_("empty"))
     if b"%PDF-" in data[:1024]:
@@ -66,6 +90,39 @@ def extract(data: bytes, *, name: str) -> Extracted:
 
         return Extracted(kind=DocumentKind.HTML, text=html_to_text(text), file_lines=False)
     return Extracted(kind=text_kind(text, name=name), text=text.replace("\r\n", "\n"))
+
+
+def _decompressed(data: bytes) -> bytes | None:
+    """The bytes inside a gzip, bzip2 or xz file, or None when ``data`` is none of those."""
+    import bz2
+    import gzip
+    import lzma
+
+    readers: dict[bytes, tuple[Callable[[io.BytesIO], io.BufferedIOBase], str]] = {
+        b"\x1f\x8b": (lambda raw: gzip.GzipFile(fileobj=raw), N_("damaged compressed file (gzip)")),
+        b"BZh": (bz2.BZ2File, N_("damaged compressed file (bzip2)")),
+        b"\xfd7zXZ": (lzma.LZMAFile, N_("damaged compressed file (xz)")),
+    }
+    for magic, (reader, damaged) in readers.items():
+        if not data.startswith(magic):
+            continue
+        try:
+            with reader(io.BytesIO(data)) as unpacked:
+                inner = unpacked.read(MAX_DOCUMENT_BYTES + 1)
+        except (OSError, EOFError, lzma.LZMAError):
+            raise Unreadable(damaged) from None
+        if len(inner) > MAX_DOCUMENT_BYTES:
+            raise Unreadable(N_("too large once decompressed"))
+        return inner
+    return None
+
+
+def _inner_name(name: str) -> str:
+    """``README.md.gz`` read as ``README.md``: the inner name breaks the kind's ties."""
+    for suffix in (".gz", ".bz2", ".xz"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def _decode(data: bytes) -> str:

@@ -22,13 +22,11 @@ from dataclasses import dataclass, field
 from chatbot.i18n import N_
 from chatbot.knowledge.base_file import BaseFile, index_fields
 from chatbot.knowledge.chunking import Chunk, chunk_document
-from chatbot.knowledge.extraction import Unreadable, extract
+from chatbot.knowledge.extraction import MAX_DOCUMENT_BYTES, Unreadable, extract
 from chatbot.knowledge.walking import Found, walk_roots
 
-__all__ = ["MAX_FILE_BYTES", "Progress", "UpdateReport", "update_base"]
+__all__ = ["Progress", "UpdateReport", "update_base"]
 
-#: Bigger files are skipped unread (a log or a disk image, not a document).
-MAX_FILE_BYTES = 100 * 1024 * 1024
 #: Below this much to read, worker processes cost more than they save.
 _PARALLEL_FROM_BYTES = 4 * 1024 * 1024
 #: Commit at least this often, so an interrupted run keeps its work.
@@ -150,10 +148,10 @@ def _read_one(job: tuple[str, str, str]) -> _Read:
     path, label, known_sha = job
     try:
         size = os.stat(path).st_size
-        if size > MAX_FILE_BYTES:
+        if size > MAX_DOCUMENT_BYTES:
             return _Read(path=path, reason=f"too large ({size // 1_000_000:,} MB)")
         with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+            data = handle.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as exc:
         reason = os.strerror(exc.errno).lower() if exc.errno else type(exc).__name__
         return _Read(path=path, reason=f"cannot be read ({reason})")

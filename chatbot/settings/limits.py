@@ -98,7 +98,9 @@ class _Choice(StrEnum):
             return cls(value)
         except ValueError:
             raise ValueError(
-                _("must be {hint}, got {value}").format(hint=or_list(cls.words()), value=repr(raw))
+                _("must be {choices}, got {value}").format(
+                    choices=or_list(cls.words()), value=repr(raw)
+                )
             ) from None
 
     @classmethod

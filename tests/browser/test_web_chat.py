@@ -492,3 +492,27 @@ def test_the_access_log_has_no_text_and_no_secrets(served: ServedChat) -> None:
     token = served.url.split("token=")[1]
     for secret in (token, "sk-test-SECRETKEY", "zebra", "be hostile", "?"):
         assert secret not in log
+
+
+def test_a_message_sent_before_the_page_has_loaded_its_chat_is_answered(
+    browser: Browser, served: ServedChat, fake: FakeOpenAIServer
+) -> None:
+    # A slow network: the page's first state request is still on its way when the
+    # user, quick on the keys, sends; the message must wait for it, not fail.
+    fake.responder = None
+    fake.enqueue(Reply(text="answered after all"))
+    driver = browser.driver
+    driver.execute_cdp_cmd("Network.enable", {})
+    slow = {"offline": False, "latency": 700, "downloadThroughput": -1, "uploadThroughput": -1}
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions", slow)
+    try:
+        driver.get(served.url)
+        assert browser.js("return document.querySelector('#persona option') === null")
+        field = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, BOX))
+        field.send_keys("quick question", Keys.ENTER)
+        wait_for(lambda: "answered after all" in reply_text(browser), timeout=20)
+    finally:
+        fast = {**slow, "latency": 0}
+        driver.execute_cdp_cmd("Network.emulateNetworkConditions", fast)
+    assert fake.chat_requests[-1].body["messages"][-1]["content"] == "quick question"
+    assert not driver.find_elements(By.CSS_SELECTOR, "#notices .error")

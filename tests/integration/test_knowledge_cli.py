@@ -136,3 +136,20 @@ def test_in_japanese_the_output_and_the_reasons_are_japanese(docs: Path) -> None
     assert cell_width(header[: header.index("ファイル") + 4]) == len(row[: row.index(" 3") + 2])
     missing = run_chatbot("knowledge", "search", "nope", "dns", extra_env=ja)
     assert "ナレッジベース 'nope' はありません" in assert_one_line_error(missing, status=2)
+
+
+def test_compressed_documents_are_read_through_as_debian_ships_them(tmp_path: Path) -> None:
+    import gzip
+
+    folder = tmp_path / "doc" / "openvpn"
+    folder.mkdir(parents=True)
+    (folder / "README.Debian.gz").write_bytes(
+        gzip.compress(b"OpenVPN for Debian\n\nThe tun device needs the tun kernel module.\n")
+    )
+    (folder / "changelog.gz").write_bytes(gzip.compress(b"\x7fELF not text"))
+    added = run_chatbot("knowledge", "add", "docs", str(tmp_path / "doc"))
+    assert added.returncode == 0, added
+    assert "docs: 1 file (1 read), 1 passage," in added.stdout
+    assert "changelog.gz: program" in added.stdout
+    found = run_chatbot("knowledge", "search", "docs", "tun kernel module")
+    assert found.stdout.splitlines()[0] == "[1] docs: doc/openvpn/README.Debian.gz (lines 1–3)"

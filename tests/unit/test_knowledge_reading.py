@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
+from collections.abc import Callable
 
 import pytest
 
+from chatbot.knowledge import extraction
 from chatbot.knowledge.extraction import DocumentKind, Unreadable, extract
 from chatbot.knowledge.html_text import html_to_text
 from chatbot.knowledge.keywords import keyword_terms, match_expression
@@ -93,7 +98,9 @@ def test_pdf_text_from_a_page_with_text(tmp_path: object) -> None:
     ("data", "reason"),
     [
         (b"\x89PNG\r\n\x1a\n\x00\x00", "image"),
-        (b"\x1f\x8b\x08\x00\x00", "compressed (gzip)"),
+        (b"\x1f\x8b\x08\x00\x00", "damaged compressed file (gzip)"),
+        (gzip.compress(gzip.compress(b"# Twice\n")), "compressed (gzip)"),
+        (gzip.compress(b"\x7fELF\x02\x01\x01\x00"), "program"),
         (b"PK\x03\x04\x14\x00", "archive (zip; office files too)"),
         (b"abc\x00def", "binary"),
         (b"caf\xe9 latin-1\n", "not UTF-8 text"),
@@ -105,6 +112,26 @@ def test_anything_else_is_unreadable_with_a_reason(data: bytes, reason: str) -> 
     with pytest.raises(Unreadable) as caught:
         extract(data, name="file")
     assert str(caught.value).startswith(reason)
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+def test_a_compressed_document_is_read_through_as_what_it_holds(
+    compress: Callable[[bytes], bytes],
+) -> None:
+    # Debian's /usr/share/doc is mostly README.gz and changelog.gz.
+    text = "# Resetting the VPN\n\nRun `vpn reset`, then sign in again.\n"
+    document = extract(compress(text.encode()), name="README.md.gz")
+    assert document.kind is DocumentKind.MARKDOWN
+    assert document.text == text
+
+
+def test_a_compressed_file_that_unpacks_past_the_limit_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(extraction, "MAX_DOCUMENT_BYTES", 1000)
+    with pytest.raises(Unreadable, match="too large once decompressed"):
+        extract(gzip.compress(b"a" * 1001), name="bomb.gz")
+    assert extract(gzip.compress(b"a" * 1000), name="fits.gz").text == "a" * 1000
 
 
 def test_utf16_with_a_byte_order_mark_is_text() -> None:

@@ -210,6 +210,8 @@
       userMessage(T.continue, "");
     }
     setStreaming(true);
+    // A message typed before the page has its chat waits for it instead of failing.
+    await ready;
     let current = null;
     let toolBox = null;
     const reply = () => current || (current = assistantMessage());
@@ -500,6 +502,7 @@
     input.focus();
   }
   async function changeSettings(change) {
+    await ready;
     try {
       const data = await post("/api/chats/" + encodeURIComponent(state.chat) + "/settings", change);
       showStatus(data.status);
@@ -576,7 +579,7 @@
 
   // A conversation id in the address (#c12) reopens it; nothing in the URL is ever sent.
   const wanted = /^#c(\d+)$/.exec(location.hash);
-  (async () => {
+  const ready = (async () => {
     try {
       if (wanted) {
         await load(wanted[1]);
