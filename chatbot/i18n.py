@@ -9,15 +9,19 @@ names, so a translation can put them in any order::
     _("removed {count} messages").format(count=n)
 
 The language is chosen once per run (:func:`choose_language`, :func:`set_language`);
-the catalogue is read at the first message that needs it, never at import, and
-English needs no catalogue at all. Strings defined at import time are marked
-with :func:`N_` and translated where they are shown.
+a front end serving many readers speaks each one's within a context of its own
+(:func:`speaking`: a web request, a turn's thread). A catalogue is read at the first
+message that needs it, never at import, and English needs no catalogue at all.
+Strings defined at import time are marked with :func:`N_` and translated where
+they are shown.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +42,7 @@ __all__ = [
     "parse_answer",
     "quote",
     "set_language",
+    "speaking",
     "translator",
 ]
 
@@ -55,6 +60,8 @@ _lock = threading.Lock()
 _language = DEFAULT_LANGUAGE
 #: The loaded catalogue of ``_language``; None until a message needs it.
 _catalogue: NullTranslations | None = None
+#: The language of the reader this context answers (:func:`speaking`), over the run's.
+_reader: ContextVar[str | None] = ContextVar("chatbot_reader_language", default=None)
 
 
 def language_of(value: str | None) -> str | None:
@@ -97,32 +104,55 @@ def set_language(language: str) -> None:
             _language, _catalogue = chosen, None
 
 
+@contextmanager
+def speaking(language: str) -> Iterator[None]:
+    """Speak ``language`` within this context only, whatever the run speaks.
+
+    For a front end answering each reader in their own language (the web chat, by
+    the browser's): a context variable, so concurrent requests never mix, and a
+    thread started with a copy of the context (a web turn's) keeps it.
+    """
+    token = _reader.set(language if language in LANGUAGES else DEFAULT_LANGUAGE)
+    try:
+        yield
+    finally:
+        _reader.reset(token)
+
+
 def current_language() -> str:
-    return _language
+    """The language messages come out in here: this context's reader's, else the run's."""
+    return _reader.get() or _language
 
 
 def _translations() -> NullTranslations | None:
     """The catalogue of the current language, loaded once; None for the source language."""
     global _catalogue
+    reader = _reader.get()
+    if reader is not None:
+        return None if reader == DEFAULT_LANGUAGE else _catalogue_of(reader)
     if _language == DEFAULT_LANGUAGE:
         return None
     catalogue = _catalogue
     if catalogue is not None:
         return catalogue
-    import gettext as stdlib_gettext
-
     with _lock:
         if _catalogue is None:
-            # Our one file, opened directly: gettext.translation() would search the
-            # locale's variants and copy the result, for nothing. A missing or
-            # unreadable catalogue means English, never an error.
-            path = LOCALE_DIR / _language / "LC_MESSAGES" / f"{DOMAIN}.mo"
-            try:
-                with path.open("rb") as handle:
-                    _catalogue = stdlib_gettext.GNUTranslations(handle)
-            except Exception:  # a damaged file (bad magic, cut short) is no catalogue
-                _catalogue = stdlib_gettext.NullTranslations()
+            _catalogue = _read_catalogue(_language)
         return _catalogue
+
+
+def _read_catalogue(language: str) -> NullTranslations:
+    """The shipped catalogue of ``language``; a missing or unreadable one means English."""
+    import gettext as stdlib_gettext
+
+    # Our one file, opened directly: gettext.translation() would search the
+    # locale's variants and copy the result, for nothing.
+    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    try:
+        with path.open("rb") as handle:
+            return stdlib_gettext.GNUTranslations(handle)
+    except Exception:  # a damaged file (bad magic, cut short) is no catalogue
+        return stdlib_gettext.NullTranslations()
 
 
 def gettext(message: str) -> str:
@@ -138,27 +168,21 @@ _ = gettext
 _others: dict[str, NullTranslations] = {}
 
 
-def translator(language: str) -> Callable[[str], str]:
-    """``_`` for ``language``, whatever this run speaks.
-
-    For a front end that answers each reader in their own language (the web page,
-    by the browser's): the same catalogue, without changing the run's language.
-    """
-    if language not in LANGUAGES or language == DEFAULT_LANGUAGE:
-        return lambda message: message
+def _catalogue_of(language: str) -> NullTranslations:
+    """The catalogue of ``language``, loaded once, apart from the run's own."""
     with _lock:
         catalogue = _others.get(language)
         if catalogue is None:
-            import gettext as stdlib_gettext
-
-            try:
-                catalogue = stdlib_gettext.translation(
-                    DOMAIN, localedir=LOCALE_DIR, languages=[language], fallback=True
-                )
-            except OSError:
-                catalogue = stdlib_gettext.NullTranslations()
+            catalogue = _read_catalogue(language)
             _others[language] = catalogue
-    return catalogue.gettext
+    return catalogue
+
+
+def translator(language: str) -> Callable[[str], str]:
+    """``_`` for ``language``, whatever this run speaks (the web page's own texts)."""
+    if language not in LANGUAGES or language == DEFAULT_LANGUAGE:
+        return lambda message: message
+    return _catalogue_of(language).gettext
 
 
 def ngettext(singular: str, plural: str, count: int) -> str:
@@ -175,7 +199,7 @@ def quote(text: str) -> str:
     Escapes stay visible either way (a newline shows as ``\\n``), as ``repr`` shows them.
     """
     shown = repr(text)
-    return f"「{shown[1:-1]}」" if _language == "ja" else shown
+    return f"「{shown[1:-1]}」" if current_language() == "ja" else shown
 
 
 def or_list(words: Sequence[str]) -> str:

@@ -11,6 +11,7 @@ caps how many turns run at once, in all and per user.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -71,8 +72,12 @@ class EventChannel:
 
 
 def run_on_thread(work: Callable[[], None], *, name: str) -> threading.Thread:
-    """Start ``work`` on a daemon thread (a turn must not keep the process alive)."""
-    thread = threading.Thread(target=work, name=name, daemon=True)
+    """Start ``work`` on a daemon thread (a turn must not keep the process alive).
+
+    It runs in a copy of the caller's context, so it speaks the request's language.
+    """
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(work,), name=name, daemon=True)
     thread.start()
     return thread
 

@@ -146,6 +146,9 @@ def open_engine(
     for warning in plan.warnings:
         warn(warning)
     server = open_server(plan, warn=warn)
+    # The SDK loads (and our llama.cpp boots) while the first page is opened, not in
+    # the first turn's time.
+    server.warm_up()
     hub = mcp_hub_for(plan)
     if hub is not None:
         hub.start_in_background()

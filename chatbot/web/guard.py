@@ -22,9 +22,10 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from chatbot.i18n import _
+from chatbot.i18n import _, speaking
 from chatbot.web.access_log import AccessLog
 from chatbot.web.credentials import Credentials
+from chatbot.web.page_texts import language_for
 from chatbot.web.session_cookie import COOKIE_NAME, SessionSigner
 
 __all__ = ["CSP", "Guard", "GuardSettings"]
@@ -95,8 +96,11 @@ class Guard:
                 message["headers"] = [*message.get("headers", []), *_HEADERS]
             await send(message)
 
+        # Every line this request (and the turn it starts) says, in the reader's language.
+        language = language_for(_headers(scope).get("accept-language", ""))
         try:
-            user = await self._handle(scope, receive, send_with_headers)
+            with speaking(language):
+                user = await self._handle(scope, receive, send_with_headers)
         finally:
             log = self.settings.access_log
             if log is not None:

@@ -30,9 +30,9 @@ __all__ = ["LiveChat"]
 class LiveChat:
     """A conversation's live state in the web server."""
 
-    def __init__(self, *, display: TurnDisplay) -> None:
+    def __init__(self, *, display: TurnDisplay, draft: str | None = None) -> None:
         #: How the page names this chat before the store has an id for it.
-        self.draft = "d-" + secrets.token_urlsafe(9)
+        self.draft = draft or "d-" + secrets.token_urlsafe(9)
         self.display = display
         self.session: ChatSession
         self.journal: StoreJournal

@@ -8,6 +8,7 @@ chat started in either front end continues in the other.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
@@ -28,6 +29,8 @@ __all__ = ["NotFound", "Workspace", "Workspaces"]
 
 #: Open chats kept per user; the least recently used idle one is closed beyond it.
 _OPEN_CHATS = 24
+#: How the page names a chat with nothing stored yet (:attr:`LiveChat.draft`).
+_DRAFT = re.compile(r"d-[A-Za-z0-9_-]{8,32}")
 
 
 class NotFound(Exception):
@@ -58,6 +61,12 @@ class Workspace:
             if chat is not None:
                 self._chats.move_to_end(key)
                 return chat
+        if _DRAFT.fullmatch(key):
+            # A new chat the page named before anything was stored, since closed while
+            # idle (or by a restart): it held nothing, so it opens again under its name.
+            draft = self._open(None, draft=key)
+            with self._lock:
+                return self._remember(key, draft)
         if not key.isdigit():
             raise NotFound(key)
         try:
@@ -90,9 +99,9 @@ class Workspace:
             self._chats.pop(idle)
         return existing
 
-    def _open(self, stored: StoredConversation | None) -> LiveChat:
+    def _open(self, stored: StoredConversation | None, *, draft: str | None = None) -> LiveChat:
         display = TurnDisplay()
-        chat = LiveChat(display=display)
+        chat = LiveChat(display=display, draft=draft)
         opened = self._engine.open_chat(
             store=self.store,
             display=display,

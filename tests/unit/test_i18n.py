@@ -9,7 +9,15 @@ import pytest
 
 from chatbot import i18n
 from chatbot.errors import ConfigError
-from chatbot.i18n import _, choose_language, ngettext, set_language
+from chatbot.i18n import (
+    _,
+    choose_language,
+    current_language,
+    ngettext,
+    quote,
+    set_language,
+    speaking,
+)
 from chatbot.settings.language import language_for
 from chatbot.settings.paths import AppPaths
 from chatbot.settings.user_config import configured_language, load_user_config
@@ -111,6 +119,39 @@ def test_japanese_messages_and_plurals(japanese: None) -> None:
     assert _("usage: ") == "使い方: "
     assert _("a message nobody translated") == "a message nobody translated"
     assert ngettext("expected %s argument", "expected %s arguments", 1) == "引数が %s 個必要です"
+
+
+def test_a_context_speaks_its_reader_s_language_and_no_other_s() -> None:
+    # The web chat: one process, each request in its browser's language.
+    import contextvars
+    import threading
+
+    heard: dict[str, str] = {}
+    ready = threading.Barrier(2)
+
+    def reader(name: str, language: str) -> None:
+        with speaking(language):
+            ready.wait(timeout=5)  # both readers speak at once
+            heard[name] = _("usage: ") + quote("x")
+
+    threads = [
+        threading.Thread(target=reader, args=("ja", "ja")),
+        threading.Thread(target=reader, args=("en", "en")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert heard == {"ja": "使い方: 「x」", "en": "usage: 'x'"}
+    assert _("usage: ") == "usage: " and current_language() == "en"  # the run's own
+    with speaking("ja"):
+        # A thread started with a copy of the context (a web turn) keeps the language.
+        copied = contextvars.copy_context()
+    result: list[str] = []
+    thread = threading.Thread(target=copied.run, args=(lambda: result.append(_("usage: ")),))
+    thread.start()
+    thread.join(timeout=5)
+    assert result == ["使い方: "]
 
 
 def test_english_needs_no_catalogue() -> None:
