@@ -18,6 +18,8 @@ from chatbot.settings.limits import (
     TIMEOUT,
     TOOL_ROUNDS,
     TOP_P,
+    WEB_TURNS,
+    WEB_TURNS_PER_USER,
     Range,
     parse_share,
 )
@@ -392,8 +394,10 @@ def build_serve_parser() -> argparse.ArgumentParser:
             "NAME:HASH made by 'chatbot serve --hash-password' (each user then has a store "
             "of their own). The API key stays on the server. PORT is honoured when --port "
             "is not given; GET /healthz answers for health checks; requests are logged "
-            "(no text, no secrets) to web-access.log in the data folder."
-        ),
+            "(no text, no secrets) to web-access.log in the data folder. At most {total} "
+            "replies stream at once, {per_user} per user (CHATBOT_WEB_MAX_TURNS, "
+            "CHATBOT_WEB_MAX_TURNS_PER_USER); past that a message is refused in one line."
+        ).format(total=WEB_TURNS, per_user=WEB_TURNS_PER_USER),
     )
     # The word "serve" itself, which chose this parser.
     parser.add_argument("command", choices=("serve",), help=argparse.SUPPRESS)

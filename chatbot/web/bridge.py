@@ -17,7 +17,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
-from chatbot.i18n import _
+from chatbot.i18n import _, ngettext
 
 __all__ = ["EventChannel", "TurnLimits", "run_on_thread"]
 
@@ -97,8 +97,11 @@ class TurnLimits:
             if sum(self._running.values()) >= self.total:
                 return _("the server is answering as many messages as it can; try again shortly")
             if self._running.get(user, 0) >= self.per_user:
-                return _(
-                    "you already have {count} replies streaming; wait for one to finish, or stop it"
+                return ngettext(
+                    "you already have a reply streaming; wait for it to finish, or stop it",
+                    "you already have {count} replies streaming; "
+                    "wait for one to finish, or stop it",
+                    self.per_user,
                 ).format(count=self.per_user)
             self._running[user] = self._running.get(user, 0) + 1
             return None

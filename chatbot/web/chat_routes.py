@@ -148,14 +148,21 @@ def chat_routes(context: WebContext) -> list[Route]:
         try:
             body = await json_body(request)
             action_name, text, ids = turn_request(body)
-            chat = await _chat(request, str(body.get("chat", "")))
         except ValueError as exc:
             return error(400, str(exc))
-        except NotFound:
-            return error(404, _("no such conversation"))
+        # Refused before anything costly (a chat closed while idle is opened again):
+        # when the server is full, saying so must not take a share of what is left.
         reason = context.limits.acquire(user)
         if reason is not None:
             return error(429, reason)
+        try:
+            chat = await _chat(request, str(body.get("chat", "")))
+        except NotFound:
+            context.limits.release(user)
+            return error(404, _("no such conversation"))
+        except BaseException:
+            context.limits.release(user)
+            raise
         channel = EventChannel(asyncio.get_running_loop())
         running = WebTurn(user=user, emit=channel.emit)
         if not chat.begin(running):

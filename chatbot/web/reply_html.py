@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import html
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -78,16 +79,50 @@ def _highlight(code: str, language: str, _attrs: Any) -> str:
     """Pygments spans for a known language; empty (escaped as is) otherwise."""
     from pygments import highlight
     from pygments.formatters import HtmlFormatter
-    from pygments.lexers import get_lexer_by_name
-    from pygments.util import ClassNotFound
 
-    if not language:
-        return ""
-    try:
-        lexer = get_lexer_by_name(language.split()[0])
-    except ClassNotFound:
+    # A fence still streaming has no code yet, and perhaps half its language's name.
+    lexer = _lexer(language.split()[0]) if language and code else None
+    if lexer is None:
         return ""
     return str(highlight(code, lexer, _formatter(HtmlFormatter)))
+
+
+def _lexer(name: str) -> Any:
+    """The lexer for a fence's language ``name``, or None when Pygments has none.
+
+    Only Pygments' own languages: for a name it does not know, it would search every
+    installed package's entry points (milliseconds), and the open tail of a reply
+    is rendered ten times a second, with its language perhaps half typed. Building
+    a lexer's rules takes tens of milliseconds, so each is built once, by one
+    thread, however many replies stream; the names come from replies, so the cache
+    holds only Pygments' languages, never what a reply made up.
+    """
+    alias = _aliases().get(name.lower())
+    if alias is None:
+        return None
+    with _LEXER_LOCK:
+        lexer = _LEXERS.get(alias)
+        if lexer is None:
+            from pygments.lexers import get_lexer_by_name
+
+            lexer = _LEXERS[alias] = get_lexer_by_name(alias)
+        return lexer
+
+
+@functools.cache
+def _aliases() -> dict[str, str]:
+    """Every alias of Pygments' own lexers, each to its lexer's first alias."""
+    from pygments.lexers import get_all_lexers
+
+    names: dict[str, str] = {}
+    for _name, aliases, _files, _types in get_all_lexers(plugins=False):
+        for alias in aliases:
+            names.setdefault(alias, aliases[0])
+    return names
+
+
+_LEXERS: dict[str, Any] = {}
+_LEXER_LOCK = threading.Lock()
 
 
 @functools.cache

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from chatbot.engine.plan import RunRequest
 from chatbot.errors import ConfigError
+from chatbot.settings.limits import WEB_TURNS, WEB_TURNS_PER_USER
 from chatbot.settings.paths import AppPaths, ensure_private_dir
 
 if TYPE_CHECKING:
@@ -29,9 +30,6 @@ from chatbot.i18n import _
 __all__ = ["DEFAULT_PORT", "ServeOptions", "run_serve", "serve_port"]
 
 DEFAULT_PORT = 8000
-#: Turns streaming at once, in all and per user (CHATBOT_WEB_MAX_TURNS, ..._PER_USER).
-_MAX_TURNS = 256
-_MAX_TURNS_PER_USER = 4
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,8 +104,8 @@ def run_serve(
     credentials = credentials_for(host=options.host, environ=environ, users_file=options.users)
     loopback = is_loopback(options.host)
     limits = (
-        _count(environ, "CHATBOT_WEB_MAX_TURNS", _MAX_TURNS),
-        _count(environ, "CHATBOT_WEB_MAX_TURNS_PER_USER", _MAX_TURNS_PER_USER),
+        _count(environ, "CHATBOT_WEB_MAX_TURNS", WEB_TURNS),
+        _count(environ, "CHATBOT_WEB_MAX_TURNS_PER_USER", WEB_TURNS_PER_USER),
     )
     paths = AppPaths.from_env(environ)
     try:

@@ -516,3 +516,48 @@ def test_a_message_sent_before_the_page_has_loaded_its_chat_is_answered(
         driver.execute_cdp_cmd("Network.emulateNetworkConditions", fast)
     assert fake.chat_requests[-1].body["messages"][-1]["content"] == "quick question"
     assert not driver.find_elements(By.CSS_SELECTOR, "#notices .error")
+
+
+def test_a_message_refused_for_a_full_server_goes_back_into_the_box(
+    browser: Browser, fake: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    for folder in ("config", "data"):
+        (tmp_path / folder).mkdir()
+    fake.responder = None
+    fake.default_reply = Reply()
+    fake.enqueue(Reply(text="word " * 400, chunk_chars=5, delay=0.03))
+    driver = browser.driver
+
+    def ready() -> bool:
+        return bool(browser.js("return document.querySelector('#persona option') !== null"))
+
+    with serve_chat(tmp_path, base_url=fake.base_url, env={"CHATBOT_WEB_MAX_TURNS": "1"}) as full:
+        driver.get(full.url)
+        first_tab = driver.current_window_handle
+        wait_for(ready)
+        send(browser, "talk a lot")
+        wait_for(lambda: "word" in reply_text(browser), what="the first reply streaming")
+        driver.switch_to.new_window("tab")
+        try:
+            driver.get(full.url)
+            wait_for(ready)
+            send(browser, "my second question")
+            alert = wait_for(
+                lambda: driver.find_elements(By.CSS_SELECTOR, "#messages .error"),
+                what="the refusal",
+            )[0]
+            assert "as many messages as it can" in alert.text
+            # Never sent, so not shown as sent: it is back in the box, to send again.
+            assert not driver.find_elements(By.CSS_SELECTOR, '#messages [data-role="user"]')
+            assert box(browser).get_attribute("value") == "my second question"
+            driver.switch_to.window(first_tab)
+            driver.find_element(By.CSS_SELECTOR, STOP).click()
+            wait_idle(browser)
+            driver.switch_to.window(driver.window_handles[-1])
+            box(browser).send_keys(Keys.ENTER)
+            wait_idle(browser)
+            assert reply_text(browser) == "You said: my second question"
+            assert roles(browser) == ["user", "assistant"]
+        finally:
+            driver.close()
+            driver.switch_to.window(first_tab)

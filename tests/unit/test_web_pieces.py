@@ -74,6 +74,24 @@ def test_code_is_highlighted_with_classes_never_inline_styles() -> None:
     assert "style=" not in html
 
 
+@pytest.mark.parametrize("fence", ["```Python", "```py", "```python3 extra words"])
+def test_a_language_is_known_by_any_of_its_names(fence: str) -> None:
+    assert '<span class="k">def</span>' in markdown_html(f"{fence}\ndef f(): pass\n```\n")
+
+
+@pytest.mark.parametrize("fence", ["```pyt", "```no-such-language", "```python"])
+def test_a_fence_still_streaming_or_of_no_known_language_shows_its_code_as_typed(
+    fence: str,
+) -> None:
+    # Half a language's name (the tail mid-stream) or a made-up one: the code is
+    # escaped text, never highlighted as some other language, never markup.
+    code = "" if fence == "```python" else "<b>x</b> = 1\n"
+    html = markdown_html(f"{fence}\n{code}")
+    assert "<span" not in html and "<b>" not in html
+    if code:
+        assert "&lt;b&gt;x&lt;/b&gt; = 1" in html
+
+
 def _streamed(text: str, size: int) -> tuple[str, list[dict[str, object]], int]:
     events: list[dict[str, object]] = []
     clock = iter(range(10**9))

@@ -196,8 +196,9 @@
   async function runTurn(action, text, attachmentIds, editing) {
     if (state.streaming) return;
     $("notices").replaceChildren();
+    let sent = null;
     if (action === "send") {
-      userMessage(text, state.attachments.map((a) => a.line).join(", "));
+      sent = userMessage(text, state.attachments.map((a) => a.line).join(", "));
     } else if (action === "edit" && editing) {
       editing.querySelector(".text").textContent = text;
       let node = editing.nextSibling;
@@ -226,7 +227,9 @@
         try {
           data = await answer.json();
         } catch (_) {}
-        throw new Error(data.error || answer.statusText);
+        const refused = new Error(data.error || answer.statusText);
+        refused.refused = true;
+        throw refused;
       }
       const reader = answer.body.getReader();
       const decoder = new TextDecoder();
@@ -328,6 +331,13 @@
         }
       }
     } catch (error) {
+      if (error.refused && sent) {
+        // Refused before anything was asked (too many replies at once, say): the
+        // message was never sent, so it goes back into the box to send again.
+        sent.remove();
+        markLast();
+        if (!input.value) input.value = text;
+      }
       messages.append(el("div", { class: "error", role: "alert", text: error.message || T.network }));
     } finally {
       state.turn = null;
