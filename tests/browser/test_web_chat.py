@@ -567,13 +567,18 @@ def test_a_message_refused_for_a_full_server_goes_back_into_the_box(
             driver.switch_to.window(second_tab)
             driver.find_element(By.CSS_SELECTOR, "button.regenerate").click()
             wait_for(
-                lambda: driver.find_elements(By.CSS_SELECTOR, "#messages .error")
-                and reply_text(browser) == "You said: my second question",
+                lambda: (
+                    driver.find_elements(By.CSS_SELECTOR, "#messages .error")
+                    and reply_text(browser) == "You said: my second question"
+                ),
                 what="the refusal of the regenerate, and the reply it kept",
             )
-            assert "as many messages as it can" in last(browser, "assistant").find_element(
-                By.XPATH, "following::div[contains(@class, 'error')]"
-            ).text
+            assert (
+                "as many messages as it can"
+                in last(browser, "assistant")
+                .find_element(By.XPATH, "following::div[contains(@class, 'error')]")
+                .text
+            )
             assert roles(browser) == ["user", "assistant"]
             driver.switch_to.window(first_tab)
             driver.find_element(By.CSS_SELECTOR, STOP).click()
