@@ -348,8 +348,12 @@
       if (refusal && stored) {
         // A regenerate or an edit refused changed nothing on the server: show what it
         // keeps (the page had already taken the old reply away), then why.
-        await openConversation(stored);
-        messages.append(el("div", { class: "error", role: "alert", text: refusal }));
+        try {
+          await openConversation(stored);
+          messages.append(el("div", { class: "error", role: "alert", text: refusal }));
+        } catch (_) {
+          // The refusal's own line is already shown; a reload of the chat shows the rest.
+        }
       }
       refreshList();
       if (state.status && state.status.conversation) history.replaceState(null, "", "#c" + state.status.conversation);
