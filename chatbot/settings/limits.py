@@ -152,10 +152,12 @@ def parse_share(raw: str) -> float:
 
 
 #: Replies ``chatbot serve`` streams at once, in all and per user (CHATBOT_WEB_MAX_TURNS,
-#: CHATBOT_WEB_MAX_TURNS_PER_USER). One process streams on one core (the GIL): at 50
-#: tokens a second a reply, 64 streams show their first text within 0.7 s (p95), 80
-#: within 1.9 s, and 150 take four times a reply's length, every one slowed (``python
-#: -m bench --only web``). Past the limit a new turn is told so at once, which serves
-#: more people than slowing all of them.
-WEB_TURNS = 64
+#: CHATBOT_WEB_MAX_TURNS_PER_USER). One process streams on one core (the GIL), and a
+#: turn costs about 8 ms of CPU to start. 48 replies asked for at the same instant, at 50
+#: tokens a second each, showed their first text within 0.43-0.62 s (p95; 2 cores, the
+#: model's fake on the other; once 1.3 s in six runs); 64 within 1.2-2.3 s; 200 with no
+#: limit within 7-12 s, each taking three times its length (``python -m bench --only
+#: web``). Past the limit a new turn is told so at once, which serves more people than
+#: slowing all of them.
+WEB_TURNS = 48
 WEB_TURNS_PER_USER = 4

@@ -140,3 +140,48 @@ def test_the_server_speaks_each_reader_s_language(
     status, raw = _call(served, "/api/turns", cookie=cookie, body={"chat": chat, "text": "long"})
     outcome = next(e for e in _events(raw) if e["t"] == "outcome")
     assert not re.search(r"[\u3040-\u30ff]", str(outcome["text"])), outcome
+
+
+def test_a_full_server_refuses_at_once_and_a_refused_or_unknown_chat_keeps_no_place(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    with serve_chat(
+        tmp_path,
+        base_url=server.base_url,
+        env={"LANG": "C.UTF-8", "CHATBOT_WEB_MAX_TURNS": "1"},
+    ) as served:
+        cookie = _cookie(served)
+        chat = _new_chat(served, cookie)
+        # Unknown conversations and bad requests give their place back: were they to
+        # keep it, a server limited to one turn would refuse everyone from now on.
+        for _ in range(3):
+            status, _raw = _call(
+                served, "/api/turns", cookie=cookie, body={"chat": "424242", "text": "x"}
+            )
+            assert status == 404
+            status, _raw = _call(served, "/api/turns", cookie=cookie, body={"chat": chat})
+            assert status == 400
+        server.enqueue(Reply(text="first " * 60, chunk_chars=6, delay=0.05))
+        request = urllib.request.Request(
+            served.origin + "/api/turns",
+            data=json.dumps({"chat": chat, "text": "talk"}).encode(),
+            headers={"cookie": cookie, "origin": served.origin, "content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as streaming:
+            assert streaming.status == 200
+            assert json.loads(streaming.readline())["t"] == "start"
+            # While it streams, another chat is told in one line, whatever chat it names.
+            for name in (_new_chat(served, cookie), "424242"):
+                status, raw = _call(
+                    served, "/api/turns", cookie=cookie, body={"chat": name, "text": "me too"}
+                )
+                assert status == 429, raw
+                assert "as many messages as it can" in json.loads(raw)["error"]
+            rest = _events(streaming.read())
+        assert rest[-1]["t"] == "done"
+        # Its place is free again once it ended.
+        server.enqueue(Reply(text="your turn"))
+        status, raw = _call(
+            served, "/api/turns", cookie=cookie, body={"chat": chat, "text": "and now?"}
+        )
+        assert status == 200 and _events(raw)[-1]["status"] == "complete"
