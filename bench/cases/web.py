@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import re
 import shutil
@@ -150,6 +151,10 @@ async def _turn(served: _Served, chat: str, question: str) -> _Turn:
     writer.close()
     first_text = first if first is not None else float("nan")
     return _Turn(first_text, time.monotonic() - started, received)
+
+
+def _ms_or_none(seconds: float) -> str:
+    return "none" if math.isnan(seconds) else f"{seconds * 1000:.0f} ms"
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -297,7 +302,7 @@ def case_web(bench: Bench) -> None:
             "admitted: all done (one reply lasts)",
             f"{crowd['wall']:.2f} s ({crowd['reply_seconds']:g} s)",
         ],
-        ["refused: the 429 line, p95", f"{crowd['refused_p95'] * 1000:.0f} ms"],
+        ["refused: the 429 line, p95", _ms_or_none(crowd["refused_p95"])],
         [
             "server memory",
             f"{format_bytes(crowd['rss_before'])} -> {format_bytes(crowd['rss_peak'])}",
@@ -331,7 +336,7 @@ def case_web(bench: Bench) -> None:
         target="every stream admitted and completed, or refused within 1 s",
         measured=(
             f"{crowd['completed']} completed, {crowd['refused']} refused "
-            f"(p95 {crowd['refused_p95'] * 1000:.0f} ms)"
+            f"(p95 {_ms_or_none(crowd['refused_p95'])})"
         ),
         passed=crowd["completed"] + crowd["refused"] == crowd["clients"]
         and not crowd["refused_p95"] >= 1.0,

@@ -558,6 +558,32 @@ def test_a_message_refused_for_a_full_server_goes_back_into_the_box(
             wait_idle(browser)
             assert reply_text(browser) == "You said: my second question"
             assert roles(browser) == ["user", "assistant"]
+            # A regenerate refused the same way changes nothing: the reply stays.
+            second_tab = driver.current_window_handle
+            driver.switch_to.window(first_tab)
+            fake.enqueue(Reply(text="more " * 400, chunk_chars=5, delay=0.03))
+            send(browser, "talk again")
+            wait_for(lambda: "more" in reply_text(browser), what="another long reply")
+            driver.switch_to.window(second_tab)
+            driver.find_element(By.CSS_SELECTOR, "button.regenerate").click()
+            wait_for(
+                lambda: (
+                    driver.find_elements(By.CSS_SELECTOR, "#messages .error")
+                    and reply_text(browser) == "You said: my second question"
+                ),
+                what="the refusal of the regenerate, and the reply it kept",
+            )
+            assert (
+                "as many messages as it can"
+                in last(browser, "assistant")
+                .find_element(By.XPATH, "following::div[contains(@class, 'error')]")
+                .text
+            )
+            assert roles(browser) == ["user", "assistant"]
+            driver.switch_to.window(first_tab)
+            driver.find_element(By.CSS_SELECTOR, STOP).click()
+            wait_idle(browser)
+            driver.switch_to.window(second_tab)
         finally:
             driver.close()
             driver.switch_to.window(first_tab)

@@ -197,6 +197,7 @@
     if (state.streaming) return;
     $("notices").replaceChildren();
     let sent = null;
+    let refusal = null;
     if (action === "send") {
       sent = userMessage(text, state.attachments.map((a) => a.line).join(", "));
     } else if (action === "edit" && editing) {
@@ -338,10 +339,22 @@
         markLast();
         if (!input.value) input.value = text;
       }
+      refusal = error.refused && !sent ? error.message : null;
       messages.append(el("div", { class: "error", role: "alert", text: error.message || T.network }));
     } finally {
       state.turn = null;
       setStreaming(false);
+      const stored = state.status && state.status.conversation;
+      if (refusal && stored) {
+        // A regenerate or an edit refused changed nothing on the server: show what it
+        // keeps (the page had already taken the old reply away), then why.
+        try {
+          await openConversation(stored);
+          messages.append(el("div", { class: "error", role: "alert", text: refusal }));
+        } catch (_) {
+          // The refusal's own line is already shown; a reload of the chat shows the rest.
+        }
+      }
       refreshList();
       if (state.status && state.status.conversation) history.replaceState(null, "", "#c" + state.status.conversation);
     }
