@@ -120,6 +120,9 @@
     if (!node || !lines || !lines.length) return;
     node.append(el("div", { class: "sources" }, lines.map((text) => el("div", { class: "source", text }))));
   }
+  function errorLine(text) {
+    messages.append(el("div", { class: "error", role: "alert", text }));
+  }
   function markLast() {
     for (const old of messages.querySelectorAll(".edit-last")) old.remove();
     const users = messages.querySelectorAll('[data-role="user"]');
@@ -340,7 +343,7 @@
         if (!input.value) input.value = text;
       }
       refusal = error.refused && !sent ? error.message : null;
-      messages.append(el("div", { class: "error", role: "alert", text: error.message || T.network }));
+      errorLine(error.message || T.network);
     } finally {
       state.turn = null;
       setStreaming(false);
@@ -350,7 +353,7 @@
         // keeps (the page had already taken the old reply away), then why.
         try {
           await openConversation(stored);
-          messages.append(el("div", { class: "error", role: "alert", text: refusal }));
+          errorLine(refusal);
         } catch (_) {
           // The refusal's own line is already shown; a reload of the chat shows the rest.
         }
