@@ -181,7 +181,7 @@
   }
   function act(action) {
     if (state.streaming) return notice(T.busy, "warning");
-    for (const old of messages.querySelectorAll(".outcome, .error")) old.remove();
+    for (const old of messages.querySelectorAll(".outcome")) old.remove();
     if (action === "retry") {
       // Everything after the newest question goes: its reply is asked for afresh.
       const users = messages.querySelectorAll('[data-role="user"]');
@@ -199,6 +199,9 @@
   async function runTurn(action, text, attachmentIds, editing) {
     if (state.streaming) return;
     $("notices").replaceChildren();
+    // An error belongs to the attempt that met it (a reload never shows one): the next
+    // turn, a message sent again after a refusal say, starts without the old line.
+    for (const old of messages.querySelectorAll(".error")) old.remove();
     let sent = null;
     let refusal = null;
     if (action === "send") {
