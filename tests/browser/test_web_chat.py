@@ -558,6 +558,8 @@ def test_a_message_refused_for_a_full_server_goes_back_into_the_box(
             wait_idle(browser)
             assert reply_text(browser) == "You said: my second question"
             assert roles(browser) == ["user", "assistant"]
+            # Sent again and answered: the refusal's line is gone with the attempt.
+            assert not driver.find_elements(By.CSS_SELECTOR, "#messages .error")
             # A regenerate refused the same way changes nothing: the reply stays.
             second_tab = driver.current_window_handle
             driver.switch_to.window(first_tab)

@@ -120,6 +120,9 @@
     if (!node || !lines || !lines.length) return;
     node.append(el("div", { class: "sources" }, lines.map((text) => el("div", { class: "source", text }))));
   }
+  function errorLine(text) {
+    messages.append(el("div", { class: "error", role: "alert", text }));
+  }
   function markLast() {
     for (const old of messages.querySelectorAll(".edit-last")) old.remove();
     const users = messages.querySelectorAll('[data-role="user"]');
@@ -178,7 +181,7 @@
   }
   function act(action) {
     if (state.streaming) return notice(T.busy, "warning");
-    for (const old of messages.querySelectorAll(".outcome, .error")) old.remove();
+    for (const old of messages.querySelectorAll(".outcome")) old.remove();
     if (action === "retry") {
       // Everything after the newest question goes: its reply is asked for afresh.
       const users = messages.querySelectorAll('[data-role="user"]');
@@ -196,6 +199,9 @@
   async function runTurn(action, text, attachmentIds, editing) {
     if (state.streaming) return;
     $("notices").replaceChildren();
+    // An error belongs to the attempt that met it (a reload never shows one): the next
+    // turn, a message sent again after a refusal say, starts without the old line.
+    for (const old of messages.querySelectorAll(".error")) old.remove();
     let sent = null;
     let refusal = null;
     if (action === "send") {
@@ -340,7 +346,7 @@
         if (!input.value) input.value = text;
       }
       refusal = error.refused && !sent ? error.message : null;
-      messages.append(el("div", { class: "error", role: "alert", text: error.message || T.network }));
+      errorLine(error.message || T.network);
     } finally {
       state.turn = null;
       setStreaming(false);
@@ -350,7 +356,7 @@
         // keeps (the page had already taken the old reply away), then why.
         try {
           await openConversation(stored);
-          messages.append(el("div", { class: "error", role: "alert", text: refusal }));
+          errorLine(refusal);
         } catch (_) {
           // The refusal's own line is already shown; a reload of the chat shows the rest.
         }
